@@ -1,0 +1,102 @@
+"""The one settings module: typed, read from the environment, shared by the API and the workers.
+
+Every setting has a default that works for `make run` on one machine; `docs/SETTINGS.md` and the
+README table list them all. Read them through `get_settings()`; tests build their own with
+`Settings.from_env({...})` instead of mutating `os.environ`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+from pathlib import Path
+from typing import Mapping
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env_field(default, help_text: str):
+    return field(default=default, metadata={"help": help_text})
+
+
+@dataclass(frozen=True)
+class Settings:
+    # --- connections ---------------------------------------------------------------------
+    REDIS_URL: str = _env_field("redis://127.0.0.1:6379/0", "Redis for job records, heartbeats, results and (by default) the broker.")
+    BROKER_URL: str = _env_field("", "Celery broker; empty means REDIS_URL. `amqp://…` selects RabbitMQ.")
+    RESULT_BACKEND: str = _env_field("", "Celery result backend; empty means REDIS_URL.")
+    KEY_PREFIX: str = _env_field("brigade", "Prefix of every Redis key Brigade writes (job records, heartbeats, caches).")
+
+    # --- storage ---------------------------------------------------------------------------
+    UPLOAD_DIR: str = _env_field(str(ROOT / "var" / "uploads"), "Shared storage for uploads; every worker must see the same files.")
+    MODEL_STORE: str = _env_field(str(ROOT / "models" / "store"), "Model store: <store>/<name>/<version>/ with manifest.json.")
+    TAGGER_MODEL: str = _env_field("video-tagger", "Model the video endpoints serve, as name or name@version.")
+
+    # --- input limits ------------------------------------------------------------------------
+    MAX_UPLOAD_BYTES: int = _env_field(512 * 1024 * 1024, "Largest accepted upload; enforced while reading (413).")
+    MAX_VIDEO_SECONDS: float = _env_field(4 * 3600.0, "Longest accepted video duration.")
+    MIN_VIDEO_SECONDS: float = _env_field(0.5, "Shortest accepted video duration.")
+    MAX_VIDEO_WIDTH: int = _env_field(3840, "Widest accepted frame.")
+    MAX_VIDEO_HEIGHT: int = _env_field(2160, "Tallest accepted frame.")
+    MAX_VIDEO_FPS: float = _env_field(120.0, "Highest accepted frame rate.")
+
+    # --- workers -------------------------------------------------------------------------------
+    PREDICT_REPLICAS: int = _env_field(2, "`make run`: how many identical predict worker processes.")
+    TORCH_THREADS: int = _env_field(1, "Intra-op threads per worker process (one core per replica).")
+    FFMPEG_BINARY: str = _env_field("", "ffmpeg to use; empty: `ffmpeg` on PATH, else the imageio-ffmpeg wheel's.")
+    FFMPEG_THREADS: int = _env_field(1, "Decoder threads per ffmpeg process (one core per replica).")
+    TASK_SOFT_TIME_LIMIT_S: int = _env_field(540, "Soft time limit of a task (SoftTimeLimitExceeded is raised).")
+    TASK_TIME_LIMIT_S: int = _env_field(600, "Hard time limit of a task (the child is killed).")
+    VISIBILITY_TIMEOUT_S: int = _env_field(3600, "Redis broker: seconds before an unacked message is redelivered; > the longest task.")
+    RESULT_EXPIRES_S: int = _env_field(7 * 24 * 3600, "How long task results and job records are kept.")
+    HEARTBEAT_INTERVAL_S: float = _env_field(2.0, "How often a replica refreshes its heartbeat.")
+    HEARTBEAT_TTL_S: float = _env_field(10.0, "A replica whose heartbeat is older than this is dead; its running jobs are redelivered.")
+
+    # --- API -------------------------------------------------------------------------------------
+    MAX_WAIT_S: float = _env_field(60.0, "Cap on `?wait=` of GET /v1/jobs/<id>.")
+
+    # --- Flower ----------------------------------------------------------------------------------
+    FLOWER_USER: str = _env_field("admin", "Flower basic-auth user.")
+    FLOWER_PASSWORD: str = _env_field("", "Flower basic-auth password; `make run` generates one when empty.")
+
+    @property
+    def broker_url(self) -> str:
+        return self.BROKER_URL or self.REDIS_URL
+
+    @property
+    def result_backend(self) -> str:
+        return self.RESULT_BACKEND or self.REDIS_URL
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        values = {}
+        for f in fields(cls):
+            if f.name in env:
+                values[f.name] = _parse(f, env[f.name])
+        return cls(**values)
+
+    def replace(self, **changes) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+
+def _parse(f: dataclasses.Field, raw: str):
+    kind = type(f.default)
+    try:
+        if kind is bool:
+            return raw.strip().lower() in {"1", "true", "yes", "on"}
+        return kind(raw)
+    except ValueError as exc:
+        raise ValueError(f"setting {f.name}={raw!r} is not a valid {kind.__name__}") from exc
+
+
+def describe() -> list[tuple[str, object, str]]:
+    """(name, default, help) of every setting: the source of the README's settings table."""
+    return [(f.name, f.default, f.metadata["help"]) for f in fields(Settings)]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.from_env()
