@@ -1,0 +1,35 @@
+"""The Flask API: an app factory. It enqueues work by task name and reads job records; it never
+imports torch (tests check this)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from app.errors import register_error_handlers
+from app.uploads import StreamingRequest, discard_uncommitted
+from brigade.settings import Settings, get_settings
+
+# Room for multipart boundaries and headers around a file of exactly MAX_UPLOAD_BYTES.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    s = settings or get_settings()
+    app = Flask(__name__)
+    app.request_class = StreamingRequest
+    app.config.update(MAX_CONTENT_LENGTH=s.MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD, JSON_SORT_KEYS=False)
+    app.json.sort_keys = False
+
+    from app import health, jobs_api, openapi, videos
+
+    for blueprint in (videos.bp, jobs_api.bp, health.bp, openapi.bp):
+        app.register_blueprint(blueprint)
+    register_error_handlers(app)
+
+    @app.teardown_request
+    def _drop_unused_uploads(_exc=None):
+        from flask import request
+
+        discard_uncommitted(request.environ)
+
+    return app

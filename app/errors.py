@@ -1,0 +1,44 @@
+"""JSON problem bodies (RFC 9457: type, title, status, detail) for every error the API returns."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+PROBLEM_BASE = "https://brigade.dev/problems/"
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, detail: str, **extra):
+        super().__init__(detail)
+        self.status, self.code, self.detail, self.extra = status, code, detail, extra
+
+
+def problem(status: int, code: str, detail: str, title: str | None = None, **extra):
+    body = {
+        "type": PROBLEM_BASE + code,
+        "title": title or code.replace("-", " ").capitalize(),
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError):
+        return problem(exc.status, exc.code, exc.detail, **exc.extra)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        code = (exc.name or "error").lower().replace(" ", "-")
+        return problem(exc.code or 500, code, exc.description or exc.name, title=exc.name)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        app.logger.exception("unhandled error")
+        return problem(500, "internal-error", "the server failed to handle this request; it has been logged")

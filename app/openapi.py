@@ -1,0 +1,87 @@
+"""GET /openapi.json: the API's contract, written by hand and checked by the tests."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("openapi", __name__)
+
+_PROBLEM = {"$ref": "#/components/schemas/Problem"}
+
+
+def _problem(description: str) -> dict:
+    return {"description": description, "content": {"application/problem+json": {"schema": _PROBLEM}}}
+
+
+def _json(description: str, ref: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
+
+
+SPEC = {
+    "openapi": "3.1.0",
+    "info": {"title": "Brigade", "version": "1.0.0",
+             "description": "Serve torch models through Celery: replicated, sharded and event-driven."},
+    "paths": {
+        "/v1/videos": {"post": {
+            "summary": "Upload a video to tag; answers 202 with a job to poll.",
+            "parameters": [
+                {"name": "fast", "in": "query", "schema": {"type": "boolean"}, "description": "keyframe-only sampling"},
+                {"name": "mode", "in": "query", "schema": {"type": "string", "enum": ["single", "sharded"]}},
+            ],
+            "requestBody": {"required": True, "content": {
+                "multipart/form-data": {"schema": {"type": "object", "required": ["video"],
+                                                   "properties": {"video": {"type": "string", "format": "binary"}}}},
+                "video/*": {"schema": {"type": "string", "format": "binary"}},
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            }},
+            "responses": {
+                "202": _json("job accepted", "Accepted"),
+                "400": _problem("empty body or missing field"),
+                "413": _problem("upload larger than MAX_UPLOAD_BYTES"),
+                "415": _problem("not a video, or an unsupported content type"),
+                "422": _problem("a video outside the duration, resolution or fps limits, or truncated"),
+                "503": _problem("broker unavailable"),
+            },
+        }},
+        "/v1/jobs/{job_id}": {"get": {
+            "summary": "A job's status, progress and result.",
+            "parameters": [
+                {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                {"name": "wait", "in": "query", "schema": {"type": "number", "minimum": 0},
+                 "description": "seconds to wait for a terminal status (capped by MAX_WAIT_S)"},
+            ],
+            "responses": {"200": _json("the job", "Job"), "404": _problem("unknown job")},
+        }},
+        "/v1/echo": {"post": {
+            "summary": "Round trip of a trivial task through the whole serving path.",
+            "responses": {"200": _json("the finished job", "Job"), "202": _json("still running", "Job")},
+        }},
+        "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "alive"}}}},
+        "/readyz": {"get": {"summary": "Readiness: broker answers and a ready predict replica exists",
+                            "responses": {"200": {"description": "ready"}, "503": {"description": "not ready"}}}},
+    },
+    "components": {"schemas": {
+        "Problem": {"type": "object", "required": ["type", "title", "status", "detail"], "properties": {
+            "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+            "detail": {"type": "string"}}},
+        "Accepted": {"type": "object", "required": ["job_id", "status_url"], "properties": {
+            "job_id": {"type": "string"}, "status": {"type": "string"}, "mode": {"type": "string"},
+            "status_url": {"type": "string"}}},
+        "Tag": {"type": "object", "properties": {"label": {"type": "string"}, "score": {"type": "number"}}},
+        "Job": {"type": "object", "required": ["job_id", "status"], "properties": {
+            "job_id": {"type": "string"},
+            "status": {"type": "string", "enum": ["queued", "running", "succeeded", "failed"]},
+            "kind": {"type": "string"}, "mode": {"type": "string"},
+            "progress": {"type": "object"},
+            "result": {"type": "object", "properties": {
+                "tags": {"type": "array", "items": {"$ref": "#/components/schemas/Tag"}},
+                "model": {"type": "object", "properties": {"name": {"type": "string"}, "version": {"type": "string"}}},
+                "timings": {"type": "object"}}},
+            "error": {"type": "object"}}},
+    }},
+}
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return SPEC

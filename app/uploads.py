@@ -1,0 +1,73 @@
+"""Receive a video upload without holding it in memory: multipart files and raw bodies both stream
+into a HashingUpload (temp file in UPLOAD_DIR, sha256 while streaming, size limit while reading)."""
+
+from __future__ import annotations
+
+import mimetypes
+
+from flask import Request, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from app.errors import ApiError
+from brigade.storage import HashingUpload, UploadTooLarge
+
+FIELD = "video"
+RAW_TYPES = ("video/", "application/octet-stream")
+
+
+class StreamingRequest(Request):
+    """Werkzeug calls `_get_file_stream` for each multipart file part: hand it a HashingUpload."""
+
+    def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
+        upload = HashingUpload()
+        self.environ.setdefault("brigade.uploads", []).append(upload)
+        return upload
+
+
+def discard_uncommitted(environ) -> None:
+    for upload in environ.get("brigade.uploads", []):
+        if upload.path.exists():
+            upload.discard()
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, "upload-too-large", f"the upload exceeds MAX_UPLOAD_BYTES={limit} bytes", limit_bytes=limit)
+
+
+def receive_upload() -> tuple[HashingUpload, str, str]:
+    """The streamed upload, its original file name and its extension; ApiError when absent or too big."""
+    content_type = request.mimetype or ""
+    try:
+        if content_type == "multipart/form-data":
+            files = request.files
+            if FIELD not in files:
+                raise ApiError(400, "missing-field", f"multipart body has no '{FIELD}' file field",
+                               fields=sorted(files.keys()) + sorted(request.form.keys()))
+            storage = files[FIELD]
+            upload = storage.stream
+            if not isinstance(upload, HashingUpload):  # werkzeug keeps tiny parts in memory
+                upload = _spool(storage.stream)
+            filename = storage.filename or "upload"
+            extension = filename.rsplit(".", 1)[-1] if "." in filename else ""
+        elif content_type.startswith(RAW_TYPES):
+            upload = _spool(request.stream)
+            filename = "upload"
+            extension = (mimetypes.guess_extension(content_type) or "").lstrip(".")
+        else:
+            raise ApiError(415, "unsupported-media-type",
+                           f"send multipart/form-data with a '{FIELD}' file field, or a raw body with a video/* content type; got {content_type or 'none'!r}")
+    except UploadTooLarge as exc:
+        raise _too_large(exc.limit) from exc
+    except RequestEntityTooLarge as exc:
+        raise _too_large(HashingUpload.limit_from_settings()) from exc
+    if upload.size == 0:
+        upload.discard()
+        raise ApiError(400, "empty-upload", "the upload is empty")
+    upload.flush()
+    return upload, filename, extension or "mp4"
+
+
+def _spool(stream) -> HashingUpload:
+    upload = HashingUpload()
+    request.environ.setdefault("brigade.uploads", []).append(upload)
+    return upload.copy_from(stream)

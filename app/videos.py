@@ -1,0 +1,52 @@
+"""POST /v1/videos: stream the upload to shared storage, probe it, create a job, enqueue it."""
+
+from __future__ import annotations
+
+from flask import Blueprint, request, url_for
+
+from app.dispatch import enqueue
+from app.errors import ApiError
+from app.uploads import receive_upload
+from brigade import jobs
+from brigade.settings import get_settings
+from media.probe import ProbeError, check_limits, probe
+
+bp = Blueprint("videos", __name__)
+
+_PROBE_STATUS = {"too-long": 422, "too-short": 422, "resolution-too-large": 422, "fps-too-high": 422}
+
+
+def _flag(name: str) -> bool:
+    return request.args.get(name, "").lower() in {"1", "true", "yes"}
+
+
+@bp.post("/v1/videos")
+def submit_video():
+    upload, filename, extension = receive_upload()
+    try:
+        info = probe(upload.path, size_bytes=upload.size)
+        check_limits(info)
+    except ProbeError as exc:
+        upload.discard()
+        raise ApiError(_PROBE_STATUS.get(exc.code, 415 if exc.code == "unsupported-container" else 422),
+                       exc.code, exc.detail) from exc
+    video_uri, _ = upload.commit(extension)
+    fast = _flag("fast")
+    job_id = jobs.create_job("video-tags", "single", input={
+        "filename": filename, "sha256": upload.sha256, "video_uri": video_uri, "probe": info.as_dict(), "fast": fast,
+    })
+    enqueue(job_id, "tasks.predict.tag_video",
+            kwargs={"job_id": job_id, "video_uri": video_uri, "sha256": upload.sha256, "fast": fast})
+    status_url = url_for("jobs.get_job", job_id=job_id)
+    return {"job_id": job_id, "status": jobs.QUEUED, "mode": "single", "status_url": status_url}, 202, {"Location": status_url}
+
+
+def max_wait() -> float:
+    raw = request.args.get("wait", "0")
+    try:
+        wait = float(raw)
+    except ValueError as exc:
+        raise ApiError(400, "invalid-parameter", f"wait={raw!r} is not a number of seconds") from exc
+    if wait < 0:
+        raise ApiError(400, "invalid-parameter", "wait must be >= 0")
+    return min(wait, get_settings().MAX_WAIT_S)

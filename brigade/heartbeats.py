@@ -1,0 +1,37 @@
+"""Replica heartbeats in Redis: written by worker processes, read by the API's /readyz."""
+
+from __future__ import annotations
+
+import json
+
+from brigade.redis_client import key, redis_client
+from brigade.settings import get_settings
+
+
+def heartbeat_key(process: str) -> str:
+    return key("hb", process)
+
+
+def publish(process: str, body: dict) -> None:
+    ttl_ms = int(get_settings().HEARTBEAT_TTL_S * 1000)
+    redis_client().set(heartbeat_key(process), json.dumps(body), px=ttl_ms)
+
+
+def remove(process: str) -> None:
+    redis_client().delete(heartbeat_key(process))
+
+
+def is_alive(process: str) -> bool:
+    return bool(redis_client().exists(heartbeat_key(process)))
+
+
+def list_replicas(queue: str | None = None, ready_only: bool = False) -> list[dict]:
+    """Live replicas (heartbeat not expired), optionally only those consuming `queue`."""
+    client = redis_client()
+    keys = list(client.scan_iter(match=heartbeat_key("*"), count=500))
+    replicas = [json.loads(raw) for raw in client.mget(keys) if raw] if keys else []
+    if queue:
+        replicas = [r for r in replicas if queue in r.get("queues", [])]
+    if ready_only:
+        replicas = [r for r in replicas if r.get("ready")]
+    return sorted(replicas, key=lambda r: (r["hostname"], r["pid"]))

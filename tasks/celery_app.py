@@ -1,0 +1,64 @@
+"""The Celery app, configured from the one settings module.
+
+Workers start with `celery -A tasks.celery_app worker -Q <queue>`; the API imports this module to
+send tasks by name and never imports the task modules (so it never imports torch).
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+from kombu import Queue
+
+from brigade.settings import Settings, get_settings
+from tasks import queues
+
+TASK_MODULES = ["tasks.predict", "tasks.ops", "tasks.replica"]
+
+
+def celery_config(s: Settings) -> dict:
+    return {
+        "broker_url": s.broker_url,
+        "result_backend": s.result_backend,
+        # JSON only: a pickled message from anyone who can reach the broker would run code.
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "result_accept_content": ["json"],
+        # Fair dispatch and no lost work: a replica takes one task at a time and acks it only when
+        # done; if the replica dies, the message goes back to the queue.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_acks_on_failure_or_timeout": True,
+        "broker_transport_options": {
+            "visibility_timeout": s.VISIBILITY_TIMEOUT_S,
+            "queue_order_strategy": "priority",
+        },
+        "result_backend_transport_options": {"visibility_timeout": s.VISIBILITY_TIMEOUT_S},
+        "broker_connection_retry_on_startup": True,
+        "task_soft_time_limit": s.TASK_SOFT_TIME_LIMIT_S,
+        "task_time_limit": s.TASK_TIME_LIMIT_S,
+        "result_expires": s.RESULT_EXPIRES_S,
+        "result_extended": True,
+        "task_queues": [Queue(name, routing_key=name) for name in queues.ALL],
+        "task_default_queue": queues.PREDICT,
+        "task_create_missing_queues": False,
+        "task_routes": queues.ROUTES,
+        "task_track_started": True,
+        "task_send_sent_event": True,
+        "worker_send_task_events": True,
+        # The model loads in a thread of each pool process; the process itself starts at once.
+        "worker_proc_alive_timeout": 30,
+        "worker_hijack_root_logger": False,
+        "timezone": "UTC",
+    }
+
+
+def create_celery(settings: Settings | None = None) -> Celery:
+    s = settings or get_settings()
+    app = Celery("brigade", include=TASK_MODULES)
+    app.conf.update(celery_config(s))
+    return app
+
+
+app = create_celery()

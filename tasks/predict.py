@@ -1,0 +1,68 @@
+"""Replicated pattern: tag a whole video on one of N identical `predict` replicas."""
+
+from __future__ import annotations
+
+import time
+
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.utils.log import get_task_logger
+
+from brigade import jobs
+from brigade.result_cache import get_cached, put_cached
+from brigade.storage import StorageError, local_path
+from tasks.base import JobTask
+from tasks.celery_app import app
+from tasks.replica import process_id
+from tasks.warmup import tagger as load_tagger
+
+log = get_task_logger(__name__)
+
+
+class ProgressReporter:
+    """Writes progress to the job record at most every `every_s` seconds."""
+
+    def __init__(self, job_id: str, every_s: float = 0.5):
+        self.job_id, self.every_s, self._last = job_id, every_s, 0.0
+
+    def __call__(self, done: float, total: float) -> None:
+        now = time.monotonic()
+        if now - self._last >= self.every_s or done >= total:
+            self._last = now
+            jobs.set_progress(self.job_id, round(done, 2), round(total, 2), "video-seconds")
+
+
+def model_info(model) -> dict:
+    return {"name": model.name, "version": model.version, "device": str(model.device)}
+
+
+def public_result(raw: dict) -> dict:
+    """The part of a tagging result a client sees for a whole-video job."""
+    return {"tags": raw["tags"], "scores": raw["scores"], "duration_s": raw["duration_s"], "frames": raw["frames"]}
+
+
+@app.task(name="tasks.predict.tag_video", bind=True, base=JobTask)
+def tag_video(self, job_id: str, video_uri: str, sha256: str, fast: bool = False) -> dict:
+    from models.tagger.inference import tag_video as run_tagger
+    from media.frames import DecodeError
+
+    started = time.perf_counter()
+    model = load_tagger()
+    ref = f"{model.name}@{model.version}"
+    cached = get_cached("tags", sha256, ref, "fast" if fast else "full")
+    if cached is not None:
+        jobs.succeed(job_id, {**cached, "cached": True}, timings={"total_s": time.perf_counter() - started}, model=model_info(model))
+        return {"job_id": job_id, "cached": True}
+    jobs.mark_running(job_id, process_id())
+    try:
+        raw = run_tagger(model, str(local_path(video_uri)), fast=fast, progress=ProgressReporter(job_id))
+    except (DecodeError, StorageError) as exc:
+        jobs.fail(job_id, {"type": "decode-failed", "detail": str(exc)[-2000:]})
+        return {"job_id": job_id, "failed": True}
+    except SoftTimeLimitExceeded:
+        jobs.fail(job_id, {"type": "time-limit", "detail": f"tagging exceeded {self.soft_time_limit or app.conf.task_soft_time_limit}s"})
+        return {"job_id": job_id, "failed": True}
+    result = public_result(raw)
+    put_cached("tags", result, sha256, ref, "fast" if fast else "full")
+    timings = {**raw["timings"], "total_s": round(time.perf_counter() - started, 4)}
+    jobs.succeed(job_id, {**result, "cached": False}, timings=timings, model=model_info(model))
+    return {"job_id": job_id, "cached": False}

@@ -1,0 +1,18 @@
+"""Queue names and task routes: one place, so a typo cannot create a queue nobody consumes."""
+
+from __future__ import annotations
+
+PREDICT = "predict"    # replicated pattern: short videos, N identical replicas
+SEGMENTS = "segments"  # sharded pattern: one task per video segment (GPU pool)
+MERGE = "merge"        # light work (planning, chord callbacks) that long segments must not block
+EVENTS = "events"      # event-driven pattern: hotel prices on the autoscaling pool
+
+ALL = (PREDICT, SEGMENTS, MERGE, EVENTS)
+
+ROUTES = {
+    "tasks.predict.*": {"queue": PREDICT},
+    "tasks.sharded.tag_segment": {"queue": SEGMENTS},
+    "tasks.sharded.*": {"queue": MERGE},
+    "tasks.events.*": {"queue": EVENTS},
+    "tasks.ops.*": {"queue": PREDICT},
+}

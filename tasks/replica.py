@@ -1,0 +1,180 @@
+"""Replica life cycle: heartbeats with a TTL, readiness, and redelivery of a dead replica's work.
+
+Each pool process that executes tasks publishes `<prefix>:hb:<hostname>:<pid>` every
+HEARTBEAT_INTERVAL_S with a TTL of HEARTBEAT_TTL_S: hostname, queues, model name@version, device,
+ready. The API's /readyz reads these keys.
+
+The Redis transport only redelivers an unacked message after the broker's visibility timeout,
+which must outlast the longest task (an hour by default). So a replica killed mid-task would leave
+its job waiting an hour. Instead every replica also runs a small reaper: a task whose executing
+process has no heartbeat any more gets its message restored to the queue at once (kombu's own
+`restore_by_tag`, the call the transport itself uses after the visibility timeout).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+
+from celery import signals
+from kombu.utils.encoding import bytes_to_str
+from kombu.utils.json import loads as kombu_loads
+
+from brigade import heartbeats, jobs
+from brigade.redis_client import key, redis_client
+from brigade.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+_worker: dict = {"hostname": "", "queues": [], "solo": False}
+_state: dict = {"model": None, "device": None, "ready": False, "error": None}
+_stop = threading.Event()
+
+
+def process_id() -> str:
+    return f"{_worker['hostname'] or os.uname().nodename}:{os.getpid()}"
+
+
+def running_key() -> str:
+    return key("running")
+
+
+def publish_heartbeat() -> None:
+    heartbeats.publish(process_id(), {
+        "hostname": _worker["hostname"],
+        "process": process_id(),
+        "pid": os.getpid(),
+        "queues": _worker["queues"],
+        "model": _state["model"],
+        "device": _state["device"],
+        "ready": _state["ready"],
+        "error": _state["error"],
+        "at": time.time(),
+    })
+
+
+def _warm_up() -> None:
+    """Load the model this replica serves, once per process, then report ready."""
+    try:
+        from tasks.warmup import warm_up_for
+
+        info = warm_up_for(_worker["queues"])
+        _state.update(model=info.get("model"), device=info.get("device"), ready=True)
+    except Exception as exc:  # a replica that cannot load its model stays unready, and says why
+        log.exception("model warm-up failed")
+        _state.update(ready=False, error=f"{exc.__class__.__name__}: {exc}")
+    publish_heartbeat()
+
+
+def _heartbeat_loop() -> None:
+    s = get_settings()
+    while not _stop.wait(s.HEARTBEAT_INTERVAL_S):
+        try:
+            publish_heartbeat()
+            recover_orphans()
+        except Exception:  # Redis briefly away: try again next beat
+            log.warning("heartbeat failed", exc_info=True)
+
+
+def start_heartbeat() -> None:
+    _stop.clear()
+    publish_heartbeat()  # unready at once, so a task that arrives now is accounted for
+    threading.Thread(target=_warm_up, name="brigade-warmup", daemon=True).start()
+    threading.Thread(target=_heartbeat_loop, name="brigade-heartbeat", daemon=True).start()
+
+
+def stop_heartbeat() -> None:
+    _stop.set()
+    try:
+        heartbeats.remove(process_id())
+    except Exception:
+        log.warning("could not remove heartbeat", exc_info=True)
+
+
+# --- orphaned work ------------------------------------------------------------------------------
+
+
+def _restore_unacked(task_id: str) -> bool:
+    """Put the unacked broker message of `task_id` back at the head of its queue (Redis broker)."""
+    from tasks.celery_app import app
+
+    if not app.conf.broker_url.startswith(("redis://", "rediss://", "unix://")):
+        return False  # AMQP brokers redeliver by themselves when the consumer's connection dies
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        for tag, raw in channel.client.hscan_iter(channel.unacked_key):
+            payload = kombu_loads(bytes_to_str(raw))[0]
+            if payload.get("headers", {}).get("id") == task_id:
+                channel.qos.restore_by_tag(bytes_to_str(tag), leftmost=True)
+                return True
+    return False
+
+
+def recover_orphans() -> list[str]:
+    """Requeue tasks whose executing process stopped heartbeating. One replica at a time does it."""
+    s = get_settings()
+    client = redis_client()
+    if not client.set(key("reaper-lock"), process_id(), nx=True, px=int(s.HEARTBEAT_INTERVAL_S * 1000)):
+        return []
+    recovered = []
+    for task_id, raw in client.hgetall(running_key()).items():
+        entry = json.loads(raw)
+        if heartbeats.is_alive(entry["process"]) or time.time() - entry["started"] < s.HEARTBEAT_TTL_S:
+            continue
+        restored = _restore_unacked(task_id)
+        client.hdel(running_key(), task_id)
+        job_id = entry.get("job_id")
+        record = jobs.get_job(job_id) if job_id else None
+        if record and record.get("status") == jobs.RUNNING and record.get("worker") == entry["process"]:
+            jobs.update_job(job_id, status=jobs.QUEUED, note=f"replica {entry['process']} died mid-task; redelivered")
+        log.warning("replica %s died running %s; message %s", entry["process"], task_id,
+                    "restored" if restored else "not found (already redelivered)")
+        recovered.append(task_id)
+    return recovered
+
+
+# --- Celery signals ---------------------------------------------------------------------------------
+
+
+@signals.celeryd_after_setup.connect
+def _remember_worker(sender, instance, **_):
+    _worker["hostname"] = sender
+    _worker["queues"] = sorted(q.name for q in instance.app.amqp.queues.consume_from.values())
+    _worker["solo"] = "solo" in str(instance.pool_cls).lower()
+
+
+@signals.worker_process_init.connect
+def _on_pool_process_start(**_):
+    start_heartbeat()
+
+
+@signals.worker_ready.connect
+def _on_worker_ready(**_):
+    if _worker["solo"]:  # the solo pool executes tasks in the main process: it has no pool children
+        start_heartbeat()
+
+
+@signals.worker_process_shutdown.connect
+def _on_pool_process_stop(**_):
+    stop_heartbeat()
+
+
+@signals.worker_shutdown.connect
+def _on_worker_stop(**_):
+    if _worker["solo"]:
+        stop_heartbeat()
+
+
+@signals.task_prerun.connect
+def _track_running(task_id, task, args=None, kwargs=None, **_):
+    job_id = (kwargs or {}).get("job_id")
+    entry = {"process": process_id(), "task": task.name, "job_id": job_id, "started": time.time()}
+    redis_client().hset(running_key(), task_id, json.dumps(entry))
+
+
+@signals.task_postrun.connect
+def _untrack_running(task_id, **_):
+    redis_client().hdel(running_key(), task_id)
