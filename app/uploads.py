@@ -55,7 +55,8 @@ def receive_upload() -> tuple[HashingUpload, str, str]:
             extension = (mimetypes.guess_extension(content_type) or "").lstrip(".")
         else:
             raise ApiError(415, "unsupported-media-type",
-                           f"send multipart/form-data with a '{FIELD}' file field, or a raw body with a video/* content type; got {content_type or 'none'!r}")
+                           f"send multipart/form-data with a '{FIELD}' file field, or a raw body with a video/* "
+                           f"content type; got {content_type or 'none'!r}")
     except UploadTooLarge as exc:
         raise _too_large(exc.limit) from exc
     except RequestEntityTooLarge as exc:

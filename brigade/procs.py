@@ -44,9 +44,9 @@ def worker_command(queues: str, name: str, *, pool: str = "prefork", concurrency
     return cmd + list(extra)
 
 
-def api_command(port: int, workers: int = 2) -> list[str]:
+def api_command(port: int, workers: int = 2, host: str = "127.0.0.1") -> list[str]:
     return [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "app" / "gunicorn_conf.py"),
-            "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "app.wsgi:app"]
+            "--bind", f"{host}:{port}", "--workers", str(workers), "app.wsgi:app"]
 
 
 def flower_command(port: int, user: str, password: str) -> list[str]:

@@ -57,7 +57,7 @@ class HashingUpload:
         self._sha.update(data)
         return self._file.write(data)
 
-    def copy_from(self, stream, chunk: int = 1 << 20) -> "HashingUpload":
+    def copy_from(self, stream, chunk: int = 1 << 20) -> HashingUpload:
         while block := stream.read(chunk):
             self.write(block)
         return self

@@ -5,8 +5,10 @@ the whole picture), and writes raw rgb24 to a pipe. We read exactly one batch of
 so memory stays flat however long the video is. `start`/`end` become input options (`-ss`/`-t`
 before `-i`): ffmpeg seeks to the keyframe before `start` and decodes only that range.
 
-The frame stamped `t` covers [t, t + 1/fps): ffmpeg's fps filter fills output slot k with the
-last source frame whose time rounds to k, so the frame shown comes from inside the window.
+The frame stamped `t` covers [t, t + 1/fps): ffmpeg's fps filter fills slot k with the last source
+frame before (k + 0.5)/fps, i.e. a frame from the middle of that window. `-xerror` makes ffmpeg
+exit non-zero on a corrupt packet, so a truncated file raises instead of silently ending early.
+`fast=True` decodes keyframes only; the fps filter then repeats each keyframe until the next one.
 """
 
 from __future__ import annotations
@@ -107,11 +109,16 @@ def iter_frame_batches(
         while True:
             buf = _read_exact(proc.stdout, batch * frame_bytes)
             count = len(buf) // frame_bytes
-            if count:
-                frames = np.frombuffer(buf, np.uint8, count * frame_bytes).reshape(count, size, size, 3)
-                stamps = offset + (produced + np.arange(count, dtype=np.float64)) / fps
-                produced += count
+            stamps = offset + (produced + np.arange(count, dtype=np.float64)) / fps
+            past_end = end is not None and count > 0 and stamps[-1] >= end - 1e-9
+            if past_end:  # keyframe-only decoding can overshoot the range by a frame
+                stamps = stamps[stamps < end - 1e-9]
+            if len(stamps):
+                frames = np.frombuffer(buf, np.uint8, len(stamps) * frame_bytes).reshape(-1, size, size, 3)
+                produced += len(stamps)
                 yield stamps, frames
+            if past_end and produced:
+                return  # the finally clause stops ffmpeg
             if count < batch:
                 break
         returncode = proc.wait()

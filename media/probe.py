@@ -105,8 +105,10 @@ def check_limits(info: VideoInfo, settings: Settings | None = None) -> None:
     """Raise ProbeError naming the limit a video exceeds."""
     s = settings or get_settings()
     checks = [
-        (info.duration_s > s.MAX_VIDEO_SECONDS, "too-long", f"duration {info.duration_s:.1f}s exceeds MAX_VIDEO_SECONDS={s.MAX_VIDEO_SECONDS:g}"),
-        (info.duration_s < s.MIN_VIDEO_SECONDS, "too-short", f"duration {info.duration_s:.2f}s is under MIN_VIDEO_SECONDS={s.MIN_VIDEO_SECONDS:g}"),
+        (info.duration_s > s.MAX_VIDEO_SECONDS, "too-long",
+         f"duration {info.duration_s:.1f}s exceeds MAX_VIDEO_SECONDS={s.MAX_VIDEO_SECONDS:g}"),
+        (info.duration_s < s.MIN_VIDEO_SECONDS, "too-short",
+         f"duration {info.duration_s:.2f}s is under MIN_VIDEO_SECONDS={s.MIN_VIDEO_SECONDS:g}"),
         (info.width > s.MAX_VIDEO_WIDTH or info.height > s.MAX_VIDEO_HEIGHT, "resolution-too-large",
          f"resolution {info.width}x{info.height} exceeds {s.MAX_VIDEO_WIDTH}x{s.MAX_VIDEO_HEIGHT}"),
         (info.width <= 0 or info.height <= 0, "undecodable", "the video stream has no frame size"),

@@ -43,6 +43,7 @@ def public_result(raw: dict) -> dict:
 @app.task(name="tasks.predict.tag_video", bind=True, base=JobTask)
 def tag_video(self, job_id: str, video_uri: str, sha256: str, fast: bool = False) -> dict:
     from models.tagger.inference import tag_video as run_tagger
+
     from media.frames import DecodeError
 
     started = time.perf_counter()

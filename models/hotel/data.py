@@ -7,6 +7,7 @@ time) the **true price** per night is
       * exp(star_premium(destination) * (stars - 3.5)) * exp(RATING_PREMIUM * (rating - 8))
       * mean over the nights of [ season(destination, night) * weekend * public holiday
                                   * winter holidays * each local event covering the night ]
+                                ** (1 + DEMAND_STAR_AMPLIFY * (stars - 3.5))
       * lead_factor(lead days) * stay_factor(nights) * GUEST_FACTOR[guests]
 
 and the **observed price** is `true * exp(sigma * z)`, z ~ N(0, 1), with a noise level `sigma`
@@ -34,6 +35,8 @@ from models.hotel import catalog
 # --- the market's pricing rules (the generator's ground truth) -----------------------------------
 
 RATING_PREMIUM = 0.07  # log-price per rating point (out of 10)
+#: luxury hotels swing harder with demand: a night's multiplier is raised to 1 + this * (stars - 3.5)
+DEMAND_STAR_AMPLIFY = 0.12
 #: price factor of a room for 1..MAX_GUESTS guests, relative to two
 GUEST_FACTOR = np.array([0.90, 1.00, 1.20, 1.35, 1.55, 1.70])
 EVENT_VOLATILITY = 0.05  # extra noise std on a stay made only of event nights
@@ -84,7 +87,8 @@ def true_price(destination: str, hotel: catalog.Hotel, check_in: date, nights: i
                lead_days: int) -> float:
     """The generator's noise-free nightly price of one booking (scalar reference implementation)."""
     days = [check_in + timedelta(days=i) for i in range(nights)]
-    season = sum(night_multiplier(destination, d) for d in days) / nights
+    power = 1.0 + DEMAND_STAR_AMPLIFY * (hotel.stars - 3.5)
+    season = sum(night_multiplier(destination, d) ** power for d in days) / nights
     dest = catalog.get_destination(destination)
     return float(
         dest.base_price * hotel_factor(destination, hotel.stars, hotel.rating) * season
@@ -249,7 +253,7 @@ def generate(n: int, seed: int, start: date, end: date,
         guests, np.zeros(n), np.zeros(n), np.zeros(n),
     )
     idx, mask = bookings.night_index()
-    mult = calendar.multiplier.reshape(-1)[idx]
+    mult = calendar.multiplier.reshape(-1)[idx] ** (1.0 + DEMAND_STAR_AMPLIFY * (stars[:, None] - 3.5))
     season = (mult * mask).sum(1) / nights
     event_share = (calendar.has_event.reshape(-1)[idx] * mask).sum(1) / nights
     dest_objs = [catalog.get_destination(d) for d in destinations]

@@ -1,0 +1,36 @@
+# Brigade: `make run` starts the stack, `make test` runs the suite. Both set up .venv first,
+# so a fresh machine with only Python 3.11 needs nothing else.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test bench model lint clean venv
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m brigade.run_stack
+
+test: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q --durations=15 tests
+
+bench: $(STAMP)
+	$(PY) -m bench.run_all
+
+model: $(STAMP)
+	$(PY) -m models.train_tagger
+	$(PY) -m models.train_hotel
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+clean:
+	rm -rf var .pytest_cache

@@ -1,0 +1,210 @@
+"""The served hotel price model: `load(artifact_dir, manifest) -> HotelPricer` (registry loader).
+
+    pricer = models.registry.load_model("hotel-price")
+    pricer.predict("aspen", date(2026, 12, 27), date(2026, 12, 31), guests=2, budget=3000.0)
+
+returns one dict per hotel at the destination, cheapest first:
+
+    {"hotel_id", "name", "stars", "rating",
+     "nightly_price": median (q50) USD per night, rounded to cents,
+     "interval": [q10, q90] USD per night (an 80% prediction interval),
+     "confidence": clip(1 - (q90 - q10) / (2 * q50), 0, 1), rounded to 3 decimals,
+     "total_price": nightly_price * nights,
+     "within_budget": total_price <= budget (budget is for the whole stay), None without budget}
+
+Any invalid argument raises ValueError with a message fit for an API client.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from datetime import date, datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from models.hotel import catalog, data
+from models.hotel.model import QUANTILES, HotelPriceNet
+
+log = logging.getLogger(__name__)
+
+WEIGHTS = "weights.pt"
+CONFIG = "config.json"
+CONFIDENCE_FORMULA = "clip(1 - (q90 - q10) / (2 * q50), 0, 1)"
+
+
+def confidence(q10, q50, q90):
+    """1 minus the relative half-width of the 80% interval, clipped to [0, 1]."""
+    return np.clip(1.0 - (np.asarray(q90) - np.asarray(q10)) / (2.0 * np.asarray(q50)), 0.0, 1.0)
+
+
+def _as_date(value, what: str) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    raise ValueError(f"{what} must be a date, got {type(value).__name__}")
+
+
+class HotelPricer:
+    """A trained HotelPriceNet plus its feature spec; thread-safe for inference."""
+
+    def __init__(self, net: HotelPriceNet, config: dict, name: str = "hotel-price",
+                 version: str = "dev", manifest: dict | None = None):
+        self.net = net.eval()
+        self.config = config
+        self.name = name
+        self.version = version
+        self.manifest = manifest or {}
+        self.destinations: list[str] = list(config["destinations"])
+        self.event_vocab: list[str] = list(config["event_vocab"])
+        self._dest_index = {d: i for i, d in enumerate(self.destinations)}
+
+    @property
+    def metrics(self) -> dict:
+        return self.manifest.get("metrics", {})
+
+    # --- serving ---------------------------------------------------------------------------
+
+    def predict(self, destination: str, check_in: date, check_out: date, guests: int,
+                budget: float | None = None, today: date | None = None) -> list[dict]:
+        slug = catalog.normalize_destination(destination)
+        if slug not in self._dest_index:
+            raise ValueError(
+                f"destination {slug!r} is in the catalog but {self.name}@{self.version} was not "
+                "trained on it; retrain with `make model`"
+            )
+        check_in = _as_date(check_in, "check_in")
+        check_out = _as_date(check_out, "check_out")
+        today = date.today() if today is None else _as_date(today, "today")
+        nights = (check_out - check_in).days
+        if nights < 1:
+            raise ValueError(f"check_out ({check_out}) must be after check_in ({check_in})")
+        if nights > catalog.MAX_NIGHTS:
+            raise ValueError(f"stays are limited to {catalog.MAX_NIGHTS} nights, got {nights}")
+        if isinstance(guests, bool) or not isinstance(guests, (int, np.integer)):
+            raise ValueError(f"guests must be an integer, got {guests!r}")
+        if not 1 <= guests <= catalog.MAX_GUESTS:
+            raise ValueError(f"guests must be between 1 and {catalog.MAX_GUESTS}, got {guests}")
+        if budget is not None:
+            if isinstance(budget, bool) or not isinstance(budget, (int, float, np.number)) \
+                    or not math.isfinite(budget) or budget < 0:
+                raise ValueError(f"budget must be a non-negative number or None, got {budget!r}")
+        lead = (check_in - today).days
+        if lead < 0:
+            raise ValueError(f"check_in ({check_in}) is before today ({today})")
+
+        hotels = catalog.hotels_for(slug)
+        rows = [data.night_feature_row(catalog.night_info(slug, date.fromordinal(check_in.toordinal() + i)),
+                                       self.event_vocab) for i in range(nights)]
+        n_h = len(hotels)
+        night_x = torch.tensor(rows, dtype=torch.float32)[None].expand(n_h, -1, -1)
+        mask = torch.ones(n_h, nights, dtype=torch.bool)
+        stay_x = torch.from_numpy(data.stay_features(
+            [h.stars for h in hotels], [h.rating for h in hotels], lead, nights, guests))
+        dest = torch.full((n_h,), self._dest_index[slug], dtype=torch.long)
+        log_base = torch.full((n_h,), math.log(catalog.get_destination(slug).base_price))
+        with torch.inference_mode():
+            q = torch.exp(self.net(dest, night_x, mask, stay_x, log_base)).double().numpy()
+        conf = confidence(q[:, 0], q[:, 1], q[:, 2])
+
+        out = []
+        for h, (lo, mid, hi), c in zip(hotels, q, conf):
+            nightly = round(float(mid), 2)
+            total = round(nightly * nights, 2)
+            out.append({
+                **h.as_dict(),
+                "nightly_price": nightly,
+                "interval": [round(float(lo), 2), round(float(hi), 2)],
+                "confidence": round(float(c), 3),
+                "total_price": total,
+                "within_budget": None if budget is None else bool(total <= budget),
+            })
+        out.sort(key=lambda r: (r["nightly_price"], r["hotel_id"]))
+        return out
+
+    # --- batch evaluation (training and tests) --------------------------------------------------
+
+    def encode(self, bookings: data.Bookings) -> dict[str, np.ndarray]:
+        """Model inputs of generated bookings; night features stay in a table indexed per night."""
+        try:
+            dest_map = np.array([self._dest_index[d] for d in bookings.calendar.destinations])
+        except KeyError as exc:
+            raise ValueError(f"bookings name destination {exc} unknown to this model") from exc
+        idx, mask = bookings.night_index()
+        bases = np.log([catalog.get_destination(d).base_price for d in bookings.calendar.destinations])
+        return {
+            "table": bookings.calendar.feature_table(self.event_vocab),
+            "night_index": idx,
+            "mask": mask,
+            "dest": dest_map[bookings.dest],
+            "stay_x": data.stay_features(bookings.stars, bookings.rating, bookings.lead,
+                                         bookings.nights, bookings.guests),
+            "log_base": bases[bookings.dest].astype(np.float32),
+            "nights": bookings.nights,
+        }
+
+    @staticmethod
+    def batch_tensors(enc: dict[str, np.ndarray], rows: np.ndarray) -> tuple[torch.Tensor, ...]:
+        width = int(enc["nights"][rows].max())
+        idx = enc["night_index"][rows, :width]
+        return (
+            torch.from_numpy(enc["dest"][rows]),
+            torch.from_numpy(enc["table"][idx]),
+            torch.from_numpy(enc["mask"][rows, :width]),
+            torch.from_numpy(enc["stay_x"][rows]),
+            torch.from_numpy(enc["log_base"][rows]),
+        )
+
+    def quantiles(self, bookings: data.Bookings, batch_size: int = 4096) -> np.ndarray:
+        """[n, 3] predicted q10/q50/q90 nightly prices of generated bookings."""
+        enc = self.encode(bookings)
+        order = np.argsort(enc["nights"], kind="stable")  # similar lengths share a batch
+        out = np.empty((len(bookings), len(QUANTILES)))
+        with torch.inference_mode():
+            for s in range(0, len(order), batch_size):
+                rows = order[s:s + batch_size]
+                out[rows] = torch.exp(self.net(*self.batch_tensors(enc, rows))).double().numpy()
+        return out
+
+    def evaluate(self, bookings: data.Bookings) -> dict:
+        q = self.quantiles(bookings)
+        true, price = bookings.true_price, bookings.price
+        ape = np.abs(q[:, 1] - true) / true
+        by_dest = {
+            d: round(float(ape[bookings.dest == i].mean()), 5)
+            for i, d in enumerate(bookings.calendar.destinations) if (bookings.dest == i).any()
+        }
+        return {
+            "n": int(len(bookings)),
+            "mape_median_vs_true": round(float(ape.mean()), 5),
+            "p90_ape_median_vs_true": round(float(np.quantile(ape, 0.9)), 5),
+            "mape_median_vs_observed": round(float((np.abs(q[:, 1] - price) / price).mean()), 5),
+            "coverage_q10_q90": round(float(((price >= q[:, 0]) & (price <= q[:, 2])).mean()), 5),
+            "share_below_q10": round(float((price < q[:, 0]).mean()), 5),
+            "share_below_q50": round(float((price < q[:, 1]).mean()), 5),
+            "share_below_q90": round(float((price < q[:, 2]).mean()), 5),
+            "mean_confidence": round(float(confidence(q[:, 0], q[:, 1], q[:, 2]).mean()), 5),
+            "mape_by_destination": by_dest,
+        }
+
+
+def load(artifact_dir: Path, manifest: dict) -> HotelPricer:
+    """Registry loader: the manifest's hashes were verified before this runs."""
+    artifact_dir = Path(artifact_dir)
+    config = json.loads((artifact_dir / CONFIG).read_text())
+    net = HotelPriceNet(**config["net"])
+    state = torch.load(artifact_dir / WEIGHTS, map_location="cpu", weights_only=True)
+    net.load_state_dict(state)
+    if config.get("catalog_fingerprint") != catalog.catalog_fingerprint():
+        log.warning(
+            "%s@%s was trained on a different hotel catalog (fingerprint %s, now %s); "
+            "prices may be off until `make model` retrains it",
+            manifest.get("name"), manifest.get("version"),
+            str(config.get("catalog_fingerprint"))[:12], catalog.catalog_fingerprint()[:12],
+        )
+    return HotelPricer(net, config, name=manifest.get("name", "hotel-price"),
+                       version=manifest.get("version", artifact_dir.name), manifest=manifest)

@@ -1,0 +1,42 @@
+"""/readyz follows the replicas: 503 with none, 200 once one is ready, 503 after it stops."""
+
+from __future__ import annotations
+
+import requests
+
+from brigade import procs
+
+
+def _ready(api) -> tuple[int, dict]:
+    response = requests.get(f"{api}/readyz", timeout=10)
+    return response.status_code, response.json()
+
+
+def test_readyz_follows_the_predict_replicas(api, stack):
+    procs.wait_until(lambda: _ready(api)[0] == 503, 15, what="no ready replica left from earlier tests")
+    status, body = _ready(api)
+    assert body["broker"] == "ok" and body["ready_replicas"] == 0
+
+    worker = stack.start_worker("predict")
+    status, body = _ready(api)
+    assert status == 200
+    listed = [r for r in body["replicas"] if r["hostname"] == worker.name]
+    assert listed and listed[0]["ready"] and listed[0]["model"].startswith("video-tagger@")
+    assert listed[0]["device"] == "cpu"
+
+    procs.stop(worker.proc)  # warm shutdown removes the heartbeat at once
+    status, body = _ready(api)
+    assert status == 503
+    assert all(r["hostname"] != worker.name for r in body["replicas"])
+
+
+def test_healthz_is_liveness_only(api):
+    response = requests.get(f"{api}/healthz", timeout=10)
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+def test_openapi_document_describes_the_endpoints(api):
+    spec = requests.get(f"{api}/openapi.json", timeout=10).json()
+    assert spec["openapi"].startswith("3.")
+    for path in ("/v1/videos", "/v1/jobs/{job_id}", "/readyz", "/healthz"):
+        assert path in spec["paths"]

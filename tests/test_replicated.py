@@ -1,0 +1,103 @@
+"""The replicated pattern end to end: real API (gunicorn), real Redis, real `celery worker`
+replicas, real ffmpeg and the shipped tagger."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from brigade import jobs, procs
+from models.synth import Scene
+from tests.stack import submit, tag_labels, wait_job
+
+
+@pytest.fixture(scope="module")
+def replicas(stack):
+    workers = [stack.start_worker("predict", wait_ready=False) for _ in range(2)]
+    for worker in workers:
+        stack.wait_ready(worker)
+    yield workers
+    for worker in workers:
+        procs.stop(worker.proc)
+
+
+def test_generated_clip_comes_back_with_the_tags_of_its_scene(api, replicas, clips):
+    scene = Scene(setting="park", lighting="day", objects=("ball", "person"), moving=True, duration_s=6.0, look=3)
+    path, truth = clips.clip("park-ball-person", seed=11, scenes=[scene])
+    response = submit(api, path)
+    assert response.status_code == 202, response.text
+    accepted = response.json()
+    assert response.headers["Location"] == accepted["status_url"]
+
+    body = wait_job(api, accepted["job_id"])
+    assert body["status"] == "succeeded", body
+    assert tag_labels(body) == set(truth.tags)
+    assert body["result"]["model"]["name"] == "video-tagger"
+    assert body["result"]["model"]["version"]
+    assert body["result"]["timings"]["infer_s"] > 0
+    assert body["progress"]["percent"] == 100.0
+
+
+def test_the_same_video_twice_is_answered_from_the_cache(api, replicas, clips):
+    path, _ = clips.clip("indoor-box", seed=12, scenes=[Scene(setting="indoor", objects=("box",), duration_s=4.0)])
+    first = wait_job(api, submit(api, path).json()["job_id"])
+    second = wait_job(api, submit(api, path).json()["job_id"])
+    assert first["status"] == second["status"] == "succeeded"
+    assert first["result"]["cached"] is False
+    assert second["result"]["cached"] is True
+    assert second["result"]["tags"] == first["result"]["tags"]
+    assert "infer_s" in first["result"]["timings"]
+    assert "infer_s" not in second["result"]["timings"]  # the model did not run again
+
+
+def test_twenty_concurrent_uploads_spread_over_both_replicas(api, replicas, clips):
+    paths = [clips.clip(f"burst-{i}", seed=100 + i, duration_s=3.0, width=160, height=120)[0] for i in range(20)]
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        responses = list(pool.map(lambda p: submit(api, p), paths))
+    assert [r.status_code for r in responses] == [202] * 20
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        bodies = list(pool.map(lambda r: wait_job(api, r.json()["job_id"], timeout=180), responses))
+    assert [b["status"] for b in bodies] == ["succeeded"] * 20
+    served_by = {b["worker"].split(":")[0] for b in bodies}
+    assert served_by == {w.name for w in replicas}
+
+
+def test_a_replica_killed_mid_task_loses_nothing(api, replicas, clips, stack):
+    path, truth = clips.clip("long-for-kill", seed=13, duration_s=240.0, width=160, height=120, fps=8)
+    job_id = submit(api, path).json()["job_id"]
+
+    def _running_with_progress():
+        record = jobs.get_job(job_id)
+        return record if record["status"] == "running" and record["progress"]["done"] > 0 else None
+
+    record = procs.wait_until(_running_with_progress, 60, interval=0.01, what="job running")
+    victim = next(w for w in replicas if record["worker"].startswith(w.name + ":"))
+    procs.kill(victim)  # SIGKILL to the replica's whole process group, mid-task
+    started = time.monotonic()
+
+    body = wait_job(api, job_id, timeout=120)
+    assert body["status"] == "succeeded", body
+    assert not body["worker"].startswith(victim.name + ":")
+    assert tag_labels(body) == set(truth.tags)
+    # Redelivered by the reaper within a few heartbeat TTLs, not after the hour-long visibility timeout.
+    assert time.monotonic() - started < 60
+    replicas.remove(victim)
+
+
+def test_a_hostile_message_fails_its_job_and_the_replica_lives_on(api, replicas):
+    """A message naming a file outside shared storage (as if someone wrote to the broker) fails
+    its job with a clear error; the replica is still there for the next job."""
+    from tasks.celery_app import app as celery
+
+    job_id = jobs.create_job("video-tags", "single")
+    celery.send_task("tasks.predict.tag_video", task_id=job_id,
+                     kwargs={"job_id": job_id, "video_uri": "file:///etc/passwd", "sha256": "0" * 64})
+    body = wait_job(api, job_id)
+    assert body["status"] == "failed"
+    assert "outside UPLOAD_DIR" in body["error"]["detail"]
+    assert all(w.proc.poll() is None for w in replicas)
+    echo = requests.post(f"{api}/v1/echo", params={"wait": 10}, json={"payload": "still here"}, timeout=30).json()
+    assert echo["result"]["echo"] == "still here"

@@ -1,0 +1,64 @@
+"""Pure logic: settings parsing, upload hashing and limits, problem bodies, the API's imports."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import subprocess
+import sys
+
+import pytest
+
+from brigade.settings import Settings, describe
+from brigade.storage import HashingUpload, UploadTooLarge
+
+
+def test_settings_parse_types_from_the_environment():
+    s = Settings.from_env({"MAX_UPLOAD_BYTES": "1024", "HEARTBEAT_TTL_S": "2.5", "REDIS_URL": "redis://x:1/2"})
+    assert s.MAX_UPLOAD_BYTES == 1024 and s.HEARTBEAT_TTL_S == 2.5
+    assert s.broker_url == "redis://x:1/2" and s.result_backend == "redis://x:1/2"
+
+
+def test_settings_reject_a_malformed_number():
+    with pytest.raises(ValueError, match="MAX_UPLOAD_BYTES"):
+        Settings.from_env({"MAX_UPLOAD_BYTES": "lots"})
+
+
+def test_every_setting_is_documented():
+    assert all(help_text for _, _, help_text in describe())
+
+
+def test_hashing_upload_hashes_while_streaming_and_commits_by_content(tmp_path, monkeypatch):
+    monkeypatch.setenv("UPLOAD_DIR", str(tmp_path))
+    from brigade import settings
+
+    settings.get_settings.cache_clear()
+    try:
+        data = b"video bytes" * 10000
+        upload = HashingUpload(limit=len(data)).copy_from(io.BytesIO(data), chunk=4096)
+        uri, path = upload.commit("MP4")
+        assert upload.sha256 == hashlib.sha256(data).hexdigest()
+        assert path == tmp_path / f"{upload.sha256}.mp4" and path.read_bytes() == data
+        assert uri.startswith("file://")
+        assert list((tmp_path / ".incoming").iterdir()) == []
+    finally:
+        settings.get_settings.cache_clear()
+
+
+def test_hashing_upload_stops_past_its_limit_and_leaves_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("UPLOAD_DIR", str(tmp_path))
+    from brigade import settings
+
+    settings.get_settings.cache_clear()
+    try:
+        with pytest.raises(UploadTooLarge):
+            HashingUpload(limit=1000).copy_from(io.BytesIO(b"x" * 5000), chunk=512)
+        assert list((tmp_path / ".incoming").iterdir()) == []
+    finally:
+        settings.get_settings.cache_clear()
+
+
+def test_the_api_never_imports_torch():
+    code = "import sys; from app import create_app; create_app(); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
