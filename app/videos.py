@@ -13,6 +13,7 @@ from media.probe import ProbeError, check_limits, probe
 
 bp = Blueprint("videos", __name__)
 
+TASK_FOR_MODE = {"single": "tasks.predict.tag_video", "sharded": "tasks.sharded.plan_video"}
 _PROBE_STATUS = {"too-long": 422, "too-short": 422, "resolution-too-large": 422, "fps-too-high": 422}
 
 
@@ -30,15 +31,26 @@ def submit_video():
         upload.discard()
         raise ApiError(_PROBE_STATUS.get(exc.code, 415 if exc.code == "unsupported-container" else 422),
                        exc.code, exc.detail) from exc
+    mode = choose_mode(info.duration_s, upload.size, request.args.get("mode", "auto"))
     video_uri, _ = upload.commit(extension)
     fast = _flag("fast")
-    job_id = jobs.create_job("video-tags", "single", input={
+    job_id = jobs.create_job("video-tags", mode, input={
         "filename": filename, "sha256": upload.sha256, "video_uri": video_uri, "probe": info.as_dict(), "fast": fast,
     })
-    enqueue(job_id, "tasks.predict.tag_video",
+    enqueue(job_id, TASK_FOR_MODE[mode],
             kwargs={"job_id": job_id, "video_uri": video_uri, "sha256": upload.sha256, "fast": fast})
     status_url = url_for("jobs.get_job", job_id=job_id)
-    return {"job_id": job_id, "status": jobs.QUEUED, "mode": "single", "status_url": status_url}, 202, {"Location": status_url}
+    return {"job_id": job_id, "status": jobs.QUEUED, "mode": mode, "status_url": status_url}, 202, {"Location": status_url}
+
+
+def choose_mode(duration_s: float, size_bytes: int, requested: str) -> str:
+    """`single` (one predict replica) or `sharded` (segments in parallel); `?mode=` overrides."""
+    if requested not in ("auto", "single", "sharded"):
+        raise ApiError(400, "invalid-parameter", f"mode={requested!r}: use single, sharded or auto")
+    if requested != "auto":
+        return requested
+    s = get_settings()
+    return "sharded" if duration_s > s.SHARD_THRESHOLD_S or size_bytes > s.SHARD_THRESHOLD_BYTES else "single"
 
 
 def max_wait() -> float:

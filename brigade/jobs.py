@@ -17,7 +17,7 @@ from brigade.settings import get_settings
 
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 TERMINAL = frozenset({SUCCEEDED, FAILED})
-_JSON_FIELDS = ("progress", "result", "error", "timings", "input", "model", "history")
+_JSON_FIELDS = ("progress", "result", "error", "timings", "input", "model", "plan")
 
 
 def _job_key(job_id: str) -> str:
@@ -70,6 +70,8 @@ def get_job(job_id: str) -> dict | None:
             record[name] = float(value)
         else:
             record[name] = value
+    if "segments_total" in record:  # sharded: progress is the set of segments done, each once
+        record["progress"] = {"done": segments_done(job_id), "total": int(record["segments_total"]), "unit": "segments"}
     return record
 
 
@@ -80,6 +82,7 @@ def update_job(job_id: str, **fields: Any) -> None:
         fields.setdefault("finished_at", fields["updated_at"])
     _write(job_id, fields)
     if fields.get("status") in TERMINAL:
+        clear_deadline(job_id)
         redis_client().publish(_events_channel(job_id), fields["status"])
 
 
@@ -121,3 +124,39 @@ def wait_for_terminal(job_id: str, timeout_s: float) -> dict | None:
 
 def job_exists(job_id: str) -> bool:
     return bool(redis_client().exists(_job_key(job_id)))
+
+
+# --- sharded jobs: segments done, counted once each --------------------------------------------
+
+
+def _segments_key(job_id: str) -> str:
+    return key("job", job_id, "segments-done")
+
+
+def mark_segment_done(job_id: str, segment_id: int) -> int:
+    """Record segment `segment_id` as done (idempotent: a redelivered segment counts once)."""
+    client = redis_client()
+    pipe = client.pipeline()
+    pipe.sadd(_segments_key(job_id), segment_id)
+    pipe.expire(_segments_key(job_id), int(get_settings().RESULT_EXPIRES_S))
+    pipe.scard(_segments_key(job_id))
+    return pipe.execute()[-1]
+
+
+def segments_done(job_id: str) -> int:
+    return redis_client().scard(_segments_key(job_id))
+
+
+# --- deadlines: the watchdog fails jobs that outlive them ------------------------------------------
+
+
+def set_deadline(job_id: str, seconds: float) -> None:
+    redis_client().zadd(key("deadlines"), {job_id: time.time() + seconds})
+
+
+def clear_deadline(job_id: str) -> None:
+    redis_client().zrem(key("deadlines"), job_id)
+
+
+def expired_deadlines(now: float | None = None) -> list[str]:
+    return redis_client().zrangebyscore(key("deadlines"), 0, now or time.time())

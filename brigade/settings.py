@@ -54,6 +54,20 @@ class Settings:
     HEARTBEAT_INTERVAL_S: float = _env_field(2.0, "How often a replica refreshes its heartbeat.")
     HEARTBEAT_TTL_S: float = _env_field(10.0, "A replica whose heartbeat is older than this is dead; its running jobs are redelivered.")
 
+    # --- sharded pattern -------------------------------------------------------------------------
+    SHARD_THRESHOLD_S: float = _env_field(120.0, "Videos longer than this go the sharded path (unless ?mode= says otherwise).")
+    SHARD_THRESHOLD_BYTES: int = _env_field(256 * 1024 * 1024, "Uploads larger than this go the sharded path.")
+    SEGMENT_MIN_S: float = _env_field(10.0, "Shortest planned segment (except a video's last one).")
+    SEGMENT_MAX_S: float = _env_field(120.0, "Longest planned segment; SEGMENT_MEMORY_MB may lower it.")
+    SEGMENT_MEMORY_MB: int = _env_field(1024, "Memory one shard worker may use for a segment; caps segment length.")
+    SEGMENTS_PER_WORKER: int = _env_field(3, "Planner aims for this many segments per live shard worker (balance).")
+    SCENE_THRESHOLD: float = _env_field(0.15, "ffmpeg scene score above which a keyframe starts a new scene.")
+    SHARD_ROUTING: str = _env_field("queue", "`queue`: one shared `segments` queue; `hash`: segment -> `shard.<hash % NUM_SHARDS>`.")
+    NUM_SHARDS: int = _env_field(2, "Shard queues `shard.0..N-1` used when SHARD_ROUTING=hash.")
+    SHARD_STANDBY: bool = _env_field(False, "This worker is a standby: it takes over the queue of a shard whose heartbeat expired.")
+    SEGMENT_MAX_RETRIES: int = _env_field(3, "Retries (with backoff) of a segment on a transient fault.")
+    SHARDED_JOB_TIMEOUT_S: float = _env_field(1800.0, "A sharded job not finished by then is failed by the watchdog.")
+
     # --- API -------------------------------------------------------------------------------------
     MAX_WAIT_S: float = _env_field(60.0, "Cap on `?wait=` of GET /v1/jobs/<id>.")
 

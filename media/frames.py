@@ -17,7 +17,7 @@ import collections
 import re
 import subprocess
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 import ffmpeg
 import numpy as np

@@ -12,7 +12,7 @@ from kombu import Queue
 from brigade.settings import Settings, get_settings
 from tasks import queues
 
-TASK_MODULES = ["tasks.predict", "tasks.ops", "tasks.replica"]
+TASK_MODULES = ["tasks.predict", "tasks.sharded", "tasks.ops", "tasks.replica", "tasks.standby"]
 
 
 def celery_config(s: Settings) -> dict:
@@ -40,7 +40,7 @@ def celery_config(s: Settings) -> dict:
         "task_time_limit": s.TASK_TIME_LIMIT_S,
         "result_expires": s.RESULT_EXPIRES_S,
         "result_extended": True,
-        "task_queues": [Queue(name, routing_key=name) for name in queues.ALL],
+        "task_queues": [Queue(name, routing_key=name) for name in queues.declared(s.NUM_SHARDS)],
         "task_default_queue": queues.PREDICT,
         "task_create_missing_queues": False,
         "task_routes": queues.ROUTES,

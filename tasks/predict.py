@@ -35,16 +35,19 @@ def model_info(model) -> dict:
     return {"name": model.name, "version": model.version, "device": str(model.device)}
 
 
-def public_result(raw: dict) -> dict:
-    """The part of a tagging result a client sees for a whole-video job."""
-    return {"tags": raw["tags"], "scores": raw["scores"], "duration_s": raw["duration_s"], "frames": raw["frames"]}
+def public_result(model, raw: dict) -> dict:
+    """What a client sees for a whole-video job: tags, scores and timeline from the same summary
+    the sharded path uses, so both paths agree."""
+    from models.tagger.timeline import summarize
+
+    summary = summarize(raw["windows"], model.labels, model.groups, model.threshold)
+    return {**summary, "duration_s": raw["duration_s"], "frames": raw["frames"]}
 
 
 @app.task(name="tasks.predict.tag_video", bind=True, base=JobTask)
 def tag_video(self, job_id: str, video_uri: str, sha256: str, fast: bool = False) -> dict:
-    from models.tagger.inference import tag_video as run_tagger
-
     from media.frames import DecodeError
+    from models.tagger.inference import tag_video as run_tagger
 
     started = time.perf_counter()
     model = load_tagger()
@@ -62,7 +65,7 @@ def tag_video(self, job_id: str, video_uri: str, sha256: str, fast: bool = False
     except SoftTimeLimitExceeded:
         jobs.fail(job_id, {"type": "time-limit", "detail": f"tagging exceeded {self.soft_time_limit or app.conf.task_soft_time_limit}s"})
         return {"job_id": job_id, "failed": True}
-    result = public_result(raw)
+    result = public_result(model, raw)
     put_cached("tags", result, sha256, ref, "fast" if fast else "full")
     timings = {**raw["timings"], "total_s": round(time.perf_counter() - started, 4)}
     jobs.succeed(job_id, {**result, "cached": False}, timings=timings, model=model_info(model))

@@ -9,6 +9,15 @@ EVENTS = "events"      # event-driven pattern: hotel prices on the autoscaling p
 
 ALL = (PREDICT, SEGMENTS, MERGE, EVENTS)
 
+
+def shard_queues(num_shards: int) -> tuple[str, ...]:
+    """`shard.0 .. shard.<n-1>`: the queues of SHARD_ROUTING=hash."""
+    return tuple(f"shard.{i}" for i in range(num_shards))
+
+
+def declared(num_shards: int) -> tuple[str, ...]:
+    return ALL + shard_queues(num_shards)
+
 ROUTES = {
     "tasks.predict.*": {"queue": PREDICT},
     "tasks.sharded.tag_segment": {"queue": SEGMENTS},

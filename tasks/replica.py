@@ -29,13 +29,18 @@ from brigade.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-_worker: dict = {"hostname": "", "queues": [], "solo": False}
+_worker: dict = {"hostname": "", "queues": [], "extra_queues": [], "solo": False}
 _state: dict = {"model": None, "device": None, "ready": False, "error": None}
 _stop = threading.Event()
 
 
 def process_id() -> str:
     return f"{_worker['hostname'] or os.uname().nodename}:{os.getpid()}"
+
+
+def set_extra_queues(names: list[str]) -> None:
+    """Queues taken over at run time (a standby serving a dead shard's queue), shown in heartbeats."""
+    _worker["extra_queues"] = list(names)
 
 
 def running_key() -> str:
@@ -47,7 +52,7 @@ def publish_heartbeat() -> None:
         "hostname": _worker["hostname"],
         "process": process_id(),
         "pid": os.getpid(),
-        "queues": _worker["queues"],
+        "queues": sorted({*_worker["queues"], *_worker["extra_queues"]}),
         "model": _state["model"],
         "device": _state["device"],
         "ready": _state["ready"],
@@ -74,7 +79,7 @@ def _heartbeat_loop() -> None:
     while not _stop.wait(s.HEARTBEAT_INTERVAL_S):
         try:
             publish_heartbeat()
-            recover_orphans()
+            housekeeping()
         except Exception:  # Redis briefly away: try again next beat
             log.warning("heartbeat failed", exc_info=True)
 
@@ -113,12 +118,19 @@ def _restore_unacked(task_id: str) -> bool:
     return False
 
 
+def housekeeping() -> None:
+    """Once per heartbeat interval across all replicas (a Redis lock picks one): redeliver the
+    work of dead replicas, fail jobs past their deadline."""
+    interval_ms = int(get_settings().HEARTBEAT_INTERVAL_S * 1000)
+    if redis_client().set(key("housekeeping-lock"), process_id(), nx=True, px=interval_ms):
+        recover_orphans()
+        fail_overdue_jobs()
+
+
 def recover_orphans() -> list[str]:
-    """Requeue tasks whose executing process stopped heartbeating. One replica at a time does it."""
+    """Requeue tasks whose executing process stopped heartbeating."""
     s = get_settings()
     client = redis_client()
-    if not client.set(key("reaper-lock"), process_id(), nx=True, px=int(s.HEARTBEAT_INTERVAL_S * 1000)):
-        return []
     recovered = []
     for task_id, raw in client.hgetall(running_key()).items():
         entry = json.loads(raw)
@@ -136,6 +148,21 @@ def recover_orphans() -> list[str]:
     return recovered
 
 
+def fail_overdue_jobs() -> list[str]:
+    """The watchdog: a job past its deadline (e.g. a chord whose callback can no longer run) is
+    failed with what is known, so no client waits forever."""
+    failed = []
+    for job_id in jobs.expired_deadlines():
+        record = jobs.get_job(job_id)
+        jobs.clear_deadline(job_id)
+        if record and record["status"] not in jobs.TERMINAL:
+            progress = record.get("progress") or {}
+            jobs.fail(job_id, {"type": "timed-out", "detail": f"job did not finish before its deadline "
+                               f"({progress.get('done', 0)}/{progress.get('total', '?')} {progress.get('unit', '')} done)"})
+            failed.append(job_id)
+    return failed
+
+
 # --- Celery signals ---------------------------------------------------------------------------------
 
 
@@ -143,7 +170,8 @@ def recover_orphans() -> list[str]:
 def _remember_worker(sender, instance, **_):
     _worker["hostname"] = sender
     _worker["queues"] = sorted(q.name for q in instance.app.amqp.queues.consume_from.values())
-    _worker["solo"] = "solo" in str(instance.pool_cls).lower()
+    # solo and threads pools run tasks in the main process: it has no pool children to heartbeat
+    _worker["solo"] = any(name in str(instance.pool_cls).lower() for name in ("solo", "thread"))
 
 
 @signals.worker_process_init.connect
@@ -153,7 +181,7 @@ def _on_pool_process_start(**_):
 
 @signals.worker_ready.connect
 def _on_worker_ready(**_):
-    if _worker["solo"]:  # the solo pool executes tasks in the main process: it has no pool children
+    if _worker["solo"]:
         start_heartbeat()
 
 

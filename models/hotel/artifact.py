@@ -112,7 +112,7 @@ class HotelPricer:
         conf = confidence(q[:, 0], q[:, 1], q[:, 2])
 
         out = []
-        for h, (lo, mid, hi), c in zip(hotels, q, conf):
+        for h, (lo, mid, hi), c in zip(hotels, q, conf, strict=True):
             nightly = round(float(mid), 2)
             total = round(nightly * nights, 2)
             out.append({

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Mapping
 
 #: Nights a stay may have (the model is trained on 1..MAX_NIGHTS).
 MAX_NIGHTS = 28

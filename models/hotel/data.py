@@ -165,7 +165,7 @@ class Calendar:
     has_event: np.ndarray  # [D, T] bool
 
     @classmethod
-    def build(cls, destinations: list[str], start: date, n_days: int) -> "Calendar":
+    def build(cls, destinations: list[str], start: date, n_days: int) -> Calendar:
         days = [start + timedelta(days=i) for i in range(n_days)]
         infos = [[catalog.night_info(d, day) for day in days] for d in destinations]
         mult = np.array([[night_multiplier(d, day) for day in days] for d in destinations])
@@ -239,7 +239,7 @@ def generate(n: int, seed: int, start: date, end: date,
     dest = rng.integers(0, len(destinations), n)
     hotels = [catalog.hotels_for(d) for d in destinations]
     pick = np.floor(rng.random(n) * np.array([len(hotels[d]) for d in dest])).astype(np.int64)
-    chosen = [hotels[d][h] for d, h in zip(dest, pick)]
+    chosen = [hotels[d][h] for d, h in zip(dest, pick, strict=True)]
     stars = np.array([h.stars for h in chosen], dtype=np.float64)
     rating = np.array([h.rating for h in chosen], dtype=np.float64)
     check_in = rng.integers(0, span, n)

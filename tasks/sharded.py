@@ -1,0 +1,150 @@
+"""Sharded pattern: plan segments, tag each on the shard pool, merge in a chord callback.
+
+plan_video (merge queue) -> chord(tag_segment x k on `segments` or `shard.<n>`) -> merge_tags
+(merge queue, which long segment tasks cannot block). With the Redis result backend a failed
+header task means the callback never runs, so tag_segment never raises: a segment that fails for
+good returns an error marker that merge_tags turns into a job error naming the segment and its
+time range; a watchdog (tasks.replica) fails any job still unfinished at its deadline.
+"""
+
+from __future__ import annotations
+
+import time
+
+import redis
+from celery import chord
+
+from brigade import jobs
+from brigade.heartbeats import list_replicas
+from brigade.result_cache import get_cached, put_cached
+from brigade.settings import get_settings
+from brigade.sharding import (
+    PlanError,
+    Segment,
+    max_segment_seconds,
+    plan_segments,
+    shard_for,
+    shard_queue,
+    target_length,
+)
+from brigade.storage import local_path
+from media.probe import probe
+from media.scenes import detect_cuts
+from tasks import queues
+from tasks.base import JobTask
+from tasks.celery_app import app
+from tasks.replica import process_id
+
+#: Faults worth a retry with backoff; anything else is a property of the input and fails the segment.
+TRANSIENT = (redis.ConnectionError, redis.TimeoutError, ConnectionError, TimeoutError)
+
+
+def segment_queue(sha256: str, segment: Segment) -> str:
+    s = get_settings()
+    if s.SHARD_ROUTING == "hash":
+        return shard_queue(shard_for(f"{sha256}:{segment.start:.3f}-{segment.end:.3f}", s.NUM_SHARDS))
+    return queues.SEGMENTS
+
+
+def live_shard_workers() -> int:
+    s = get_settings()
+    names = {queues.SEGMENTS} | {shard_queue(i) for i in range(s.NUM_SHARDS)}
+    return len({r["process"] for r in list_replicas(ready_only=True) if names & set(r.get("queues", []))})
+
+
+@app.task(name="tasks.sharded.plan_video", base=JobTask)
+def plan_video(job_id: str, video_uri: str, sha256: str, fast: bool = False) -> dict:
+    s = get_settings()
+    started = time.perf_counter()
+    path = local_path(video_uri)
+    info = probe(path)
+    cuts = detect_cuts(str(path))
+    try:
+        max_len = max_segment_seconds(s.SEGMENT_MEMORY_MB, info.width, info.height, s.SEGMENT_MAX_S)
+    except PlanError as exc:
+        jobs.fail(job_id, {"type": "plan-failed", "detail": str(exc)})
+        return {"job_id": job_id, "failed": True}
+    workers = max(1, live_shard_workers())
+    target = target_length(info.duration_s, workers, s.SEGMENTS_PER_WORKER, s.SEGMENT_MIN_S, max_len)
+    segments = plan_segments(info.duration_s, cuts, min_s=s.SEGMENT_MIN_S, max_s=max_len, target_s=target)
+    plan = {"segments": [seg.as_dict() for seg in segments], "cuts": cuts, "max_segment_s": round(max_len, 1),
+            "target_segment_s": round(target, 1), "shard_workers": workers, "routing": s.SHARD_ROUTING}
+    jobs.update_job(job_id, status=jobs.RUNNING, started_at=time.time(), segments_total=len(segments), plan=plan)
+    jobs.set_deadline(job_id, s.SHARDED_JOB_TIMEOUT_S)
+    header = [
+        tag_segment.s(job_id=job_id, video_uri=video_uri, sha256=sha256, start=seg.start, end=seg.end,
+                      segment_id=seg.segment_id, fast=fast).set(queue=segment_queue(sha256, seg))
+        for seg in segments
+    ]
+    callback = merge_tags.s(job_id=job_id, cuts=cuts, plan_s=time.perf_counter() - started,
+                            planned_at=time.time()).set(queue=queues.MERGE)
+    chord(header)(callback)
+    return {"job_id": job_id, "segments": len(segments)}
+
+
+def _error_marker(segment: dict, exc: BaseException) -> dict:
+    return {**segment, "status": "error", "error": f"{exc.__class__.__name__}: {exc}"[-1500:]}
+
+
+@app.task(name="tasks.sharded.tag_segment", bind=True)
+def tag_segment(self, job_id: str, video_uri: str, sha256: str, start: float, end: float, segment_id: int,
+                fast: bool = False) -> dict:
+    from models.tagger.inference import tag_video as run_tagger
+    from tasks.warmup import tagger as load_tagger
+
+    segment = {"segment_id": segment_id, "start": start, "end": end}
+    try:
+        model = load_tagger()
+        ref = f"{model.name}@{model.version}"
+        cache_parts = (sha256, f"{start:.3f}", f"{end:.3f}", ref, "fast" if fast else "full")
+        result = get_cached("segment", *cache_parts)
+        if result is None:
+            started = time.perf_counter()
+            raw = run_tagger(model, str(local_path(video_uri)), start=start, end=end, fast=fast)
+            if not raw["windows"]:
+                raise ValueError("no frame could be decoded in this range")
+            result = {**segment, "status": "ok", "windows": raw["windows"], "frames": raw["frames"],
+                      "model": {"name": model.name, "version": model.version, "labels": model.labels,
+                                "groups": model.groups, "threshold": model.threshold},
+                      "timings": {**raw["timings"], "total_s": round(time.perf_counter() - started, 4)}}
+            put_cached("segment", result, *cache_parts)
+        result = {**result, "worker": process_id()}
+        jobs.mark_segment_done(job_id, segment_id)
+        return result
+    except TRANSIENT as exc:
+        if self.request.retries < get_settings().SEGMENT_MAX_RETRIES:
+            raise self.retry(exc=exc, countdown=min(30, 2 ** self.request.retries)) from exc
+        return _error_marker(segment, exc)
+    except Exception as exc:  # the input's fault: report it, never let the chord hang on it
+        return _error_marker(segment, exc)
+
+
+@app.task(name="tasks.sharded.merge_tags", base=JobTask)
+def merge_tags(results: list[dict], job_id: str, cuts: list[float], plan_s: float, planned_at: float) -> dict:
+    from models.tagger.timeline import summarize
+
+    started = time.perf_counter()
+    failed = sorted((r for r in results if r.get("status") != "ok"), key=lambda r: r["start"])
+    if failed:
+        first = failed[0]
+        names = ", ".join(f"segment {r['segment_id']} [{r['start']:.1f}s-{r['end']:.1f}s]" for r in failed)
+        jobs.fail(job_id, {"type": "segment-failed", "detail": f"{names} failed: {first['error']}",
+                           "segments": [{k: r[k] for k in ("segment_id", "start", "end", "error")} for r in failed]})
+        return {"job_id": job_id, "failed": True}
+    segments = sorted({r["segment_id"]: r for r in results}.values(), key=lambda r: r["start"])  # dedupe
+    meta = segments[0]["model"]
+    summary_args = (meta["labels"], meta["groups"], meta["threshold"])
+    windows = [w for seg in segments for w in seg["windows"]]
+    summary = summarize(windows, *summary_args, cuts=cuts)
+    per_segment = [
+        {"segment_id": seg["segment_id"], "start": seg["start"], "end": seg["end"], "worker": seg.get("worker"),
+         "tags": summarize(seg["windows"], *summary_args)["tags"]}
+        for seg in segments
+    ]
+    merge_s = time.perf_counter() - started
+    segment_s = [seg["timings"]["total_s"] for seg in segments]
+    timings = {"plan_s": round(plan_s, 4), "segments_wall_s": round(time.time() - planned_at - merge_s, 4),
+               "segment_compute_s": round(sum(segment_s), 4), "merge_s": round(merge_s, 4)}
+    result = {**summary, "segments": per_segment, "duration_s": segments[-1]["end"], "frames": sum(s["frames"] for s in segments)}
+    jobs.succeed(job_id, result, timings=timings, model={"name": meta["name"], "version": meta["version"]})
+    return {"job_id": job_id, "segments": len(segments)}

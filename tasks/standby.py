@@ -1,0 +1,52 @@
+"""Standby shard worker (SHARD_ROUTING=hash): takes over the `shard.<n>` queue of a shard whose
+heartbeat has expired, and hands it back once a primary for that shard heartbeats again.
+
+Runs as a thread in a worker started with SHARD_STANDBY=true; it changes what its own worker
+consumes through Celery's remote control (`add_consumer` / `cancel_consumer`), which the worker's
+event loop applies, so no consumer state is touched from this thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from celery import signals
+
+from brigade.heartbeats import list_replicas
+from brigade.settings import get_settings
+from tasks import queues, replica
+
+log = logging.getLogger(__name__)
+
+
+def _primaries(queue: str, me: str) -> list[dict]:
+    return [r for r in list_replicas(queue, ready_only=True) if r["hostname"] != me]
+
+
+def watch_shards(app, hostname: str, stop: threading.Event) -> None:
+    s = get_settings()
+    taken: set[str] = set()
+    while not stop.wait(s.HEARTBEAT_INTERVAL_S):
+        try:
+            for queue in queues.shard_queues(s.NUM_SHARDS):
+                has_primary = bool(_primaries(queue, hostname))
+                if not has_primary and queue not in taken:
+                    app.control.add_consumer(queue, destination=[hostname], reply=True, timeout=5)
+                    taken.add(queue)
+                    log.warning("standby %s took over %s: its shard worker's heartbeat expired", hostname, queue)
+                elif has_primary and queue in taken:
+                    app.control.cancel_consumer(queue, destination=[hostname], reply=True, timeout=5)
+                    taken.discard(queue)
+                    log.warning("standby %s handed %s back to its shard worker", hostname, queue)
+            replica.set_extra_queues(sorted(taken))
+        except Exception:
+            log.warning("standby check failed", exc_info=True)
+
+
+@signals.worker_ready.connect
+def _start_standby(sender, **_):
+    if get_settings().SHARD_STANDBY:
+        hostname = sender.hostname
+        threading.Thread(target=watch_shards, args=(sender.app, hostname, threading.Event()),
+                         name="brigade-standby", daemon=True).start()
