@@ -84,6 +84,7 @@ def update_job(job_id: str, **fields: Any) -> None:
     if fields.get("status") in TERMINAL:
         clear_deadline(job_id)
         redis_client().publish(_events_channel(job_id), fields["status"])
+        redis_client().hincrby(key("stats", "jobs"), fields["status"], 1)  # read by the API's /metrics
 
 
 def mark_running(job_id: str, worker: str) -> None:

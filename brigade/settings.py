@@ -75,6 +75,23 @@ class Settings:
     FLOWER_USER: str = _env_field("admin", "Flower basic-auth user.")
     FLOWER_PASSWORD: str = _env_field("", "Flower basic-auth password; `make run` generates one when empty.")
 
+    # --- event-driven pattern --------------------------------------------------------------------
+    HOTEL_SYNC_WAIT_S: float = _env_field(3.0, "POST /v1/hotel-prices waits this long for the answer (200); after it, 202 with the job.")
+    EVENTS_MIN: int = _env_field(0, "`make run`: fewest processes of the autoscaled events pool (0: scale to zero when idle).")
+    EVENTS_MAX: int = _env_field(4, "`make run`: most processes of the autoscaled events pool.")
+    AUTOSCALE_COOLDOWN_S: float = _env_field(30.0, "The events pool shrinks only after it has needed fewer processes for this long.")
+    AUTOSCALE_INTERVAL_S: float = _env_field(0.5, "How often the events autoscaler reads the broker's queue depth (also on each task received).")
+    AUTOSCALE_SAMPLES: int = _env_field(20000, "Autoscaler samples (time, processes, queue depth) kept per worker in Redis, for plots.")
+    EVENTS_PRELOAD: bool = _env_field(True, "Load the hotel model in the events worker's parent before forking (skipped when CUDA is available).")
+    EVENTS_SIMULATED_IO_MS: float = _env_field(0.0, "Tests and benchmarks only: sleep this long per hotel-price task, standing in for a supplier lookup.")
+    API_KEYS: str = _env_field("", "API keys and their tiers, `key1:premium,key2:authenticated`; no key means anonymous.")
+    API_KEYS_FILE: str = _env_field("", "File of `key:tier` lines (`#` comments), merged with API_KEYS; re-read when it changes.")
+    RATE_LIMIT_ANONYMOUS: str = _env_field("10/hour;3/minute", "Work-submitting requests per client address without a key (flask-limiter syntax).")
+    RATE_LIMIT_AUTHENTICATED: str = _env_field("100/hour;20/minute", "Work-submitting requests per authenticated API key.")
+    RATE_LIMIT_PREMIUM: str = _env_field("1000/hour;100/minute", "Work-submitting requests per premium API key.")
+    RATE_LIMIT_STORAGE_URI: str = _env_field("", "flask-limiter storage; empty means REDIS_URL, so every API process shares the counts.")
+    RATE_LIMIT_STRATEGY: str = _env_field("moving-window", "flask-limiter strategy: moving-window, fixed-window or sliding-window-counter.")
+
     @property
     def broker_url(self) -> str:
         return self.BROKER_URL or self.REDIS_URL

@@ -29,7 +29,7 @@ from brigade.sharding import (
 )
 from brigade.storage import local_path
 from media.probe import probe
-from media.scenes import detect_cuts
+from media.scenes import SceneDetectionError, detect_cuts
 from tasks import queues
 from tasks.base import JobTask
 from tasks.celery_app import app
@@ -58,7 +58,10 @@ def plan_video(job_id: str, video_uri: str, sha256: str, fast: bool = False) -> 
     started = time.perf_counter()
     path = local_path(video_uri)
     info = probe(path)
-    cuts = detect_cuts(str(path))
+    try:
+        cuts, cut_note = detect_cuts(str(path)), "ok"
+    except SceneDetectionError as exc:  # cuts are a hint: plan on length alone; a bad range fails its segment
+        cuts, cut_note = [], str(exc)[-300:]
     try:
         max_len = max_segment_seconds(s.SEGMENT_MEMORY_MB, info.width, info.height, s.SEGMENT_MAX_S)
     except PlanError as exc:
@@ -68,7 +71,7 @@ def plan_video(job_id: str, video_uri: str, sha256: str, fast: bool = False) -> 
     target = target_length(info.duration_s, workers, s.SEGMENTS_PER_WORKER, s.SEGMENT_MIN_S, max_len)
     segments = plan_segments(info.duration_s, cuts, min_s=s.SEGMENT_MIN_S, max_s=max_len, target_s=target)
     plan = {"segments": [seg.as_dict() for seg in segments], "cuts": cuts, "max_segment_s": round(max_len, 1),
-            "target_segment_s": round(target, 1), "shard_workers": workers, "routing": s.SHARD_ROUTING}
+            "target_segment_s": round(target, 1), "shard_workers": workers, "routing": s.SHARD_ROUTING, "scene_detection": cut_note}
     jobs.update_job(job_id, status=jobs.RUNNING, started_at=time.time(), segments_total=len(segments), plan=plan)
     jobs.set_deadline(job_id, s.SHARDED_JOB_TIMEOUT_S)
     header = [

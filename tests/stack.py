@@ -1,65 +1,15 @@
-"""Real processes for the integration tests: workers, the API, and generated clips."""
+"""Helpers of the integration tests: the local stack, generated clips, job polling."""
 
 from __future__ import annotations
 
-import itertools
-import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 
-from brigade import heartbeats, procs
+from brigade import procs
+from brigade.localstack import LocalStack
 
-_names = itertools.count(1)
-
-
-@dataclass
-class Worker:
-    name: str
-    proc: subprocess.Popen
-    log: Path
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-
-class Stack:
-    def __init__(self, root: Path):
-        self.root = root
-        self.logs = root / "logs"
-        self.logs.mkdir(parents=True, exist_ok=True)
-        self.procs: list[subprocess.Popen] = []
-
-    def start_worker(self, queues: str = "predict", *, pool: str = "prefork", wait_ready: bool = True,
-                     env: dict | None = None, prefix: str = "w") -> Worker:
-        name = f"{prefix}{next(_names)}@test"
-        log = self.logs / f"{name}.log"
-        proc = procs.spawn(procs.worker_command(queues, name, pool=pool), env, log)
-        self.procs.append(proc)
-        worker = Worker(name, proc, log)
-        if wait_ready:
-            self.wait_ready(worker)
-        return worker
-
-    def wait_ready(self, worker: Worker, timeout: float = 90.0) -> dict:
-        def _ready():
-            if worker.proc.poll() is not None:
-                raise RuntimeError(f"worker {worker.name} exited:\n{worker.log_text()[-3000:]}")
-            return next((r for r in heartbeats.list_replicas(ready_only=True) if r["hostname"] == worker.name), None)
-
-        return procs.wait_until(_ready, timeout, what=f"worker {worker.name} ready")
-
-    def start_api(self, env: dict | None = None) -> str:
-        port = procs.free_port()
-        proc = procs.spawn(procs.api_command(port), env, self.logs / f"api-{port}.log")
-        self.procs.append(proc)
-        procs.wait_for_port(port)
-        return f"http://127.0.0.1:{port}"
-
-    def stop_all(self) -> None:
-        for proc in reversed(self.procs):
-            procs.stop(proc, timeout=10)
+Stack = LocalStack
 
 
 class ClipFactory:

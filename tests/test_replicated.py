@@ -66,16 +66,17 @@ def test_twenty_concurrent_uploads_spread_over_both_replicas(api, replicas, clip
 
 
 def test_a_replica_killed_mid_task_loses_nothing(api, replicas, clips, stack):
-    path, truth = clips.clip("long-for-kill", seed=13, duration_s=240.0, width=160, height=120, fps=8)
-    job_id = submit(api, path).json()["job_id"]
+    path, truth = clips.clip("long-for-kill", seed=13, duration_s=480.0, width=160, height=120, fps=8)
+    job_id = submit(api, path, mode="single").json()["job_id"]
 
     def _running_with_progress():
         record = jobs.get_job(job_id)
-        return record if record["status"] == "running" and record["progress"]["done"] > 0 else None
+        progress = record["progress"]
+        return record if record["status"] == "running" and 0 < progress["done"] < progress["total"] else None
 
     record = procs.wait_until(_running_with_progress, 60, interval=0.01, what="job running")
     victim = next(w for w in replicas if record["worker"].startswith(w.name + ":"))
-    procs.kill(victim)  # SIGKILL to the replica's whole process group, mid-task
+    procs.kill(victim.proc)  # SIGKILL to the replica's whole process group, mid-task
     started = time.monotonic()
 
     body = wait_job(api, job_id, timeout=120)

@@ -28,7 +28,7 @@ from functools import lru_cache
 from types import MappingProxyType
 
 #: Nights a stay may have (the model is trained on 1..MAX_NIGHTS).
-MAX_NIGHTS = 28
+MAX_NIGHTS = 30
 #: Guests per booking (one room).
 MAX_GUESTS = 6
 #: Winter-holiday window, as (month, day) of the first and last night; it wraps the new year.

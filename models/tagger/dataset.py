@@ -55,8 +55,8 @@ def render_and_decode(seed: int, clip_s: float, size: int, decode_fps: float, mi
     return DecodedClip(np.concatenate(stamps), np.concatenate(frames), gt)
 
 
-def decode_clips(seeds: list[int], *, clip_s: float, size: int, decode_fps: float, min_scene_s: float = 2.0,
-                 max_scene_s: float = 6.0, workers: int = 2) -> list[DecodedClip]:
+def decode_clips(seeds: list[int], *, clip_s: float, size: int, decode_fps: float, min_scene_s: float = 1.5,
+                 max_scene_s: float = 4.0, workers: int = 2) -> list[DecodedClip]:
     """Render and decode one clip per seed, `workers` clips at a time."""
     with tempfile.TemporaryDirectory(prefix="tagger-train-") as folder, ProcessPoolExecutor(workers) as pool:
         jobs = [pool.submit(render_and_decode, seed, clip_s, size, decode_fps, min_scene_s, max_scene_s, folder)

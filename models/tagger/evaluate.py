@@ -71,17 +71,23 @@ def heldout_clips(folder, *, seed: int, clips: int, clip_s: float, min_scene_s=2
     return out
 
 
+def labelled_windows(result: dict, gt: GroundTruth, labels: list[str], window_s: float
+                     ) -> tuple[np.ndarray, np.ndarray, int]:
+    """(truth [N, labels], probabilities [N, labels], straddling count) of a `tag_video` result."""
+    starts = np.array([w["start"] for w in result["windows"]])
+    probs = np.array([[w["scores"][label] for label in labels] for w in result["windows"]], np.float32)
+    y, inside = window_labels(gt, starts, window_s, labels)
+    return y[inside], probs[inside], int((~inside).sum())
+
+
 def evaluate(tagger, clips: list[tuple[Path, GroundTruth]], *, fast: bool = False) -> dict:
     """Tag each clip end to end (decode + model) and score its windows."""
     ys, ps, straddling = [], [], 0
     for path, gt in clips:
-        result = tag_video(tagger, path, fast=fast)
-        starts = np.array([w["start"] for w in result["windows"]])
-        probs = np.array([[w["scores"][label] for label in tagger.labels] for w in result["windows"]])
-        y, inside = window_labels(gt, starts, tagger.window_s, tagger.labels)
-        ys.append(y[inside])
-        ps.append(probs[inside])
-        straddling += int((~inside).sum())
+        y, probs, skipped = labelled_windows(tag_video(tagger, path, fast=fast), gt, tagger.labels, tagger.window_s)
+        ys.append(y)
+        ps.append(probs)
+        straddling += skipped
     report = metrics(np.concatenate(ys), np.concatenate(ps), tagger.labels, tagger.threshold)
     report["straddling_windows"] = straddling
     return report

@@ -1,7 +1,7 @@
 """The tagger network: one window of frames -> one logit per label.
 
 A window is `frames` consecutive samples (2, half a second apart, for a 1 s window). Temporal pooling
-happens at the input: the CNN sees the window's mean frame (appearance) stacked with the change from
+happens at the input: the CNN sees the window's first frame (appearance) stacked with the change from
 first to last frame (motion) as 6 channels, so "moving" and "still" are decided inside the window
 and a window's scores never depend on its neighbours (segments of a video tag independently).
 Global average + max pooling keeps small objects visible; a linear head gives sigmoid logits.
@@ -39,7 +39,7 @@ class WindowTagger(nn.Module):
         self.head = nn.Linear(2 * cin, num_labels)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        appearance = frames.mean(dim=1)
+        appearance = frames[:, 0]
         motion = frames[:, -1] - frames[:, 0]
         features = self.encoder(torch.cat([appearance, motion], dim=1))
         pooled = torch.cat([features.mean(dim=(2, 3)), features.amax(dim=(2, 3))], dim=1)

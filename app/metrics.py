@@ -1,0 +1,183 @@
+"""Prometheus metrics of the API: `GET /metrics`.
+
+What is exposed (docs/DEPLOY.md has the list with their meaning):
+
+- `brigade_http_requests_total{method,endpoint,status}` and
+  `brigade_http_request_duration_seconds{method,endpoint,status}` (histogram), recorded by this
+  process for every request. `endpoint` is the URL rule (`/v1/jobs/<job_id>`), never the raw path,
+  so job ids cannot blow up the number of series; requests that match no rule count as
+  `<unmatched>`.
+- Read from the broker and Redis at scrape time (nothing the API counts itself, so every API
+  replica reports the same values): `brigade_queue_depth{queue}` (messages waiting in the broker
+  for each queue of `tasks.queues.ALL`, plus the `shard.<n>` queues under SHARD_ROUTING=hash),
+  `brigade_broker_up`, `brigade_jobs_finished_total{status}` (the `<prefix>:stats:jobs` hash that
+  `brigade.jobs.update_job` increments on each terminal status) and `brigade_ready_replicas{queue}`
+  (live replica heartbeats).
+
+Under gunicorn, every worker process keeps its own counters. `app/gunicorn_conf.py` sets
+PROMETHEUS_MULTIPROC_DIR before any worker imports prometheus_client, so the counters live in
+files there and `/metrics` adds up all workers, whichever one answers the scrape. Without that
+variable (the Flask test client, `flask run`) the metrics are those of the one process.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from functools import lru_cache
+
+import redis
+from flask import Flask, Response, g, request
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from brigade import jobs
+from brigade.redis_client import key
+from brigade.settings import get_settings
+from tasks import queues
+
+REQUESTS = Counter("brigade_http_requests", "HTTP requests the API answered.", ["method", "endpoint", "status"])
+LATENCY = Histogram(
+    "brigade_http_request_duration_seconds", "Time to answer an HTTP request (includes ?wait= long polls).",
+    ["method", "endpoint", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0),
+)
+
+#: kombu's Redis transport puts a message of priority p>0 on `<queue>\x06\x16<step>` (its
+#: `Channel.sep`), one list per priority step; priority 0 stays on `<queue>` itself.
+REDIS_PRIORITY_SEP = "\x06\x16"
+DEFAULT_PRIORITY_STEPS = (0, 3, 6, 9)  # kombu.transport.redis.PRIORITY_STEPS
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+UNMATCHED = "<unmatched>"
+
+
+def register_metrics(app: Flask) -> None:
+    """Time and count every request, and serve GET /metrics."""
+
+    @app.before_request
+    def _start_timer():
+        g._brigade_metrics_started = time.perf_counter()
+
+    @app.after_request
+    def _record(response):
+        started = g.pop("_brigade_metrics_started", None)
+        if started is not None:
+            labels = (request.method, request.url_rule.rule if request.url_rule else UNMATCHED, str(response.status_code))
+            REQUESTS.labels(*labels).inc()
+            LATENCY.labels(*labels).observe(time.perf_counter() - started)
+        return response
+
+    app.add_url_rule("/metrics", "metrics", metrics_view, methods=["GET"])
+
+
+def metrics_view() -> Response:
+    registry = CollectorRegistry(auto_describe=False)
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry.register(_ThisProcess())
+    registry.register(RedisStatsCollector())
+    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+
+
+class _ThisProcess:
+    """The default registry (this process's counters) as one collector of a scrape's registry."""
+
+    def collect(self):
+        return REGISTRY.collect()
+
+
+@lru_cache(maxsize=4)
+def _scrape_client(url: str) -> redis.Redis:
+    # Short timeouts: a scrape must answer even when Redis does not.
+    return redis.Redis.from_url(url, decode_responses=True, socket_timeout=2, socket_connect_timeout=2)
+
+
+def redis_list_names(queue: str, priority_steps=DEFAULT_PRIORITY_STEPS, prefix: str = "") -> list[str]:
+    """The Redis lists that hold `queue`'s waiting messages under the Redis broker."""
+    return [f"{prefix}{queue}"] + [f"{prefix}{queue}{REDIS_PRIORITY_SEP}{step}" for step in priority_steps if step]
+
+
+def queue_names() -> tuple[str, ...]:
+    """tasks.queues.ALL, plus the `shard.<n>` queues when SHARD_ROUTING=hash uses them."""
+    s = get_settings()
+    return queues.declared(s.NUM_SHARDS) if s.SHARD_ROUTING == "hash" else queues.ALL
+
+
+def queue_depths() -> dict[str, int]:
+    """Waiting messages per queue (see queue_names), read from the broker now. Messages a worker
+    has already taken (unacked) are not counted. Raises when the broker does not answer."""
+    from tasks.celery_app import app as celery
+
+    url = celery.conf.broker_url
+    options = celery.conf.broker_transport_options or {}
+    if url.startswith(_REDIS_SCHEMES):
+        steps = tuple(options.get("priority_steps") or DEFAULT_PRIORITY_STEPS)
+        prefix = options.get("global_keyprefix", "")
+        pipe = _scrape_client(url).pipeline(transaction=False)
+        names = queue_names()
+        for name in names:
+            for list_name in redis_list_names(name, steps, prefix):
+                pipe.llen(list_name)
+        counts = iter(pipe.execute())
+        return {name: sum(next(counts) for _ in redis_list_names(name, steps, prefix)) for name in names}
+    return _amqp_queue_depths(celery)
+
+
+def _amqp_queue_depths(celery) -> dict[str, int]:
+    """AMQP: a passive declare returns the ready-message count; a queue nobody declared yet is empty."""
+    depths = {}
+    with celery.connection_for_read() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+        for name in queue_names():
+            channel = conn.channel()  # a failed passive declare closes its channel: one per queue
+            try:
+                depths[name] = int(channel.queue_declare(queue=name, passive=True).message_count)
+            except conn.channel_errors:
+                depths[name] = 0
+            finally:
+                try:
+                    channel.close()
+                except Exception:
+                    pass
+    return depths
+
+
+class RedisStatsCollector:
+    """Values read at scrape time: the same on every API replica, no matter which one is scraped."""
+
+    def collect(self):
+        up = GaugeMetricFamily("brigade_broker_up", "1 when the broker answered this scrape, else 0.")
+        depth = GaugeMetricFamily("brigade_queue_depth", "Messages waiting in the broker, per Celery queue.", labels=["queue"])
+        try:
+            depths = queue_depths()
+        except Exception:
+            up.add_metric([], 0)
+        else:
+            up.add_metric([], 1)
+            for name, n in depths.items():
+                depth.add_metric([name], n)
+        yield up
+        yield depth
+
+        s = get_settings()
+        finished = CounterMetricFamily("brigade_jobs_finished", "Jobs that reached a terminal status, by status.", labels=["status"])
+        ready = GaugeMetricFamily("brigade_ready_replicas", "Worker processes with a live heartbeat that report ready, per queue.",
+                                  labels=["queue"])
+        try:
+            client = _scrape_client(s.REDIS_URL)
+            counts = client.hgetall(key("stats", "jobs"))
+            from brigade.heartbeats import list_replicas
+
+            replicas = list_replicas(ready_only=True)
+        except Exception:
+            return  # Redis is away: report no job or replica series rather than made-up zeros
+        for status in (jobs.SUCCEEDED, jobs.FAILED):
+            finished.add_metric([status], float(counts.get(status, 0)))
+        for name in queue_names():
+            ready.add_metric([name], sum(1 for r in replicas if name in r.get("queues", [])))
+        yield finished
+        yield ready

@@ -1,0 +1,152 @@
+"""Replicated pattern benchmark (`python -m bench.bench_serving`), all measured in one run:
+
+* in-process tagger throughput on a fixed set of clips (decode + inference, no Celery), one core;
+* the same clips through HTTP -> Celery -> 1 and then 2 predict replicas: serving efficiency
+  (served / in-process) and replica scaling (2 / 1), p50/p99 job latency;
+* HTTP -> result round trip of a trivial task (POST /v1/echo?wait=) against a bare Celery round
+  trip of a no-op task (`noop.delay().get()`): the overhead the API adds.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+
+from bench.report import percentile, write
+from brigade.localstack import LocalStack
+
+CLIPS, CLIP_S, SIZE, FPS = 12, 12.0, (640, 360), 24
+ROUND_TRIPS = 200
+
+
+def make_clips(folder: Path) -> list[Path]:
+    from models.synth import make_clip
+
+    paths = []
+    for i in range(CLIPS):
+        path = folder / f"clip-{i}.mp4"
+        make_clip(path, seed=900 + i, duration_s=CLIP_S, width=SIZE[0], height=SIZE[1], fps=FPS)
+        paths.append(path)
+    return paths
+
+
+def in_process(paths: list[Path]) -> dict:
+    from brigade.settings import get_settings
+    from models.registry import load_model
+    from models.tagger.inference import tag_video
+
+    model = load_model(get_settings().TAGGER_MODEL)
+    tag_video(model, str(paths[0]))  # warm-up
+    started = time.perf_counter()
+    decode = infer = 0.0
+    for path in paths:
+        result = tag_video(model, str(path))
+        decode += result["timings"]["decode_s"]
+        infer += result["timings"]["infer_s"]
+    wall = time.perf_counter() - started
+    return {"wall_s": wall, "video_s_per_s": len(paths) * CLIP_S / wall, "decode_s": decode, "infer_s": infer}
+
+
+def served(api: str, paths: list[Path]) -> dict:
+    from brigade.redis_client import redis_client
+
+    client = redis_client()
+    for key in client.scan_iter(match="brigade:cache:*"):
+        client.delete(key)
+
+    def post(path: Path) -> str:
+        with open(path, "rb") as fh:
+            return requests.post(f"{api}/v1/videos", files={"video": (path.name, fh)}, timeout=60).json()["job_id"]
+
+    def wait(job_id: str) -> dict:
+        while True:
+            body = requests.get(f"{api}/v1/jobs/{job_id}", params={"wait": 30}, timeout=60).json()
+            if body["status"] in ("succeeded", "failed"):
+                return body
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(len(paths)) as pool:
+        job_ids = list(pool.map(post, paths))
+        bodies = list(pool.map(wait, job_ids))
+    wall = time.perf_counter() - started
+    from brigade.jobs import get_job
+
+    records = [get_job(job_id) for job_id in job_ids]
+    latencies = [r["finished_at"] - r["created_at"] for r in records]
+    assert all(b["status"] == "succeeded" for b in bodies), [b for b in bodies if b["status"] != "succeeded"]
+    return {"wall_s": wall, "video_s_per_s": len(paths) * CLIP_S / wall,
+            "latency_p50_s": percentile(latencies, 50), "latency_p99_s": percentile(latencies, 99),
+            "replicas_used": sorted({b["worker"].split(":")[0] for b in bodies})}
+
+
+def round_trips(api: str) -> dict:
+    from tasks.ops import noop
+
+    session = requests.Session()
+    http, bare = [], []
+    for i in range(ROUND_TRIPS + 20):
+        t0 = time.perf_counter()
+        body = session.post(f"{api}/v1/echo", params={"wait": 5}, json={"payload": i}, timeout=10).json()
+        elapsed = time.perf_counter() - t0
+        assert body["status"] == "succeeded"
+        if i >= 20:
+            http.append(elapsed * 1000)
+    for i in range(ROUND_TRIPS + 20):
+        t0 = time.perf_counter()
+        assert noop.delay(i).get(timeout=10) == i
+        if i >= 20:
+            bare.append((time.perf_counter() - t0) * 1000)
+    return {"http_p50_ms": percentile(http, 50), "http_p99_ms": percentile(http, 99),
+            "bare_p50_ms": percentile(bare, 50), "bare_p99_ms": percentile(bare, 99),
+            "added_p50_ms": percentile(http, 50) - percentile(bare, 50)}
+
+
+def main() -> None:
+    root = Path(tempfile.mkdtemp(prefix="brigade-bench-"))
+    os.environ.update({"UPLOAD_DIR": str(root / "uploads"), "HEARTBEAT_INTERVAL_S": "1", "HEARTBEAT_TTL_S": "5"})
+    stack = LocalStack(root)
+    try:
+        stack.start_redis()
+        paths = make_clips(root / "clips")
+        base = in_process(paths)
+        api = stack.start_api()
+        runs = {}
+        workers = []
+        for replicas in (1, 2):
+            while len(workers) < replicas:
+                workers.append(stack.start_worker("predict"))
+            served(api, paths[:2])  # warm every replica's first request
+            runs[replicas] = served(api, paths)
+        rt = round_trips(api)
+    finally:
+        stack.stop_all()
+    efficiency = runs[1]["video_s_per_s"] / base["video_s_per_s"]
+    scaling = runs[2]["video_s_per_s"] / runs[1]["video_s_per_s"]
+    data = {"clips": {"count": CLIPS, "seconds": CLIP_S, "size": SIZE, "fps": FPS}, "in_process": base,
+            "served": {str(k): v for k, v in runs.items()}, "round_trip": rt,
+            "serving_efficiency": efficiency, "replica_scaling": scaling}
+    rows = [
+        ("in-process throughput (video-s per s, 1 core)", f"{base['video_s_per_s']:.1f}",
+         f"decode {base['decode_s']:.2f}s / inference {base['infer_s']:.2f}s"),
+        ("served, 1 replica (video-s per s)", f"{runs[1]['video_s_per_s']:.1f}", ""),
+        ("served, 2 replicas (video-s per s)", f"{runs[2]['video_s_per_s']:.1f}", ""),
+        ("serving efficiency (1 replica / in-process)", f"{efficiency:.3f}", ">= 0.95"),
+        ("replica scaling (2 / 1)", f"{scaling:.2f}x", ">= 1.8x on 2 cores"),
+        ("job latency p50 / p99, 1 replica", f"{runs[1]['latency_p50_s']:.2f}s / {runs[1]['latency_p99_s']:.2f}s",
+         f"{CLIPS} jobs queued at once"),
+        ("job latency p50 / p99, 2 replicas", f"{runs[2]['latency_p50_s']:.2f}s / {runs[2]['latency_p99_s']:.2f}s", ""),
+        ("HTTP round trip, trivial task p50 / p99", f"{rt['http_p50_ms']:.2f} / {rt['http_p99_ms']:.2f} ms", ""),
+        ("bare Celery round trip, no-op p50 / p99", f"{rt['bare_p50_ms']:.2f} / {rt['bare_p99_ms']:.2f} ms", ""),
+        ("added by HTTP + job record, p50", f"{rt['added_p50_ms']:.2f} ms", "<= 3 ms"),
+    ]
+    write("serving", data, rows, "Replicated serving (HTTP -> Celery -> predict replicas)",
+          notes=f"{CLIPS} generated clips of {CLIP_S:g}s at {SIZE[0]}x{SIZE[1]}@{FPS}; all rows from one run.")
+
+
+if __name__ == "__main__":
+    main()

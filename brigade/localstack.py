@@ -1,0 +1,73 @@
+"""The stack's processes on one machine, as the tests and the benchmarks start them: a private
+Redis on a free port, `celery worker` processes, the API under gunicorn."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from brigade import heartbeats, procs
+
+_names = itertools.count(1)
+
+
+@dataclass
+class Worker:
+    name: str
+    proc: subprocess.Popen
+    log: Path
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+class LocalStack:
+    def __init__(self, root: Path):
+        self.root = root
+        self.logs = root / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.procs: list[subprocess.Popen] = []
+
+    def start_redis(self, port: int | None = None) -> str:
+        """A private redis-server; exports REDIS_URL to this process and every process started after."""
+        port = port or procs.free_port()
+        self.procs.append(procs.spawn(procs.redis_command(port, self.root, persist=False), log_path=self.logs / "redis.log"))
+        procs.wait_for_port(port)
+        os.environ["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+        return os.environ["REDIS_URL"]
+
+    def start_worker(self, queues: str = "predict", *, pool: str = "prefork", wait_ready: bool = True,
+                     env: dict | None = None, prefix: str = "w") -> Worker:
+        name = f"{prefix}{next(_names)}@{os.uname().nodename}"
+        log = self.logs / f"{name}.log"
+        proc = procs.spawn(procs.worker_command(queues, name, pool=pool), env, log)
+        self.procs.append(proc)
+        worker = Worker(name, proc, log)
+        if wait_ready:
+            self.wait_ready(worker)
+        return worker
+
+    def wait_ready(self, worker: Worker, timeout: float = 90.0) -> dict:
+        def _ready():
+            if worker.proc.poll() is not None:
+                raise RuntimeError(f"worker {worker.name} exited:\n{worker.log_text()[-3000:]}")
+            return next((r for r in heartbeats.list_replicas(ready_only=True) if r["hostname"] == worker.name), None)
+
+        return procs.wait_until(_ready, timeout, what=f"worker {worker.name} ready")
+
+    def start_api(self, env: dict | None = None, workers: int = 2) -> str:
+        port = procs.free_port()
+        proc = procs.spawn(procs.api_command(port, workers=workers), env, self.logs / f"api-{port}.log")
+        self.procs.append(proc)
+        procs.wait_for_port(port)
+        return f"http://127.0.0.1:{port}"
+
+    def stop(self, worker: Worker) -> None:
+        procs.stop(worker.proc)
+
+    def stop_all(self) -> None:
+        for proc in reversed(self.procs):
+            procs.stop(proc, timeout=10)

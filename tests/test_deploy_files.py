@@ -1,0 +1,571 @@
+"""Offline checks of the deployment files: Dockerfile, .dockerignore, .env.example,
+docker-compose.yml and deploy/k8s/.
+
+Each file is validated against the real schema of its format (the compose specification through
+check-jsonschema, Kubernetes' OpenAPI schemas shipped by kubernetes-validate, KEDA's ScaledObject
+CRD schema vendored in tests/schemas/), with a broken copy beside it to show the validator rejects
+what it should. Every command line they run is parsed by the real CLI (celery, gunicorn, flower),
+must be the process model's command, and must name queues and modules that exist.
+
+`.env.example` is generated from `brigade.settings.describe()`; rewrite it with
+`python -m tests.test_deploy_files --write-env-example`.
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import json
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from brigade import settings as settings_module
+from brigade.settings import ROOT
+from tasks import queues
+
+COMPOSE = ROOT / "docker-compose.yml"
+ENV_EXAMPLE = ROOT / ".env.example"
+DOCKERFILE = ROOT / "Dockerfile"
+DOCKERIGNORE = ROOT / ".dockerignore"
+K8S = ROOT / "deploy" / "k8s"
+KEDA_SCHEMA = ROOT / "tests" / "schemas" / "keda-scaledobject.json"
+
+# The process model (issue 6). `{EVENTS_MAX}` is `${EVENTS_MAX:-8}` in compose, `$(EVENTS_MAX)` in k8s.
+POOLS = {
+    "predict": "celery -A tasks.celery_app worker -Q predict -n predict@%h --pool=prefork --concurrency=1 -E",
+    "gpu": "celery -A tasks.celery_app worker -Q segments -n gpu@%h --pool=solo -E",
+    "control": "celery -A tasks.celery_app worker -Q merge -n control@%h --pool=threads --concurrency=4 -E",
+    "events": "celery -A tasks.celery_app worker -Q events -n events@%h --autoscale={EVENTS_MAX},0 -E",
+}
+API_COMMAND = "gunicorn -c app/gunicorn_conf.py app.wsgi:app"
+FLOWER_PREFIX = "celery -A tasks.celery_app flower --port=5555 --basic-auth="
+COMPOSE_POOLS = {"worker-predict": "predict", "worker-gpu": "gpu", "worker-gpu-cpu": "gpu",
+                 "worker-control": "control", "worker-events": "events"}
+K8S_POOLS = {"worker-predict": "predict", "worker-gpu": "gpu", "worker-control": "control", "worker-events": "events"}
+SCALE_TO_ZERO = {"worker-gpu", "worker-events"}
+
+# --- .env.example ------------------------------------------------------------------------------------
+
+#: Variables of the deployment files that are not Brigade settings: name -> (example, help).
+DEPLOY_VARS = {
+    "COMPOSE_PROFILES": ("cpu", "Compose profile of the segments pool: `cpu` (CPU fallback) or `gpu` (NVIDIA GPU)."),
+    "BRIGADE_IMAGE": ("brigade", "Image name the services run (and build)."),
+    "BRIGADE_TAG": ("cpu", "Tag of the CPU image (Dockerfile, TORCH_VARIANT=cpu)."),
+    "BRIGADE_CUDA_TAG": ("cuda", "Tag of the CUDA image of worker-gpu (TORCH_VARIANT=cuda)."),
+    "GPU_DEVICE": ("0", "GPU (index or UUID) that worker-gpu reserves; one container per GPU."),
+    "API_PORT": ("8000", "Host port of the API."),
+    "API_WORKERS": ("2", "gunicorn worker processes of the API (app/gunicorn_conf.py)."),
+    "API_THREADS": ("16", "Threads per gunicorn worker; each `?wait=` request holds one."),
+}
+#: Settings whose value in the containers is not their default: value, and who sets it.
+CONTAINER_VALUES = {
+    "REDIS_URL": ("redis://redis:6379/0", "docker-compose.yml uses this unless you set it"),
+    "UPLOAD_DIR": ("/data/uploads", "fixed by docker-compose.yml: the uploads volume"),
+    "MODEL_STORE": ("/app/models/store", "fixed by docker-compose.yml: the models volume"),
+    "FFMPEG_BINARY": ("/usr/bin/ffmpeg", "set by the image: Debian's ffmpeg"),
+}
+NOTES = {
+    "PREDICT_REPLICAS": "docker compose: replicas of worker-predict, 3 when unset",
+    "EVENTS_MAX": "docker compose: --autoscale=EVENTS_MAX,0 of worker-events, 8 when unset",
+    "FLOWER_PASSWORD": "required by docker compose",
+}
+_ENV_LINE = re.compile(r"^#?([A-Z][A-Z0-9_]*)=")
+
+
+def _format_default(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value).replace(str(ROOT), "<repo>")
+
+
+def render_env_example() -> str:
+    lines = [
+        "# Brigade: the settings of brigade/settings.py and the knobs of docker-compose.yml.",
+        "# Copy to .env and set FLOWER_PASSWORD. A line left commented (#NAME=value) keeps its default.",
+        "# Generated from brigade.settings.describe(): `python -m tests.test_deploy_files --write-env-example`",
+        "# rewrites it; tests/test_deploy_files.py fails when it is out of date.",
+        "",
+        "# ---- docker compose (not Brigade settings) ----",
+    ]
+    for name, (example, help_text) in DEPLOY_VARS.items():
+        lines += [f"# {help_text}", f"{name}={example}" if name == "COMPOSE_PROFILES" else f"#{name}={example}"]
+    lines += ["", "# ---- Brigade settings (brigade/settings.py) ----"]
+    for name, default, help_text in settings_module.describe():
+        note = NOTES.get(name)
+        value = _format_default(default)
+        if name in CONTAINER_VALUES:
+            value, note = CONTAINER_VALUES[name]
+        lines.append(f"# {help_text}" + (f" ({note})" if note else ""))
+        lines.append(f"{name}=" if name == "FLOWER_PASSWORD" else f"#{name}={value}")
+    return "\n".join(lines) + "\n"
+
+
+def env_example_names(text: str) -> list[str]:
+    return [m.group(1) for line in text.splitlines() if (m := _ENV_LINE.match(line))]
+
+
+def test_env_example_lists_every_setting_and_nothing_else():
+    names = env_example_names(ENV_EXAMPLE.read_text())
+    settings = [name for name, _, _ in settings_module.describe()]
+    assert len(names) == len(set(names)), "a variable is listed twice"
+    assert not set(DEPLOY_VARS) & set(settings), "a deployment variable became a setting: drop it from DEPLOY_VARS"
+    missing = sorted(set(settings) - set(names))
+    unknown = sorted(set(names) - set(settings) - set(DEPLOY_VARS))
+    assert not missing and not unknown, (
+        f"settings missing from .env.example: {missing}; not settings nor deployment variables: {unknown}. "
+        "Run `python -m tests.test_deploy_files --write-env-example`.")
+
+
+def test_env_example_is_the_generated_one():
+    assert ENV_EXAMPLE.read_text() == render_env_example(), (
+        ".env.example is stale (a setting's default or help changed): "
+        "run `python -m tests.test_deploy_files --write-env-example`")
+
+
+def test_env_example_names_every_variable_the_compose_file_reads():
+    used = set(re.findall(r"(?<!\$)\$\{([A-Z_][A-Z0-9_]*)", COMPOSE.read_text()))
+    listed = set(env_example_names(ENV_EXAMPLE.read_text()))
+    assert used, "the compose file reads no variable: the pattern is broken"
+    assert used <= listed, f"docker-compose.yml reads variables .env.example does not list: {sorted(used - listed)}"
+    gunicorn_conf = (ROOT / "app" / "gunicorn_conf.py").read_text()
+    unused = [v for v in DEPLOY_VARS if v not in used and v != "COMPOSE_PROFILES" and f'"{v}"' not in gunicorn_conf]
+    assert not unused, f"deployment variables nothing reads: {unused}"
+
+
+# --- docker-compose.yml ---------------------------------------------------------------------------------
+
+
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def _check_compose_file(path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([str(Path(sys.executable).with_name("check-jsonschema")), "--builtin-schema", "vendor.compose-spec",
+                           str(path)], capture_output=True, text=True, timeout=60)
+
+
+def test_compose_files_follow_the_compose_specification(tmp_path):
+    files = sorted(ROOT.glob("docker-compose*.yml"))
+    assert COMPOSE in files
+    for path in files:
+        result = _check_compose_file(path)
+        assert result.returncode == 0, f"{path.name}:\n{result.stdout}{result.stderr}"
+    # The validator rejects a misspelt key: this check can fail.
+    broken = tmp_path / "docker-compose.yml"
+    broken.write_text(COMPOSE.read_text().replace("    healthcheck:", "    healthchek:", 1))
+    result = _check_compose_file(broken)
+    assert result.returncode != 0 and "healthchek" in result.stdout
+
+
+def test_compose_services_have_health_checks_and_wait_for_healthy_dependencies():
+    services = compose()["services"]
+    expected = {"redis", "api", "flower", *COMPOSE_POOLS}
+    assert expected <= set(services), f"missing services: {sorted(expected - set(services))}"
+    for name, service in services.items():
+        check = service.get("healthcheck", {}).get("test")
+        assert check and check[0] in ("CMD", "CMD-SHELL"), f"{name} has no health check"
+        for dependency, condition in (service.get("depends_on") or {}).items():
+            assert condition == {"condition": "service_healthy"}, f"{name} -> {dependency}: {condition}"
+            assert dependency in services
+    assert "redis" in services["api"]["depends_on"] and "redis" in services["worker-predict"]["depends_on"]
+    assert services["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    assert "/readyz" in " ".join(services["api"]["healthcheck"]["test"])
+
+
+def test_compose_redis_persists_and_is_not_published():
+    redis = compose()["services"]["redis"]
+    command = redis["command"]
+    assert command[command.index("--appendonly") + 1] == "yes"
+    assert any(v.endswith(":/data") for v in redis["volumes"]), "the append-only file must live on a volume"
+    assert "ports" not in redis
+
+
+def test_compose_worker_commands_are_the_process_model():
+    services = compose()["services"]
+    for name, pool in COMPOSE_POOLS.items():
+        command = " ".join(services[name]["command"]).replace("${EVENTS_MAX:-8}", "{EVENTS_MAX}")
+        assert command == POOLS[pool], name
+        node = _node_name(services[name]["command"])
+        assert services[name]["healthcheck"]["test"] == [
+            "CMD-SHELL", f"celery -A tasks.celery_app inspect ping -d {node}@$$HOSTNAME --timeout 10"], name
+    assert " ".join(services["api"]["command"]) == API_COMMAND
+    assert " ".join(services["flower"]["command"]).startswith(FLOWER_PREFIX)
+
+
+def test_compose_predict_replicas_gpu_reservation_and_cpu_fallback():
+    services = compose()["services"]
+    assert services["worker-predict"]["deploy"]["replicas"] == "${PREDICT_REPLICAS:-3}"
+    gpu = services["worker-gpu"]
+    devices = gpu["deploy"]["resources"]["reservations"]["devices"]
+    assert devices and devices[0]["driver"] == "nvidia" and "gpu" in devices[0]["capabilities"]
+    assert gpu["build"]["args"]["TORCH_VARIANT"] == "cuda"
+    fallback = services["worker-gpu-cpu"]
+    assert gpu["profiles"] == ["gpu"] and fallback["profiles"] == ["cpu"]
+    assert "resources" not in fallback.get("deploy", {}) and fallback["build"]["args"]["TORCH_VARIANT"] == "cpu"
+    assert fallback["command"] == gpu["command"]
+
+
+def test_compose_flower_is_published_on_loopback_only():
+    flower = compose()["services"]["flower"]
+    assert flower["ports"] and all(str(p).startswith("127.0.0.1:") for p in flower["ports"]), flower["ports"]
+    assert "${FLOWER_PASSWORD:?" in " ".join(flower["command"]), "an empty password must stop `docker compose up`"
+
+
+def test_compose_shares_upload_and_model_volumes_at_the_configured_paths():
+    data = compose()
+    services = data["services"]
+    assert {"uploads", "models", "redis-data"} <= set(data["volumes"])
+    for name in ["api", *COMPOSE_POOLS]:
+        env = services[name]["environment"]
+        mounts = dict(reversed(v.split(":")[:2]) for v in services[name]["volumes"])
+        assert mounts.get(env["UPLOAD_DIR"]) == "uploads", name
+        if name != "api":
+            assert mounts.get(env["MODEL_STORE"]) == "models", name
+
+
+# --- every command: parsed by its real CLI, its modules and queues resolved ----------------------------
+
+
+def _node_name(argv: list[str]) -> str:
+    return argv[argv.index("-n") + 1].split("@")[0]
+
+
+def parse_celery(argv: list[str]) -> tuple[str, str, dict]:
+    """(the -A app, the subcommand, its parsed options) by Celery's own click commands; raises on
+    an unknown option or a bad value, as `celery` itself would."""
+    from celery.bin.base import CLIContext
+    from celery.bin.celery import celery as celery_group
+
+    assert argv[0] == "celery"
+    ctx = celery_group.make_context("celery", list(argv[1:]))
+    head = ctx._protected_args if hasattr(ctx, "_protected_args") else ctx.protected_args
+    name, command, rest = celery_group.resolve_command(ctx, [*head, *ctx.args])
+    ctx.obj = CLIContext(app=None, no_color=True, workdir=None, quiet=True)
+    sub = command.make_context(name, rest, parent=ctx)
+    return ctx.params["app"], name, sub.params
+
+
+def _all_commands() -> list[tuple[str, list[str]]]:
+    """(where, argv) of every command the compose file and the k8s manifests run."""
+    found = []
+    for name, service in compose()["services"].items():
+        if "command" in service:
+            found.append((f"compose {name}", [a.replace("${EVENTS_MAX:-8}", "8") for a in service["command"]]))
+        test = service.get("healthcheck", {}).get("test", [])
+        if test[:1] == ["CMD-SHELL"] and test[1].startswith("celery"):
+            found.append((f"compose {name} healthcheck", shlex.split(test[1].replace("$$HOSTNAME", "host"))))
+    for doc in k8s_docs():
+        for container in _containers(doc):
+            if "command" not in container:  # redis: the image's own entry point
+                continue
+            found.append((f"k8s {doc['metadata']['name']}", [a.replace("$(EVENTS_MAX)", "8") for a in container["command"]]))
+            probe = container.get("livenessProbe", {}).get("exec", {}).get("command", [])
+            if probe[:2] == ["sh", "-c"]:
+                found.append((f"k8s {doc['metadata']['name']} probe", shlex.split(probe[2].replace("$HOSTNAME", "host"))))
+    return found
+
+
+def test_every_celery_command_parses_and_names_real_queues():
+    commands = [(where, argv) for where, argv in _all_commands() if argv[0] == "celery"]
+    assert len(commands) >= 20
+    for where, argv in commands:
+        app_path, sub, params = parse_celery(argv)
+        assert app_path == "tasks.celery_app", where
+        if sub == "worker":
+            assert params["queues"] and set(params["queues"]) <= set(queues.ALL), (where, params["queues"])
+            assert params["task_events"], f"{where}: -E, or Flower sees no task"
+        elif sub == "inspect":
+            assert params["command"] == "ping" and params["destination"], where
+        else:
+            assert sub == "flower", where
+    # The parser is strict: a misspelt option fails.
+    with pytest.raises(Exception, match="No such option"):
+        parse_celery(["celery", "-A", "tasks.celery_app", "worker", "-Q", "predict", "--concurency=1"])
+
+
+def test_flower_options_exist():
+    argvs = [argv[argv.index("flower") + 1:] for _, argv in _all_commands() if "flower" in argv]
+    assert len(argvs) == 2  # compose and k8s
+    code = ("import sys, json; import flower.options; from tornado.options import options\n"
+            "for argv in json.loads(sys.argv[1]): options.parse_command_line(['flower', *argv], final=False)\n"
+            "print(options.port)")
+    ok = subprocess.run([sys.executable, "-c", code, json.dumps(argvs)], capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0 and ok.stdout.strip() == "5555", ok.stderr
+    bad = subprocess.run([sys.executable, "-c", code, json.dumps([["--prot=5555"]])], capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "Unrecognized command line option" in bad.stderr
+
+
+def test_gunicorn_commands_parse_and_their_config_and_app_exist():
+    from gunicorn.config import Config
+
+    argvs = [argv for _, argv in _all_commands() if argv[0] == "gunicorn"] + [_dockerfile_cmd()]
+    assert len(argvs) == 3  # compose, k8s, the image's CMD
+    for argv in argvs:
+        parsed = Config().parser().parse_args(argv[1:])
+        assert (ROOT / parsed.config).is_file(), parsed.config
+        assert parsed.args == ["app.wsgi:app"]
+
+
+def test_the_celery_app_imports_with_every_queue():
+    code = ("from celery import Celery; import tasks.celery_app as m; assert isinstance(m.app, Celery)\n"
+            "print(' '.join(q.name for q in m.app.conf.task_queues))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert set(queues.ALL) <= set(out.stdout.split())
+
+
+def test_the_wsgi_app_imports_without_torch(tmp_path):
+    code = ("import sys; from flask import Flask; from app.wsgi import app\n"
+            "assert isinstance(app, Flask); print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT,
+                         env={**_clean_env(), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False", "the API process imported torch"
+
+
+def test_the_gunicorn_config_loads_with_its_prometheus_hooks(tmp_path):
+    code = ("import runpy, os; ns = runpy.run_path('app/gunicorn_conf.py')\n"
+            "assert ns['worker_class'] == 'gthread' and callable(ns['child_exit']) and callable(ns['on_starting'])\n"
+            "print(os.environ['PROMETHEUS_MULTIPROC_DIR'])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT,
+                         env={**_clean_env(), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom")})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str(tmp_path / "prom") and (tmp_path / "prom").is_dir()
+
+
+def _clean_env() -> dict:
+    import os
+
+    return {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+
+
+# --- Dockerfile and .dockerignore ------------------------------------------------------------------------
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line.strip() else "")
+            for line in (raw.strip() for raw in text.splitlines()) if line and not line.startswith("#")]
+
+
+def _dockerfile_cmd() -> list[str]:
+    return json.loads([arg for op, arg in dockerfile_instructions() if op == "CMD"][-1])
+
+
+def test_dockerfile_is_multi_stage_non_root_with_debian_ffmpeg_and_a_torch_variant():
+    instructions = dockerfile_instructions()
+    stages = [i for i, (op, _) in enumerate(instructions) if op == "FROM"]
+    assert len(stages) >= 2, "multi-stage"
+    final = instructions[stages[-1]:]
+    assert any(op == "COPY" and arg.startswith("--from=") for op, arg in final), "the final stage copies the build's output"
+    users = [arg for op, arg in final if op == "USER"]
+    assert users and users[-1].split(":")[0] not in ("root", "0"), "runs as a non-root user"
+    run_final = " ".join(arg for op, arg in final if op == "RUN")
+    assert re.search(r"apt-get install [^&;]*\bffmpeg\b", run_final), "ffmpeg from Debian's package"
+    env_final = " ".join(arg for op, arg in final if op == "ENV")
+    assert "FFMPEG_BINARY=/usr/bin/ffmpeg" in env_final
+    build = instructions[:stages[-1]]
+    assert ("ARG", "TORCH_VARIANT=cpu") in build
+    run_build = " ".join(arg for op, arg in build if op == "RUN")
+    assert "download.pytorch.org/whl/cpu" in run_build and "cuda)" in run_build
+    assert "pip install -r /tmp/requirements.txt" in run_build
+    assert ("COPY", "requirements.txt /tmp/requirements.txt") in build
+    assert " ".join(_dockerfile_cmd()) == API_COMMAND
+
+
+def _dockerignored(path: str) -> bool:
+    """Docker's rule: the last pattern that matches decides; `!` re-includes."""
+    ignored = False
+    for raw in DOCKERIGNORE.read_text().splitlines():
+        pattern = raw.strip()
+        if not pattern or pattern.startswith("#"):
+            continue
+        negate = pattern.startswith("!")
+        pattern = pattern.lstrip("!").rstrip("/")
+        parts = path.split("/")
+        prefixes = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+        if any(fnmatch.fnmatch(p, pattern) or fnmatch.fnmatch(p, pattern.replace("**/", "")) for p in prefixes):
+            ignored = not negate
+    return ignored
+
+
+def test_dockerignore_keeps_secrets_and_local_state_out_and_the_code_in():
+    for path in (".env", ".env.production", ".venv/bin/python", ".git/config", "var/uploads/x.mp4", "tests/conftest.py"):
+        assert _dockerignored(path), path
+    for path in ("requirements.txt", "app/wsgi.py", "app/gunicorn_conf.py", "brigade/settings.py", "tasks/celery_app.py",
+                 "media/probe.py", "models/registry.py", ".env.example"):
+        assert not _dockerignored(path), path
+    for op, arg in dockerfile_instructions():
+        if op == "COPY" and not arg.startswith("--from="):
+            source = arg.split()[-2]
+            assert (ROOT / source).exists() and (source == "." or not _dockerignored(source)), arg
+
+
+# --- deploy/k8s -------------------------------------------------------------------------------------------
+
+
+def k8s_docs() -> list[dict]:
+    docs = []
+    for path in sorted(K8S.glob("*.yaml")):
+        if path.name != "kustomization.yaml":
+            docs += [d for d in yaml.safe_load_all(path.read_text()) if d]
+    return docs
+
+
+def _containers(doc: dict) -> list[dict]:
+    return doc["spec"]["template"]["spec"]["containers"] if doc["kind"] == "Deployment" else []
+
+
+def _by_kind(kind: str) -> dict[str, dict]:
+    return {d["metadata"]["name"]: d for d in k8s_docs() if d["kind"] == kind}
+
+
+def _strict(schema):
+    """additionalProperties: false wherever a structural schema lists its properties, as the API
+    server prunes unknown fields: a misspelt field fails instead of vanishing."""
+    if isinstance(schema, dict):
+        schema = {k: _strict(v) for k, v in schema.items()}
+        if "properties" in schema and "additionalProperties" not in schema:
+            schema["additionalProperties"] = False
+    elif isinstance(schema, list):
+        schema = [_strict(v) for v in schema]
+    return schema
+
+
+def test_kubernetes_objects_follow_the_kubernetes_schemas():
+    import kubernetes_validate
+
+    version = kubernetes_validate.latest_version()
+    checked = 0
+    for doc in k8s_docs():
+        if doc["apiVersion"].startswith("keda.sh/"):
+            continue
+        kubernetes_validate.validate(doc, version, strict=True)
+        checked += 1
+    assert checked >= 15
+    broken = copy.deepcopy(_by_kind("Deployment")["worker-gpu"])
+    broken["spec"]["template"]["spec"]["containers"][0]["resorces"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError, match="resorces"):
+        kubernetes_validate.validate(broken, version, strict=True)
+
+
+def test_keda_scaled_objects_follow_the_keda_crd_schema():
+    schema = _strict(json.loads(KEDA_SCHEMA.read_text()))
+    scaled = _by_kind("ScaledObject")
+    assert set(scaled) == set(K8S_POOLS)
+    for doc in scaled.values():
+        assert doc["apiVersion"] == "keda.sh/v1alpha1"
+        jsonschema.validate(doc, schema)
+    broken = copy.deepcopy(scaled["worker-events"])
+    broken["spec"]["minReplicas"] = 0
+    with pytest.raises(jsonschema.ValidationError, match="minReplicas"):
+        jsonschema.validate(broken, schema)
+    broken = copy.deepcopy(scaled["worker-events"])
+    broken["spec"]["triggers"][0]["metadata"]["listLength"] = 20  # KEDA wants strings
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)
+
+
+def test_each_worker_pool_scales_on_its_own_queue():
+    deployments, scaled = _by_kind("Deployment"), _by_kind("ScaledObject")
+    for name, pool in K8S_POOLS.items():
+        argv = _containers(deployments[name])[0]["command"]
+        assert " ".join(argv).replace("$(EVENTS_MAX)", "{EVENTS_MAX}") == POOLS[pool], name
+        assert "replicas" not in deployments[name]["spec"], f"{name}: KEDA owns the replica count"
+        spec = scaled[name]["spec"]
+        assert spec["scaleTargetRef"]["name"] == name
+        (trigger,) = spec["triggers"]
+        assert trigger["type"] == "redis"
+        assert trigger["metadata"]["listName"] == argv[argv.index("-Q") + 1]
+        if name in SCALE_TO_ZERO:
+            assert spec["minReplicaCount"] == 0, name
+        else:
+            assert spec["minReplicaCount"] >= 1, name
+        env_name = trigger["metadata"]["addressFromEnv"]
+        assert env_name in _by_kind("ConfigMap")["brigade-settings"]["data"]
+        assert {"configMapRef": {"name": "brigade-settings"}} in _containers(deployments[name])[0]["envFrom"]
+
+
+def test_the_gpu_pool_requests_gpus():
+    (container,) = _containers(_by_kind("Deployment")["worker-gpu"])
+    assert container["resources"]["requests"]["nvidia.com/gpu"] == container["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert container["image"].endswith(":cuda")
+
+
+def test_services_select_their_deployments_and_ports():
+    deployments = _by_kind("Deployment")
+    services = _by_kind("Service")
+    assert {"api", "redis", "flower"} <= set(services)
+    for name, service in services.items():
+        targets = [d for d in deployments.values()
+                   if service["spec"]["selector"].items() <= d["spec"]["template"]["metadata"]["labels"].items()]
+        assert len(targets) == 1, f"service {name} selects {len(targets)} deployments"
+        ports = {p.get("name") for c in _containers(targets[0]) for p in c.get("ports", [])}
+        assert {p["targetPort"] for p in service["spec"]["ports"]} <= ports, name
+    assert services["flower"]["spec"].get("type", "ClusterIP") == "ClusterIP", "Flower's /metrics is open: keep it in-cluster"
+
+
+def test_references_resolve_and_the_flower_password_is_a_secret():
+    docs = k8s_docs()
+    defined = {(d["kind"], d["metadata"]["name"]) for d in docs}
+    config = _by_kind("ConfigMap")["brigade-settings"]["data"]
+    secret = _by_kind("Secret")["brigade-flower"]
+    settings = {name for name, _, _ in settings_module.describe()}
+    assert set(config) <= settings | {"REDIS_ADDRESS"}, sorted(set(config) - settings)
+    assert "FLOWER_PASSWORD" not in config and "FLOWER_PASSWORD" in secret["stringData"]
+    for doc in docs:
+        if doc["kind"] != "Deployment":
+            continue
+        pod = doc["spec"]["template"]["spec"]
+        for volume in pod.get("volumes", []):
+            if "persistentVolumeClaim" in volume:
+                assert ("PersistentVolumeClaim", volume["persistentVolumeClaim"]["claimName"]) in defined
+        for container in pod["containers"]:
+            for source in container.get("envFrom", []):
+                assert ("ConfigMap", source["configMapRef"]["name"]) in defined
+            for var in container.get("env", []):
+                ref = var.get("valueFrom", {})
+                if "secretKeyRef" in ref:
+                    assert ref["secretKeyRef"]["key"] in _by_kind("Secret")[ref["secretKeyRef"]["name"]]["stringData"]
+                if "configMapKeyRef" in ref:
+                    assert ref["configMapKeyRef"]["key"] in _by_kind("ConfigMap")[ref["configMapKeyRef"]["name"]]["data"]
+            # $(VAR) in a command expands only for variables the container names in `env`.
+            named = {var["name"] for var in container.get("env", [])}
+            for ref in re.findall(r"\$\(([A-Z_]+)\)", " ".join(container.get("command", []))):
+                assert ref in named, f"{doc['metadata']['name']}: $({ref}) is not expanded"
+
+
+def test_redis_keeps_its_data_on_a_volume():
+    redis = _by_kind("Deployment")["redis"]
+    (container,) = _containers(redis)
+    assert container["args"][container["args"].index("--appendonly") + 1] == "yes"
+    assert any(m["mountPath"] == "/data" for m in container["volumeMounts"])
+    assert redis["spec"]["strategy"]["type"] == "Recreate"
+
+
+def test_kustomization_lists_every_manifest():
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    files = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
+    assert set(kustomization["resources"]) == files
+
+
+def test_the_vendored_keda_schema_names_its_source():
+    readme = (KEDA_SCHEMA.parent / "README.md").read_text()
+    assert "kedacore/keda" in readme and "keda.sh_scaledobjects.yaml" in readme
+    schema = json.loads(KEDA_SCHEMA.read_text())
+    assert {"scaleTargetRef", "triggers"} <= set(schema["properties"]["spec"]["required"])
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--write-env-example"]:
+        ENV_EXAMPLE.write_text(render_env_example())
+        print(f"wrote {ENV_EXAMPLE}")
+    else:
+        sys.exit("usage: python -m tests.test_deploy_files --write-env-example")

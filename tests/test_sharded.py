@@ -1,0 +1,106 @@
+"""The sharded pattern end to end: planner, chord of segment tasks on 2 shard workers, merge."""
+
+from __future__ import annotations
+
+import pytest
+
+from brigade import jobs, procs
+from models.synth import Scene
+from tests.stack import submit, tag_labels, wait_job
+
+BOUNDARY_TOLERANCE_S = 1.0
+
+
+@pytest.fixture(scope="module")
+def shard_pool(stack):
+    workers = [stack.start_worker("merge", pool="threads", wait_ready=False, prefix="control"),
+               stack.start_worker("segments", pool="solo", wait_ready=False, prefix="gpu"),
+               stack.start_worker("segments", pool="solo", wait_ready=False, prefix="gpu"),
+               stack.start_worker("predict", wait_ready=False)]
+    for worker in workers:
+        stack.wait_ready(worker)
+    yield workers
+    for worker in workers:
+        procs.stop(worker.proc)
+
+
+def _multi_scene_scenes() -> list[Scene]:
+    return [
+        Scene(setting="indoor", lighting="day", objects=("box",), moving=False, duration_s=34.0, look=1),
+        Scene(setting="park", lighting="day", objects=("ball", "person"), moving=True, duration_s=41.0, look=2),
+        Scene(setting="outdoor", lighting="night", objects=("vehicle",), moving=True, duration_s=29.0, look=3),
+        Scene(setting="park", lighting="night", objects=("animal",), moving=False, duration_s=38.0, look=4),
+        Scene(setting="outdoor", lighting="day", objects=("person", "box"), moving=False, weather="rain",
+              duration_s=33.0, look=5),
+        Scene(setting="indoor", lighting="night", objects=("ball",), moving=True, duration_s=27.0, look=6),
+    ]
+
+
+@pytest.fixture(scope="module")
+def long_video(clips):
+    return clips.clip("multi-scene", seed=21, scenes=_multi_scene_scenes(), width=192, height=144, fps=8)
+
+
+def _boundaries(ranges):
+    return [t for r in ranges for t in r]
+
+
+def test_sharded_matches_single_and_the_ground_truth_timeline(api, shard_pool, long_video):
+    path, truth = long_video
+    sharded = submit(api, path, mode="sharded").json()
+    single = submit(api, path, mode="single").json()
+    assert sharded["mode"] == "sharded" and single["mode"] == "single"
+    sharded_body = wait_job(api, sharded["job_id"], timeout=240)
+    single_body = wait_job(api, single["job_id"], timeout=240)
+    assert sharded_body["status"] == single_body["status"] == "succeeded", (sharded_body, single_body)
+
+    assert tag_labels(sharded_body) == tag_labels(single_body)
+    result = sharded_body["result"]
+    assert len(result["segments"]) >= 4
+    assert sharded_body["progress"]["done"] == sharded_body["progress"]["total"] == len(result["segments"])
+    assert {seg["worker"].split(":")[0] for seg in result["segments"]} == {w.name for w in shard_pool[1:3]}
+
+    for tag, truth_ranges in truth.timeline.items():
+        got = result["timeline"].get(tag, [])
+        assert len(got) == len(truth_ranges), (tag, got, truth_ranges)
+        for want, have in zip(_boundaries(truth_ranges), _boundaries(got)):
+            assert abs(want - have) <= BOUNDARY_TOLERANCE_S, (tag, got, truth_ranges)
+
+
+def test_a_shard_worker_killed_mid_job_loses_no_segment(api, shard_pool, stack, clips):
+    path, truth = clips.clip("multi-scene-kill", seed=22, scenes=_multi_scene_scenes()[::-1], width=192, height=144, fps=8)
+    job_id = submit(api, path, mode="sharded").json()["job_id"]
+
+    def _some_segment_running():
+        record = jobs.get_job(job_id)
+        return record if record["status"] == "running" and 0 < record["progress"]["done"] < record["progress"]["total"] else None
+
+    procs.wait_until(_some_segment_running, 120, interval=0.02, what="segments in flight")
+    victim = shard_pool[1]
+    procs.kill(victim.proc)
+    body = wait_job(api, job_id, timeout=240)
+    assert body["status"] == "succeeded", body
+    ids = [seg["segment_id"] for seg in body["result"]["segments"]]
+    assert ids == sorted(set(ids)) == list(range(len(ids)))  # each segment once, none missing
+    assert body["progress"]["done"] == body["progress"]["total"] == len(ids)
+    spans = [(seg["start"], seg["end"]) for seg in body["result"]["segments"]]
+    assert spans[0][0] == 0 and all(a[1] == b[0] for a, b in zip(spans, spans[1:]))
+    objects = {"ball", "box", "vehicle", "person", "animal"}
+    assert tag_labels(body) <= set(truth.tags)
+    assert tag_labels(body) & objects == set(truth.tags) & objects
+    shard_pool[1] = stack.start_worker("segments", pool="solo", prefix="gpu")
+
+
+def test_a_corrupted_middle_fails_the_job_naming_the_bad_range(api, shard_pool, tmp_root):
+    from tests.media_samples import corrupt_middle
+
+    path = corrupt_middle(tmp_root / "corrupt-middle.mp4", duration=180.0, size="192x144")
+    response = submit(api, path, mode="sharded")
+    assert response.status_code == 202, response.text
+    body = wait_job(api, response.json()["job_id"], timeout=180)
+    assert body["status"] == "failed"
+    error = body["error"]
+    assert error["type"] == "segment-failed", error
+    bad = error["segments"]
+    assert bad and all(0 < seg["start"] < 180.0 for seg in bad)  # not the intact first segment
+    assert f"segment {bad[0]['segment_id']} [{bad[0]['start']:.1f}s-{bad[0]['end']:.1f}s]" in error["detail"]
