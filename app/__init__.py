@@ -20,11 +20,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config.update(MAX_CONTENT_LENGTH=s.MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD, JSON_SORT_KEYS=False)
     app.json.sort_keys = False
 
-    from app import health, jobs_api, openapi, videos
+    from app import health, hotels, jobs_api, openapi, videos
+    from app.limits import register_limits
 
-    for blueprint in (videos.bp, jobs_api.bp, health.bp, openapi.bp):
+    for blueprint in (videos.bp, jobs_api.bp, health.bp, openapi.bp, hotels.bp):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
+    register_limits(app, s)
 
     @app.teardown_request
     def _drop_unused_uploads(_exc=None):

@@ -48,23 +48,25 @@ LATENCY = Histogram(
 #: `Channel.sep`), one list per priority step; priority 0 stays on `<queue>` itself.
 REDIS_PRIORITY_SEP = "\x06\x16"
 DEFAULT_PRIORITY_STEPS = (0, 3, 6, 9)  # kombu.transport.redis.PRIORITY_STEPS
-_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+socket://")
 UNMATCHED = "<unmatched>"
 
 
 def register_metrics(app: Flask) -> None:
     """Time and count every request, and serve GET /metrics."""
 
-    @app.before_request
     def _start_timer():
         g._brigade_metrics_started = time.perf_counter()
 
+    # First of the before-request hooks: one that answers early (a rate limit's 429) skips the rest.
+    app.before_request_funcs.setdefault(None, []).insert(0, _start_timer)
+
     @app.after_request
     def _record(response):
+        labels = (request.method, request.url_rule.rule if request.url_rule else UNMATCHED, str(response.status_code))
+        REQUESTS.labels(*labels).inc()
         started = g.pop("_brigade_metrics_started", None)
         if started is not None:
-            labels = (request.method, request.url_rule.rule if request.url_rule else UNMATCHED, str(response.status_code))
-            REQUESTS.labels(*labels).inc()
             LATENCY.labels(*labels).observe(time.perf_counter() - started)
         return response
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import secrets
 import shlex
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -22,9 +24,30 @@ API_PORT = int(os.environ.get("API_PORT", "8000"))
 FLOWER_PORT = int(os.environ.get("FLOWER_PORT", "5555"))
 
 
-def procfile_lines(embedded_redis: bool, replicas: int, flower_auth: tuple[str, str]) -> list[str]:
+def gpu_count() -> int:
+    """GPUs by `nvidia-smi -L` (no CUDA call in this parent: children of a CUDA-initialised parent break)."""
+    if not shutil.which("nvidia-smi"):
+        return 0
+    out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True)
+    return sum(line.startswith("GPU ") for line in out.stdout.splitlines()) if out.returncode == 0 else 0
+
+
+def shard_workers(configured: int) -> list[tuple[str, list[str]]]:
+    """One solo shard worker per GPU (each pinned with CUDA_VISIBLE_DEVICES), else CPU workers."""
+    gpus = gpu_count()
+    count = configured or gpus or 2
+    lines = []
+    for i in range(count):
+        cmd = procs.worker_command("segments", f"shard{i + 1}@%h", pool="solo")
+        lines.append((f"shard{i + 1}", ["env", f"CUDA_VISIBLE_DEVICES={i}", *cmd] if gpus else cmd))
+    return lines
+
+
+def procfile_lines(embedded_redis: bool, replicas: int, flower_auth: tuple[str, str], shards: int = 0) -> list[str]:
     """One line per process; with an embedded Redis the others wait for it to answer first."""
     services = [(f"predict{i}", procs.worker_command("predict", f"predict{i}@%h")) for i in range(1, replicas + 1)]
+    services += [("control", procs.worker_command("merge", "control@%h", pool="threads", concurrency=4))]
+    services += shard_workers(shards)
     services += [("api", procs.api_command(API_PORT, host="0.0.0.0")),
                  ("flower", procs.flower_command(FLOWER_PORT, *flower_auth))]
     lines = []
@@ -53,7 +76,7 @@ def main() -> None:
         os.environ["FLOWER_PASSWORD"] = secrets.token_urlsafe(12)
     s = get_settings()
     VAR.mkdir(exist_ok=True)
-    lines = procfile_lines(not env_redis, s.PREDICT_REPLICAS, (s.FLOWER_USER, os.environ["FLOWER_PASSWORD"]))
+    lines = procfile_lines(not env_redis, s.PREDICT_REPLICAS, (s.FLOWER_USER, os.environ["FLOWER_PASSWORD"]), s.SHARD_WORKERS)
     procfile = VAR / "Procfile"
     procfile.write_text("\n".join(lines) + "\n")
     clip = sample_clip()

@@ -55,6 +55,7 @@ class Settings:
     HEARTBEAT_TTL_S: float = _env_field(10.0, "A replica whose heartbeat is older than this is dead; its running jobs are redelivered.")
 
     # --- sharded pattern -------------------------------------------------------------------------
+    SHARD_WORKERS: int = _env_field(0, "`make run`: shard worker processes; 0 = one per GPU, or 2 on a CPU-only host.")
     SHARD_THRESHOLD_S: float = _env_field(120.0, "Videos longer than this go the sharded path (unless ?mode= says otherwise).")
     SHARD_THRESHOLD_BYTES: int = _env_field(256 * 1024 * 1024, "Uploads larger than this go the sharded path.")
     SEGMENT_MIN_S: float = _env_field(10.0, "Shortest planned segment (except a video's last one).")

@@ -12,7 +12,7 @@ from kombu import Queue
 from brigade.settings import Settings, get_settings
 from tasks import queues
 
-TASK_MODULES = ["tasks.predict", "tasks.sharded", "tasks.ops", "tasks.replica", "tasks.standby"]
+TASK_MODULES = ["tasks.predict", "tasks.sharded", "tasks.ops", "tasks.replica", "tasks.standby", "tasks.events"]
 
 
 def celery_config(s: Settings) -> dict:
@@ -50,6 +50,8 @@ def celery_config(s: Settings) -> dict:
         # The model loads in a thread of each pool process; the process itself starts at once.
         "worker_proc_alive_timeout": 30,
         "worker_hijack_root_logger": False,
+        # `--autoscale=MAX,MIN` workers (the events pool) scale on the broker's backlog, with a cool-down.
+        "worker_autoscaler": "tasks.autoscale:QueueDepthAutoscaler",
         "timezone": "UTC",
     }
 

@@ -28,6 +28,11 @@ TEST_ENV = {
     "MAX_VIDEO_WIDTH": "1920",
     "MAX_VIDEO_HEIGHT": "1080",
     "PYTHONUNBUFFERED": "1",
+    # Event-driven pattern: the suite sends many keyless requests from 127.0.0.1, so the anonymous
+    # limit is raised here; tests/test_tiers.py starts its own APIs with the strict defaults.
+    "RATE_LIMIT_ANONYMOUS": "100000/hour;10000/minute",
+    "API_KEYS": "test-premium-1:premium,test-premium-2:premium,test-premium-3:premium,test-premium-4:premium,"
+                "test-authenticated-1:authenticated",
 }
 os.environ.update(TEST_ENV)
 

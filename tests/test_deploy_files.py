@@ -147,8 +147,8 @@ def compose() -> dict:
 
 
 def _check_compose_file(path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([str(Path(sys.executable).with_name("check-jsonschema")), "--builtin-schema", "vendor.compose-spec",
-                           str(path)], capture_output=True, text=True, timeout=60)
+    return subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec", str(path)],
+                          capture_output=True, text=True, timeout=60)
 
 
 def test_compose_files_follow_the_compose_specification(tmp_path):

@@ -62,3 +62,9 @@ def test_the_api_never_imports_torch():
     code = "import sys; from app import create_app; create_app(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_the_readme_lists_every_setting_with_its_default():
+    from brigade.settings_doc import readme_table, table
+
+    assert readme_table() == table(), "run `python -m brigade.settings_doc --write`"

@@ -17,6 +17,8 @@ SKY_NIGHT = ((8, 10, 30), (25, 28, 60))
 SKY_RAIN = ((120, 128, 140), (165, 170, 178))
 NIGHT_TINT = np.array([0.33, 0.36, 0.48], np.float32)
 INDOOR_NIGHT_TINT = np.array([0.55, 0.45, 0.32], np.float32)
+#: objects stay readable at night (street lights, lamps): their light is raised towards day by this
+OBJECT_FILL_LIGHT = 0.4
 
 
 @dataclass
@@ -115,7 +117,7 @@ def paint_background(scene: Scene, rng, h: int, w: int) -> np.ndarray:
 
 
 def _paint_ball(rng, u):
-    r = rng.uniform(9, 18) * u
+    r = rng.uniform(12, 22) * u
     size = int(2 * r) + 2
     mask = _ellipse(size, size, size / 2, size / 2, r, r)
     yy, xx = _grid(size, size)
@@ -127,7 +129,7 @@ def _paint_ball(rng, u):
 
 
 def _paint_box(rng, u):
-    bh, bw = int(rng.uniform(24, 42) * u), int(rng.uniform(26, 48) * u)
+    bh, bw = int(rng.uniform(30, 50) * u), int(rng.uniform(32, 56) * u)
     rgb = np.empty((bh, bw, 3), np.float32)
     rgb[:] = (rng.uniform(150, 210), rng.uniform(105, 150), rng.uniform(55, 90))
     edge = max(2, int(2 * u))
@@ -137,8 +139,8 @@ def _paint_box(rng, u):
 
 
 def _paint_vehicle(rng, u):
-    bw, bh = int(rng.uniform(70, 100) * u), int(rng.uniform(20, 26) * u)
-    wheel = 7 * u
+    bw, bh = int(rng.uniform(85, 120) * u), int(rng.uniform(24, 32) * u)
+    wheel = 9 * u
     h, w = int(bh * 1.9 + wheel), bw
     body_top = int(bh * 0.9)
     rgb = np.zeros((h, w, 3), np.float32)
@@ -153,7 +155,7 @@ def _paint_vehicle(rng, u):
 
 
 def _paint_person(rng, u):
-    tall = rng.uniform(55, 75) * u
+    tall = rng.uniform(65, 90) * u
     w, h = int(tall * 0.45), int(tall)
     grid = np.zeros((h, w), bool)
     head_r = tall * 0.1
@@ -169,7 +171,7 @@ def _paint_person(rng, u):
 
 
 def _paint_animal(rng, u):
-    length = rng.uniform(40, 58) * u
+    length = rng.uniform(50, 70) * u
     w, h = int(length * 1.25), int(length * 0.75)
     grid = np.zeros((h, w), bool)
     body = _ellipse(h, w, h * 0.42, w * 0.45, h * 0.2, length * 0.4)
@@ -255,7 +257,8 @@ class SceneRenderer:
             light = light * 0.85
         background = paint_background(scene, rng, h, w)
         self.background = np.clip(background * light, 0, 255).astype(np.uint8)
-        self.sprites = make_sprites(scene, rng, h, w, light)
+        object_light = light + OBJECT_FILL_LIGHT * (1 - light)
+        self.sprites = make_sprites(scene, rng, h, w, object_light)
         self.rain = rain_layer(rng, h, w) if scene.weather == "rain" else None
         self.rain_speed = rng.uniform(300, 450) * h / 240
         self.noise = rng.normal(0, 2.5, (4, h, w, 1)).astype(np.int16)

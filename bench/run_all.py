@@ -1,0 +1,37 @@
+"""`make bench`: run every benchmark (each in its own process), then gather their markdown tables
+into bench/results/SUMMARY.md and the README's benchmark section."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.report import RESULTS
+
+BENCHMARKS = ["bench_tagger", "bench_serving", "bench_sharded", "bench_events"]
+README = Path(__file__).resolve().parent.parent / "README.md"
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+def main(names: list[str]) -> int:
+    failed = []
+    for name in names or BENCHMARKS:
+        print(f"== {name}", flush=True)
+        if subprocess.run([sys.executable, "-m", f"bench.{name}"]).returncode != 0:
+            failed.append(name)
+    tables = [md.read_text() for md in sorted(RESULTS.glob("*.md")) if md.name != "SUMMARY.md"]
+    summary = "\n".join(tables)
+    (RESULTS / "SUMMARY.md").write_text(summary)
+    if README.exists() and START in README.read_text():
+        text = README.read_text()
+        text = re.sub(f"{re.escape(START)}.*?{re.escape(END)}", f"{START}\n{summary}\n{END}", text, flags=re.S)
+        README.write_text(text)
+    if failed:
+        print(f"benchmarks failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

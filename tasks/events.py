@@ -1,0 +1,123 @@
+"""Event-driven pattern: price a hotel stay on the autoscaled `events` pool.
+
+Cold start is kept small by loading the model once in the worker's *parent* (`worker_init`,
+before the pool forks): every child the autoscaler starts inherits the loaded pricer
+copy-on-write, so its first request costs no model load. Only workers that consume `events` do
+this, after `torch.set_num_threads(1)` (a parent that ran OpenMP threads must not fork). When CUDA
+is available the parent does **not** preload: a CUDA context does not survive fork, and a parent
+that touched CUDA would hand its children a broken one; each child then loads its own copy.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from datetime import date, timedelta
+
+from celery import signals
+
+from brigade import jobs
+from brigade.redis_client import key, redis_client
+from brigade.settings import get_settings
+from tasks import queues
+from tasks.base import JobTask
+from tasks.celery_app import app
+from tasks.replica import process_id
+from tasks.warmup import hotel_pricer
+
+log = logging.getLogger(__name__)
+
+#: What the parent did before forking; children inherit it.
+PRELOAD: dict = {"preloaded": False, "seconds": None, "reason": "not an events worker"}
+#: Per pool process: how many tasks it has run (0 = its next task is its first, a cold one).
+_PROCESS: dict = {"pid": None, "tasks": 0, "started": None}
+
+
+def preload() -> dict:
+    """Load (and run once) the hotel pricer in this process, unless CUDA is available."""
+    s = get_settings()
+    if not s.EVENTS_PRELOAD:
+        PRELOAD.update(preloaded=False, reason="EVENTS_PRELOAD is off")
+        return PRELOAD
+    import torch
+
+    if torch.cuda.is_available():
+        PRELOAD.update(preloaded=False, reason="CUDA is available: no model in the parent before fork; each child loads its own")
+        log.warning("events: %s", PRELOAD["reason"])
+        return PRELOAD
+    torch.set_num_threads(1)  # no OpenMP thread pool in a parent that will fork
+    started = time.perf_counter()
+    pricer = hotel_pricer()
+    today = date.today()
+    pricer.predict(pricer.destinations[0], today + timedelta(days=30), today + timedelta(days=32), 2, today=today)
+    PRELOAD.update(preloaded=True, seconds=round(time.perf_counter() - started, 3), reason="",
+                   model=f"{pricer.name}@{pricer.version}")
+    return PRELOAD
+
+
+@signals.worker_init.connect
+def _preload_in_parent(sender=None, **_):
+    consumed = {q.name for q in sender.app.amqp.queues.consume_from.values()} if sender is not None else set()
+    if queues.EVENTS in consumed:
+        try:
+            preload()
+        except Exception:  # the children load it themselves (and report unready if they cannot)
+            log.exception("events: preloading the hotel model failed")
+            PRELOAD.update(preloaded=False, reason="preload failed; see the worker log")
+
+
+@signals.worker_ready.connect
+def _report_preload(sender=None, **_):
+    # worker_init runs before Celery sets up logging: say what the preload did once it has.
+    if PRELOAD["preloaded"]:
+        log.info("events: %s preloaded in the parent in %.2fs; pool children start warm", PRELOAD["model"], PRELOAD["seconds"])
+    elif PRELOAD["reason"] != "not an events worker":
+        log.warning("events: model not preloaded in the parent: %s", PRELOAD["reason"])
+
+
+@signals.worker_process_init.connect
+def _on_child_start(**_):
+    _PROCESS.update(pid=os.getpid(), tasks=0, started=time.time())
+    if PRELOAD["preloaded"] and "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(get_settings().TORCH_THREADS)
+
+
+@app.task(name="tasks.events.predict_prices", bind=True, base=JobTask)
+def predict_prices(self, job_id: str, request: dict, tier: str = "anonymous", priority: int | None = None,
+                   seq: int | None = None) -> dict:
+    started = time.perf_counter()
+    client = redis_client()
+    started_seq = client.incr(key("events", "started"))  # the order the pool took the requests in
+    cold = _PROCESS["tasks"] == 0
+    _PROCESS["tasks"] += 1
+    jobs.mark_running(job_id, process_id())
+
+    t0 = time.perf_counter()
+    pricer = hotel_pricer()  # the preloaded one: a dict lookup
+    model_s = time.perf_counter() - t0
+    simulated_ms = get_settings().EVENTS_SIMULATED_IO_MS
+    if simulated_ms > 0:
+        time.sleep(simulated_ms / 1000)
+    check_in, check_out = date.fromisoformat(request["check_in"]), date.fromisoformat(request["check_out"])
+    t1 = time.perf_counter()
+    try:
+        hotels = pricer.predict(request["destination"], check_in, check_out, request["guests"],
+                                budget=request.get("budget"), today=date.fromisoformat(request["today"]))
+    except ValueError as exc:  # the API validated it; a message from elsewhere may not be
+        jobs.fail(job_id, {"type": "invalid-request", "detail": str(exc)})
+        return {"job_id": job_id, "failed": True}
+    predict_s = time.perf_counter() - t1
+    result = {
+        "destination": request["destination"], "check_in": request["check_in"], "check_out": request["check_out"],
+        "nights": (check_out - check_in).days, "guests": request["guests"], "budget": request.get("budget"),
+        "currency": "USD", "hotels": hotels,
+        "served": {"tier": tier, "priority": priority, "seq": seq, "started_seq": started_seq,
+                   "first_task_of_process": cold, "preloaded_in_parent": PRELOAD["preloaded"]},
+    }
+    timings = {"model_lookup_s": round(model_s, 6), "predict_s": round(predict_s, 6),
+               "simulated_io_s": simulated_ms / 1000, "total_s": round(time.perf_counter() - started, 6)}
+    jobs.succeed(job_id, result, timings=timings,
+                 model={"name": pricer.name, "version": pricer.version, "device": "cpu"})
+    return {"job_id": job_id, "started_seq": started_seq}

@@ -1,0 +1,162 @@
+"""The event-driven pattern end to end: real API, real Redis, a real `celery worker -Q events
+--autoscale=4,0` scaled by tasks.autoscale.QueueDepthAutoscaler, prefetch 1 and acks_late.
+
+The worker runs with a 3 s cool-down and EVENTS_SIMULATED_IO_MS=50: each task sleeps 50 ms, as a
+supplier lookup would, so that a burst outruns one process (the model alone answers in ~1 ms, and
+100 such requests never build a backlog worth scaling for).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
+
+import pytest
+import requests
+
+from brigade import heartbeats, jobs, procs
+from brigade.localstack import Worker
+from tasks.autoscale import BrokerDepth, read_samples
+
+MAX, MIN, COOLDOWN_S = 4, 0, 3.0
+POOL_ENV = {"AUTOSCALE_COOLDOWN_S": str(COOLDOWN_S), "AUTOSCALE_INTERVAL_S": "0.25", "EVENTS_SIMULATED_IO_MS": "50"}
+PREMIUM_KEYS = [f"test-premium-{i}" for i in range(1, 5)]
+TODAY = date.today()
+
+
+def _stay(days_ahead: int = 30, nights: int = 3, destination: str = "paris", **extra) -> dict:
+    check_in = TODAY + timedelta(days=days_ahead)
+    return {"destination": destination, "check_in": check_in.isoformat(),
+            "check_out": (check_in + timedelta(days=nights)).isoformat(), "guests": 2, **extra}
+
+
+def _post(api, body, key=None) -> requests.Response:
+    return requests.post(f"{api}/v1/hotel-prices", json=body, headers={"X-API-Key": key} if key else {}, timeout=60)
+
+
+def _depth() -> int:
+    from tasks.celery_app import app
+
+    return BrokerDepth(app, "events").read()
+
+
+@pytest.fixture(scope="module")
+def events_pool(stack):
+    """The autoscaled pool; started lazily, so a test can queue work before it exists."""
+    name = f"events-test@{os.uname().nodename}"
+    log = stack.logs / f"{name}.log"
+    proc = procs.spawn(procs.events_worker_command(name, MAX, MIN), POOL_ENV, log)
+    stack.procs.append(proc)
+    worker = Worker(name, proc, log)
+
+    def _sampling():
+        if proc.poll() is not None:
+            raise RuntimeError(f"events worker exited:\n{worker.log_text()[-3000:]}")
+        return read_samples(name)
+
+    procs.wait_until(_sampling, 60, what="the events autoscaler's first sample")
+    yield worker
+    procs.stop(proc)
+
+
+def _finished(job_id: str, timeout: float = 60) -> dict:
+    record = jobs.wait_for_terminal(job_id, timeout)
+    assert record and record["status"] == jobs.SUCCEEDED, record
+    return record
+
+
+def test_a_premium_request_overtakes_a_backlog_of_anonymous_ones(api, request):
+    """12 anonymous requests queue while no pool process exists (each gets its 202 after
+    HOTEL_SYNC_WAIT_S), then one premium request. The pool starts from zero: the premium one is
+    taken first, although it arrived last."""
+    assert _depth() == 0
+    with ThreadPoolExecutor(16) as pool:
+        anonymous = [pool.submit(_post, api, _stay(days_ahead=20 + i)) for i in range(12)]
+        procs.wait_until(lambda: _depth() == 12, 30, what="12 anonymous requests queued")
+        premium = pool.submit(_post, api, _stay(days_ahead=90), PREMIUM_KEYS[0])
+        procs.wait_until(lambda: _depth() == 13, 30, what="the premium request queued")
+        responses = [f.result() for f in anonymous] + [premium.result()]
+    for response in responses:  # nobody was there to answer within the sync wait: 202 and a job to poll
+        assert response.status_code == 202, response.text
+        assert response.headers["Location"] == response.json()["status_url"]
+
+    request.getfixturevalue("events_pool")  # now the pool starts, from zero processes
+    records = [_finished(r.json()["job_id"]) for r in responses]
+    served = [r["result"]["served"] for r in records]
+    *anon, prem = served
+    assert prem["tier"] == "premium" and all(s["tier"] == "anonymous" for s in anon)
+    assert prem["seq"] > max(s["seq"] for s in anon)  # it arrived last ...
+    taken_before = sum(s["started_seq"] < prem["started_seq"] for s in anon)
+    # ... and was taken first. Prefetch (EVENTS_MAX messages per worker) is the only way an
+    # anonymous one could start before it, as the pool grows from zero; bound it by that window.
+    assert taken_before <= MAX - 1, (taken_before, served)
+    assert prem["started_seq"] < sorted(s["started_seq"] for s in anon)[MAX - 1]
+    # The first request after scale-from-zero: a fresh process, with the model already in memory.
+    first = min(records, key=lambda r: r["result"]["served"]["started_seq"])
+    assert first["result"]["served"]["first_task_of_process"] is True
+    assert first["result"]["served"]["preloaded_in_parent"] is True
+    assert first["timings"]["model_lookup_s"] < 0.01
+
+    polled = requests.get(f"{api}{responses[-1].json()['status_url']}", timeout=30).json()
+    assert polled["status"] == "succeeded" and len(polled["result"]["hotels"]) == 6
+
+
+def test_a_30_night_stay_is_answered_synchronously(api, events_pool):
+    response = _post(api, _stay(nights=30, destination="Aspen", budget=6000), PREMIUM_KEYS[1])
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "succeeded" and body["tier"] == "premium" and body["nights"] == 30
+    assert body["destination"] == "aspen" and body["currency"] == "USD" and body["model"]["name"] == "hotel-price"
+    hotels = body["hotels"]
+    assert len(hotels) == 6 and [h["nightly_price"] for h in hotels] == sorted(h["nightly_price"] for h in hotels)
+    for h in hotels:
+        low, high = h["interval"]
+        assert low <= h["nightly_price"] <= high and 0 <= h["confidence"] <= 1
+        assert h["within_budget"] == (h["total_price"] <= 6000)
+
+
+def _wait_for_processes(name: str, predicate, timeout: float, what: str) -> dict:
+    return procs.wait_until(lambda: next((s for s in reversed(read_samples(name)[-3:]) if predicate(s["processes"])), None),
+                            timeout, interval=0.1, what=what)
+
+
+def test_a_burst_grows_the_pool_to_max_and_it_shrinks_back_after_the_cooldown(api, events_pool):
+    _wait_for_processes(events_pool.name, lambda n: n == MIN, COOLDOWN_S + 10, "the pool back at its minimum")
+    ready_seen, stop = [0], threading.Event()
+
+    def _watch_heartbeats():
+        while not stop.is_set():
+            ready_seen[0] = max(ready_seen[0], len(heartbeats.list_replicas("events", ready_only=True)))
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=_watch_heartbeats, daemon=True)
+    watcher.start()
+    started = time.time()
+    with ThreadPoolExecutor(32) as pool:
+        responses = list(pool.map(lambda i: _post(api, _stay(days_ahead=10 + i % 200), PREMIUM_KEYS[i % 4]), range(100)))
+    burst_s = time.time() - started
+    assert {r.status_code for r in responses} <= {200, 202}, [r.text for r in responses if r.status_code not in (200, 202)]
+    job_ids = [r.json()["job_id"] for r in responses]
+    assert len(set(job_ids)) == 100
+    records = [_finished(job_id) for job_id in job_ids]  # none lost: every one succeeded
+    assert all(len(r["result"]["hotels"]) == 6 for r in records)
+    stop.set()
+    watcher.join()
+
+    samples = [s for s in read_samples(events_pool.name) if s["t"] >= started - 1]
+    peak = max(s["processes"] for s in samples)
+    assert peak == MAX, samples
+    reached = next(s["t"] for s in samples if s["processes"] == MAX)
+    assert reached - started < burst_s, "the pool reached its maximum only after the burst"
+    assert ready_seen[0] >= 2, "pool children started by the autoscaler heartbeat as ready"
+
+    down = _wait_for_processes(events_pool.name, lambda n: n == MIN, COOLDOWN_S + 10, "the pool back at its minimum")
+    samples = [s for s in read_samples(events_pool.name) if started - 1 <= s["t"] <= down["t"]]
+    last_needed = max(s["t"] for s in samples if s["depth"] + s["in_worker"] >= s["processes"] > 0 or s["t"] <= reached)
+    first_drop = next(s["t"] for s in samples if s["t"] > reached and s["processes"] < MAX)
+    assert first_drop - last_needed >= COOLDOWN_S - 0.3, (first_drop, last_needed)  # not before the cool-down ...
+    assert first_drop - last_needed <= COOLDOWN_S + 2.0  # ... and soon after it
+    procs.wait_until(lambda: not heartbeats.list_replicas("events"), 10, what="the stopped children's heartbeats gone")

@@ -1,0 +1,84 @@
+"""The predict path with RabbitMQ as the broker (BROKER_URL=amqp://...), job records and results
+still on the test Redis. Runs when RabbitMQ answers on 127.0.0.1:5672 (CI starts one); skips
+otherwise, saying why."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+import requests
+
+from brigade import procs
+from tests.stack import submit, tag_labels, wait_job
+
+AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
+AMQP_ENV = {"BROKER_URL": AMQP_URL}
+
+
+def _rabbitmq_answers() -> str | None:
+    """None when RabbitMQ accepts guest/guest on 127.0.0.1:5672, else why not."""
+    try:
+        with socket.create_connection(("127.0.0.1", 5672), timeout=1):
+            pass
+    except OSError as exc:
+        return f"no RabbitMQ on 127.0.0.1:5672 ({exc})"
+    from kombu import Connection
+
+    try:
+        with Connection(AMQP_URL, connect_timeout=3) as conn:
+            conn.ensure_connection(max_retries=1, timeout=3)
+    except Exception as exc:
+        return f"RabbitMQ on 127.0.0.1:5672 refused {AMQP_URL}: {exc}"
+    return None
+
+
+@pytest.fixture(scope="module")
+def amqp_stack(stack):
+    """A predict worker and an API that both use RabbitMQ as the broker; stopped after the module."""
+    reason = _rabbitmq_answers()
+    if reason:
+        pytest.skip(reason)
+    from kombu import Connection
+
+    # Messages left on the broker by an earlier run would name job records this Redis never had.
+    with Connection(AMQP_URL) as conn:
+        try:
+            conn.channel().queue_purge("predict")
+        except conn.channel_errors:
+            pass  # the queue does not exist yet
+    worker = stack.start_worker("predict", env=AMQP_ENV, prefix="amqp", wait_ready=False)
+    started = [worker.proc]
+    try:
+        api = stack.start_api(env=AMQP_ENV)
+        started.append(stack.procs[-1])
+        yield api, worker
+    finally:
+        for proc in reversed(started):
+            procs.stop(proc)
+
+
+def test_an_echo_job_goes_through_rabbitmq(amqp_stack):
+    api, worker = amqp_stack
+    response = requests.post(f"{api}/v1/echo", params={"wait": 30}, json={"payload": "via amqp"}, timeout=60)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "succeeded" and body["result"]["echo"] == "via amqp"
+    # Only a consumer of the AMQP broker could have taken the message: the AMQP worker ran it.
+    procs.wait_until(lambda: f"tasks.ops.echo[{body['job_id']}] succeeded" in worker.log_text(), 10,
+                     what="the AMQP worker's log to show the task")
+
+
+def test_a_clip_goes_through_rabbitmq(amqp_stack, stack, clips):
+    from models.synth import Scene
+
+    api, worker = amqp_stack
+    stack.wait_ready(worker)
+    scene = Scene(setting="park", lighting="day", objects=("ball", "person"), moving=True, duration_s=6.0, look=3)
+    path, truth = clips.clip("amqp-park-ball-person", seed=31, scenes=[scene])
+    response = submit(api, path)
+    assert response.status_code == 202, response.text
+    body = wait_job(api, response.json()["job_id"], timeout=90)
+    assert body["status"] == "succeeded", body
+    assert tag_labels(body) == set(truth.tags)
+    assert body["worker"].startswith(worker.name + ":"), body["worker"]
