@@ -28,7 +28,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from app.errors import ApiError
 from models.hotel import catalog
@@ -62,7 +62,7 @@ class StayRequest:
 
 
 def utc_today() -> date:
-    return datetime.now(timezone.utc).date()
+    return datetime.now(UTC).date()
 
 
 def read_json_body(request) -> object:

@@ -59,8 +59,11 @@ def _last_packet_time(container, stream, duration: float) -> float:
 
 def probe(path: str, size_bytes: int = 0) -> VideoInfo:
     try:
-        container = av.open(str(path), metadata_errors="ignore")
-    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        # Whitelists: an upload may not make the demuxer open other files or the network (an HLS
+        # playlist or a concat script names other resources) nor pick an exotic demuxer.
+        container = av.open(str(path), metadata_errors="ignore",
+                            options={"protocol_whitelist": "file", "format_whitelist": ",".join(sorted(ALLOWED_FORMATS))})
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError, ValueError) as exc:
         raise ProbeError("not-a-video", f"the upload is not a readable media file ({exc.__class__.__name__})") from exc
     with container:
         fmt_names = set(container.format.name.split(","))

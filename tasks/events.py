@@ -91,6 +91,7 @@ def predict_prices(self, job_id: str, request: dict, tier: str = "anonymous", pr
     client = redis_client()
     started_seq = client.incr(key("events", "started"))  # the order the pool took the requests in
     cold = _PROCESS["tasks"] == 0
+    process_age_s = time.time() - _PROCESS["started"] if _PROCESS["started"] else None
     _PROCESS["tasks"] += 1
     jobs.mark_running(job_id, process_id())
 
@@ -114,7 +115,8 @@ def predict_prices(self, job_id: str, request: dict, tier: str = "anonymous", pr
         "nights": (check_out - check_in).days, "guests": request["guests"], "budget": request.get("budget"),
         "currency": "USD", "hotels": hotels,
         "served": {"tier": tier, "priority": priority, "seq": seq, "started_seq": started_seq,
-                   "first_task_of_process": cold, "preloaded_in_parent": PRELOAD["preloaded"]},
+                   "first_task_of_process": cold, "process_age_s": process_age_s and round(process_age_s, 4),
+                   "preloaded_in_parent": PRELOAD["preloaded"]},
     }
     timings = {"model_lookup_s": round(model_s, 6), "predict_s": round(predict_s, 6),
                "simulated_io_s": simulated_ms / 1000, "total_s": round(time.perf_counter() - started, 6)}

@@ -121,3 +121,26 @@ def test_unknown_job_is_404(api):
 
 def test_bad_wait_parameter(api):
     _assert_problem(requests.get(f"{api}/v1/jobs/{'0' * 32}?wait=soon", timeout=10), 400, "invalid-parameter")
+
+
+def test_a_playlist_naming_a_url_is_refused_without_fetching_it(api, no_job_created, tmp_path):
+    """An HLS playlist disguised as .mp4 must not make the API (or ffmpeg) open a connection."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.settimeout(0.5)
+    port = listener.getsockname()[1]
+    path = tmp_path / "playlist.mp4"
+    path.write_text(f"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\nhttp://127.0.0.1:{port}/seg.ts\n#EXT-X-ENDLIST\n")
+    _assert_problem(_post_file(api, path), 422, "not-a-video")
+    with pytest.raises(socket.timeout):
+        listener.accept()
+    listener.close()
+
+
+def test_a_concat_script_naming_local_files_is_refused(api, no_job_created, tmp_path):
+    path = tmp_path / "concat.mp4"
+    path.write_text("ffconcat version 1.0\nfile /etc/passwd\n")
+    _assert_problem(_post_file(api, path), 422, "not-a-video")

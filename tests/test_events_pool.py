@@ -90,6 +90,7 @@ def test_a_premium_request_overtakes_a_backlog_of_anonymous_ones(api, request):
     assert prem["tier"] == "premium" and all(s["tier"] == "anonymous" for s in anon)
     assert prem["seq"] > max(s["seq"] for s in anon)  # it arrived last ...
     taken_before = sum(s["started_seq"] < prem["started_seq"] for s in anon)
+    print(f"premium arrived 13th of 13 and was taken after {taken_before} anonymous request(s)")
     # ... and was taken first. Prefetch (EVENTS_MAX messages per worker) is the only way an
     # anonymous one could start before it, as the pool grows from zero; bound it by that window.
     assert taken_before <= MAX - 1, (taken_before, served)
@@ -146,7 +147,7 @@ def test_a_burst_grows_the_pool_to_max_and_it_shrinks_back_after_the_cooldown(ap
     stop.set()
     watcher.join()
 
-    samples = [s for s in read_samples(events_pool.name) if s["t"] >= started - 1]
+    samples = [s for s in read_samples(events_pool.name) if s["t"] >= started]
     peak = max(s["processes"] for s in samples)
     assert peak == MAX, samples
     reached = next(s["t"] for s in samples if s["processes"] == MAX)
@@ -154,8 +155,8 @@ def test_a_burst_grows_the_pool_to_max_and_it_shrinks_back_after_the_cooldown(ap
     assert ready_seen[0] >= 2, "pool children started by the autoscaler heartbeat as ready"
 
     down = _wait_for_processes(events_pool.name, lambda n: n == MIN, COOLDOWN_S + 10, "the pool back at its minimum")
-    samples = [s for s in read_samples(events_pool.name) if started - 1 <= s["t"] <= down["t"]]
-    last_needed = max(s["t"] for s in samples if s["depth"] + s["in_worker"] >= s["processes"] > 0 or s["t"] <= reached)
+    samples = [s for s in read_samples(events_pool.name) if started <= s["t"] <= down["t"]]
+    last_needed = max((s["t"] for s in samples if s["depth"] + s["in_worker"] >= s["processes"] > 0), default=reached)
     first_drop = next(s["t"] for s in samples if s["t"] > reached and s["processes"] < MAX)
     assert first_drop - last_needed >= COOLDOWN_S - 0.3, (first_drop, last_needed)  # not before the cool-down ...
     assert first_drop - last_needed <= COOLDOWN_S + 2.0  # ... and soon after it
