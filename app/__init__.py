@@ -22,11 +22,13 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from app import health, hotels, jobs_api, openapi, videos
     from app.limits import register_limits
+    from app.metrics import register_metrics
 
     for blueprint in (videos.bp, jobs_api.bp, health.bp, openapi.bp, hotels.bp):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
     register_limits(app, s)
+    register_metrics(app)
 
     @app.teardown_request
     def _drop_unused_uploads(_exc=None):

@@ -156,7 +156,9 @@ def autoscaled_run(stack: LocalStack, api: str) -> dict:
     samples = [s for s in samples_of(name) if run_start - 1 <= s["t"] <= run_end + 1]
     procs.stop(proc)
     at_max = next((s["t"] for s in samples if s["t"] >= burst_start and s["processes"] == MAX_PROCS), None)
-    return {"cold": cold, "warm": warm, "steady": steady, "burst": burst, "samples": samples,
+    # "once scaled": the pool at its maximum and the backlog built while it grew drained
+    caught_up = next((s["t"] for s in samples if at_max and s["t"] >= at_max and s["depth"] == 0), None)
+    return {"caught_up": caught_up, "cold": cold, "warm": warm, "steady": steady, "burst": burst, "samples": samples,
             "run_start": run_start, "run_end": run_end, "steady_start": steady_start, "burst_start": burst_start,
             "burst_end": burst_end, "at_max": at_max, "back_to_zero": back_to_zero}
 
@@ -249,7 +251,7 @@ def main() -> None:
     everything = auto["cold"] + auto["warm"] + auto["steady"] + auto["burst"] + fixed["steady"] + fixed["burst"]
     failures = [r for r in everything if r.get("final") != "succeeded"]
     steady, burst = latency_stats(auto["steady"]), latency_stats(auto["burst"])
-    scaled = [r for r in auto["burst"] if auto["at_max"] and r["sent"] >= auto["at_max"]]
+    scaled = [r for r in auto["burst"] if auto["caught_up"] and r["sent"] >= auto["caught_up"]]
     burst_scaled = latency_stats(scaled) if scaled else {"n": 0, "p50_ms": float("nan"), "p99_ms": float("nan")}
     f_steady, f_burst = latency_stats(fixed["steady"]), latency_stats(fixed["burst"])
     to_max = auto["at_max"] - auto["burst_start"] if auto["at_max"] else float("nan")
@@ -261,6 +263,7 @@ def main() -> None:
     predict_ms = [r["predict_s"] * 1000 for r in everything if "predict_s" in r]
     ratio = burst_scaled["p99_ms"] / steady["p99_ms"]
     shrink_s = auto["back_to_zero"] - auto["burst_end"]
+    catch_up_s = auto["caught_up"] - auto["burst_start"] if auto["caught_up"] else float("nan")
 
     png = RESULTS / "events.png"
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -270,7 +273,7 @@ def main() -> None:
         "config": {"max_processes": MAX_PROCS, "cooldown_s": COOLDOWN_S, "simulated_io_ms": IO_MS, "steady_rps": STEADY_RPS,
                    "burst_rps": STEADY_RPS * BURST_FACTOR, "steady_s": STEADY_S, "burst_s": BURST_S},
         "autoscaled": {"steady": steady, "burst": burst, "burst_once_scaled": burst_scaled,
-                       "seconds_to_max": to_max, "seconds_burst_end_to_zero": shrink_s,
+                       "seconds_to_max": to_max, "seconds_to_caught_up": catch_up_s, "seconds_burst_end_to_zero": shrink_s,
                        "cold_ms": cold_ms, "warm_ms": warm_ms, "process_seconds": used, "run_seconds": duration},
         "fixed_at_peak": {"steady": f_steady, "burst": f_burst, "process_seconds": fixed_cost},
         "no_preload": {"cold_ms": nopre["cold"]["latency_s"] * 1000,
@@ -285,10 +288,11 @@ def main() -> None:
          f"{STEADY_RPS:g} req/s, {steady['n']} requests"),
         ("burst p50 / p99 (whole burst)", f"{burst['p50_ms']:.0f} / {burst['p99_ms']:.0f} ms",
          f"{STEADY_RPS * BURST_FACTOR:g} req/s for {BURST_S:g} s, includes scaling up"),
-        ("burst p50 / p99 once at max processes", f"{burst_scaled['p50_ms']:.0f} / {burst_scaled['p99_ms']:.0f} ms",
-         f"{burst_scaled['n']} requests"),
+        ("burst p50 / p99 once scaled", f"{burst_scaled['p50_ms']:.0f} / {burst_scaled['p99_ms']:.0f} ms",
+         f"{burst_scaled['n']} requests sent after the pool was at max with an empty backlog"),
         ("burst p99 once scaled / steady p99", f"{ratio:.2f}x", "target <= 2x"),
         ("burst start -> max processes", f"{to_max:.2f} s", f"0 -> {MAX_PROCS}, prefetch 1, acks_late"),
+        ("burst start -> backlog drained at max", f"{catch_up_s:.2f} s", "the scale-up transient"),
         ("burst end -> back to 0 processes", f"{shrink_s:.1f} s", f"cool-down {COOLDOWN_S:g} s"),
         ("cold request (first after scale-from-zero)", " / ".join(f"{c:.0f} ms" for c in cold_ms),
          "model preloaded in the parent; start and end of the run"),

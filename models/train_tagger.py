@@ -51,7 +51,7 @@ def parse_args(argv=None):
     parser.add_argument("--clip-s", type=float, default=30.0)
     parser.add_argument("--eval-seed", type=int, default=900_000, help="first held-out clip seed")
     parser.add_argument("--eval-clips", type=int, default=12)
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--threads", type=int, default=2)

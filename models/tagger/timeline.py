@@ -86,5 +86,5 @@ def summarize(windows: list[dict], labels: list[str], groups: dict, threshold: f
         if group.get("exclusive") and len(members) > 1:
             kept -= set(members) - {max(members, key=lambda label: (covered[label], scores[label]))}
     tags = sorted(({"label": label, "score": scores[label], "covered_s": round(covered[label], 3)} for label in kept),
-                  key=lambda tag: -tag["score"])
+                  key=lambda tag: (-tag["score"], tag["label"]))
     return {"tags": tags, "scores": scores, "timeline": {k: v for k, v in timeline.items()}}
