@@ -12,8 +12,10 @@ prefork event loop it only runs every keep-alive seconds. This subclass:
   `queue_declare`, whose reply carries `message_count`;
 * wants `ceil((depth + in_worker) / per_process)` processes, clamped to `[min, max]`, where
   `in_worker` counts the tasks this worker holds (running or prefetched);
-* scales **up at once**, and **down only after AUTOSCALE_COOLDOWN_S** during which the pool
-  never needed its current size (the decision itself is `decide()`, pure and unit-tested);
+* scales **up at once**, and **down** to the most it wanted over the last AUTOSCALE_COOLDOWN_S
+  (a sliding maximum), so it shrinks only after a whole cool-down in which it never needed its
+  current size, and a wavering load does not make it flap (the decision is `decide()`, pure
+  and unit-tested);
 * writes a sample `{t, processes, depth, in_worker, active}` to the Redis list
   `<prefix>:autoscale:<hostname>` (capped at AUTOSCALE_SAMPLES) on each tick and each change,
   for the benchmark's plot.
@@ -30,7 +32,7 @@ import json
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from time import monotonic
 
 from celery.worker import state
@@ -54,24 +56,45 @@ def wanted_processes(depth: int, in_worker: int, minimum: int, maximum: int, per
     return min(maximum, max(minimum, math.ceil(demand / max(1, per_process))))
 
 
-def decide(*, depth: int, in_worker: int, current: int, minimum: int, maximum: int, now: float,
-           last_needed_at: float | None, cooldown_s: float, per_process: int = 1) -> tuple[int, float | None]:
-    """(processes the pool should have now, updated `last_needed_at`).
+@dataclass(frozen=True)
+class History:
+    """What the decision remembers: when it first looked, and the sliding maximum of the processes
+    wanted over the last cool-down (a monotonic queue: times rising, wants strictly falling, so
+    it never holds more than `maximum + 1` entries however many tasks arrive)."""
 
-    `last_needed_at` is the last time the pool needed at least its current size. Up: at once.
-    Down: only once `cooldown_s` has passed since then, and straight to what is wanted (never
-    below the tasks in hand, which `wanted` counts). Above `maximum` (lowered at run time): down
-    at once."""
+    since: float | None = None
+    peaks: tuple[tuple[float, int], ...] = ()
+
+    def add(self, now: float, wanted: int, window_s: float) -> History:
+        peaks = [p for p in self.peaks if now - p[0] < window_s]
+        while peaks and peaks[-1][1] <= wanted:
+            peaks.pop()
+        peaks.append((now, wanted))
+        return History(now if self.since is None else self.since, tuple(peaks))
+
+    @property
+    def peak(self) -> int:
+        return self.peaks[0][1] if self.peaks else 0
+
+
+def decide(*, depth: int, in_worker: int, current: int, minimum: int, maximum: int, now: float,
+           cooldown_s: float, history: History, per_process: int = 1) -> tuple[int, History]:
+    """(processes the pool should have now, the updated history).
+
+    Up: at once, to what the backlog and the tasks in hand want. Down: to the most the pool was
+    wanted at over the last `cooldown_s` (so a pool is never shrunk below a size it needed within
+    the cool-down, and a load that wavers between 1 and 3 keeps 3, instead of flapping), and
+    never before it has been watched for a whole cool-down. Above `maximum` (lowered at run
+    time): down at once."""
     wanted = wanted_processes(depth, in_worker, minimum, maximum, per_process)
+    history = history.add(now, wanted, cooldown_s)
     if current > maximum:
-        return maximum, now
+        return maximum, history
     if wanted >= current:
-        return wanted, now
-    if last_needed_at is None:
-        return current, now  # first look: start the cool-down clock
-    if now - last_needed_at >= cooldown_s:
-        return wanted, now
-    return current, last_needed_at
+        return wanted, history
+    if now - history.since < cooldown_s:
+        return current, history
+    return min(current, history.peak), history
 
 
 @dataclass
@@ -80,12 +103,12 @@ class ScalePolicy:
     maximum: int
     cooldown_s: float
     per_process: int = 1
-    last_needed_at: float | None = None
+    history: History = field(default_factory=History)
 
     def target(self, depth: int, in_worker: int, current: int, now: float) -> int:
-        target, self.last_needed_at = decide(
+        target, self.history = decide(
             depth=depth, in_worker=in_worker, current=current, minimum=self.minimum, maximum=self.maximum,
-            now=now, last_needed_at=self.last_needed_at, cooldown_s=self.cooldown_s, per_process=self.per_process)
+            now=now, cooldown_s=self.cooldown_s, history=self.history, per_process=self.per_process)
         return target
 
 

@@ -44,7 +44,7 @@ def preload() -> dict:
         return PRELOAD
     import torch
 
-    if torch.cuda.is_available():
+    if cuda_available(torch):
         PRELOAD.update(preloaded=False, reason="CUDA is available: no model in the parent before fork; each child loads its own")
         log.warning("events: %s", PRELOAD["reason"])
         return PRELOAD
@@ -57,6 +57,20 @@ def preload() -> dict:
                    model=f"{pricer.name}@{pricer.version}")
     freeze_heap()
     return PRELOAD
+
+
+def cuda_available(torch) -> bool:
+    """torch.cuda.is_available() without initialising CUDA here: the default check calls cuInit,
+    which alone would break CUDA in every forked child; the NVML-based one does not."""
+    previous = os.environ.get("PYTORCH_NVML_BASED_CUDA_CHECK")
+    os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] = "1"
+    try:
+        return torch.cuda.is_available()
+    finally:
+        if previous is None:
+            os.environ.pop("PYTORCH_NVML_BASED_CUDA_CHECK", None)
+        else:
+            os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] = previous
 
 
 def freeze_heap() -> None:

@@ -7,14 +7,29 @@ import types
 
 import pytest
 
-from tasks.autoscale import DEFAULT_PRIORITY_STEPS, BrokerDepth, ScalePolicy, decide, redis_queue_keys, wanted_processes
+from tasks.autoscale import (
+    DEFAULT_PRIORITY_STEPS,
+    BrokerDepth,
+    History,
+    ScalePolicy,
+    decide,
+    redis_queue_keys,
+    wanted_processes,
+)
 
 LIMITS = {"minimum": 0, "maximum": 4, "cooldown_s": 30.0}
 
 
-def _decide(depth, in_worker, current, now, last_needed_at, **overrides):
-    return decide(depth=depth, in_worker=in_worker, current=current, now=now, last_needed_at=last_needed_at,
-                  **{**LIMITS, **overrides})
+def _after(*looks) -> History:
+    """The history after looks of (time, wanted)."""
+    history = History()
+    for now, wanted in looks:
+        history = history.add(now, wanted, LIMITS["cooldown_s"])
+    return history
+
+
+def _decide(depth, in_worker, current, now, history, **overrides):
+    return decide(depth=depth, in_worker=in_worker, current=current, now=now, history=history, **{**LIMITS, **overrides})[0]
 
 
 @pytest.mark.parametrize("depth, in_worker, per_process, expected", [
@@ -29,32 +44,55 @@ def test_wanted_never_goes_below_the_minimum():
 
 
 def test_a_backlog_scales_up_at_once_even_inside_the_cooldown():
-    assert _decide(depth=50, in_worker=0, current=0, now=100.0, last_needed_at=99.0) == (4, 100.0)
-    assert _decide(depth=1, in_worker=1, current=1, now=100.0, last_needed_at=99.0) == (2, 100.0)
+    assert _decide(depth=50, in_worker=0, current=0, now=100.0, history=_after((99.0, 0))) == 4
+    assert _decide(depth=1, in_worker=1, current=1, now=100.0, history=_after((99.0, 1))) == 2
 
 
 def test_no_scale_down_before_the_cooldown_has_passed():
-    target, last = _decide(depth=0, in_worker=0, current=4, now=129.9, last_needed_at=100.0)
-    assert (target, last) == (4, 100.0)
+    assert _decide(depth=0, in_worker=0, current=4, now=129.9, history=_after((0.0, 0), (100.0, 4))) == 4
 
 
-def test_after_the_cooldown_it_goes_straight_to_what_is_wanted():
-    assert _decide(depth=0, in_worker=0, current=4, now=130.0, last_needed_at=100.0) == (0, 130.0)
-    assert _decide(depth=0, in_worker=1, current=4, now=130.0, last_needed_at=100.0) == (1, 130.0)
-    assert _decide(depth=0, in_worker=0, current=4, now=130.0, last_needed_at=100.0, minimum=1) == (1, 130.0)
+def test_after_the_cooldown_it_goes_down_to_what_is_wanted():
+    history = _after((0.0, 0), (100.0, 4))
+    assert _decide(depth=0, in_worker=0, current=4, now=130.0, history=history) == 0
+    assert _decide(depth=0, in_worker=1, current=4, now=130.0, history=history) == 1
+    assert _decide(depth=0, in_worker=0, current=4, now=130.0, history=history, minimum=1) == 1
 
 
 def test_never_below_the_tasks_in_hand():
-    target, _ = _decide(depth=0, in_worker=3, current=4, now=1000.0, last_needed_at=0.0)
-    assert target == 3
+    assert _decide(depth=0, in_worker=3, current=4, now=1000.0, history=_after((0.0, 4))) == 3
 
 
-def test_the_first_look_starts_the_cooldown_clock():
-    assert _decide(depth=0, in_worker=0, current=4, now=50.0, last_needed_at=None) == (4, 50.0)
+def test_a_pool_is_watched_for_a_whole_cooldown_before_it_may_shrink():
+    assert _decide(depth=0, in_worker=0, current=4, now=50.0, history=History()) == 4  # first look
+    assert _decide(depth=0, in_worker=0, current=4, now=79.9, history=_after((50.0, 0))) == 4
+    assert _decide(depth=0, in_worker=0, current=4, now=80.0, history=_after((50.0, 0))) == 0
 
 
 def test_a_pool_above_a_lowered_maximum_shrinks_at_once():
-    assert _decide(depth=10, in_worker=0, current=4, now=5.0, last_needed_at=4.0, maximum=2) == (2, 5.0)
+    assert _decide(depth=10, in_worker=0, current=4, now=5.0, history=_after((4.0, 4)), maximum=2) == 2
+
+
+def test_down_only_to_the_most_it_needed_during_the_cooldown_so_a_wavering_load_does_not_flap():
+    policy = ScalePolicy(minimum=0, maximum=4, cooldown_s=3.0)
+    assert policy.target(40, 0, 0, now=0.0) == 4
+    current, targets = 4, []
+    for step in range(1, 25):  # 0.5 s ticks, the load wavering between 1 and 3 processes' worth
+        now = step * 0.5
+        current = policy.target(0, 3 if step % 2 else 1, current, now)
+        targets.append((now, current))
+    assert dict(targets)[2.5] == 4 and dict(targets)[3.0] == 3  # the 4 aged out after 3 s: down to 3, not 1
+    assert {c for t, c in targets if t >= 3.0} == {3}  # and it stays there, no flapping
+    for step in range(25, 40):  # then the load stops
+        current = policy.target(0, 0, current, step * 0.5)
+    assert current == 0
+
+
+def test_the_history_stays_small_however_many_tasks_arrive():
+    history = History()
+    for i in range(10_000):
+        history = history.add(i * 0.001, i % 5, 30.0)
+    assert len(history.peaks) <= 5 and history.peak == 4
 
 
 def test_needing_the_pool_again_restarts_the_cooldown():
@@ -65,7 +103,7 @@ def test_needing_the_pool_again_restarts_the_cooldown():
         (1.0, 40, 0, 0, 4),    # burst: straight to max
         (1.5, 30, 4, 4, 4),
         (2.0, 0, 4, 4, 4),     # draining: still needs 4
-        (3.0, 0, 1, 4, 4),     # needs 1, cooling down since 2.0
+        (3.0, 0, 1, 4, 4),     # needs 1, but needed 4 at 2.0
         (4.0, 0, 0, 4, 4),
         (4.5, 2, 2, 4, 4),     # needs 4 again at 4.5: the clock restarts
         (7.0, 0, 0, 4, 4),     # 2.5 s after, not 3

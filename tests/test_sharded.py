@@ -38,7 +38,7 @@ def _multi_scene_scenes() -> list[Scene]:
 
 @pytest.fixture(scope="module")
 def long_video(clips):
-    return clips.clip("multi-scene", seed=21, scenes=_multi_scene_scenes(), width=192, height=144, fps=8)
+    return clips.clip("multi-scene", seed=21, scenes=_multi_scene_scenes(), width=320, height=240, fps=10)
 
 
 def _boundaries(ranges):
@@ -68,7 +68,7 @@ def test_sharded_matches_single_and_the_ground_truth_timeline(api, shard_pool, l
 
 
 def test_a_shard_worker_killed_mid_job_loses_no_segment(api, shard_pool, stack, clips):
-    path, truth = clips.clip("multi-scene-kill", seed=22, scenes=_multi_scene_scenes()[::-1], width=192, height=144, fps=8)
+    path, truth = clips.clip("multi-scene-kill", seed=22, scenes=_multi_scene_scenes()[::-1], width=320, height=240, fps=10)
     job_id = submit(api, path, mode="sharded").json()["job_id"]
 
     def _some_segment_running():

@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from app import tiers
+from brigade import procs
 from brigade.settings import Settings
 
 DEFAULTS = {f.name: f.default for f in fields(Settings)}
@@ -84,7 +85,11 @@ def two_apis(stack):
         "HOTEL_SYNC_WAIT_S": "0",  # no worker here: answer 202 at once
     }
     assert env["RATE_LIMIT_ANONYMOUS"] == "10/hour;3/minute" and env["RATE_LIMIT_AUTHENTICATED"] == "100/hour;20/minute"
-    return stack.start_api(env=env, workers=1), stack.start_api(env=env, workers=1)
+    apis = stack.start_api(env=env, workers=1), stack.start_api(env=env, workers=1)
+    started = stack.procs[-2:]
+    yield apis
+    for proc in started:
+        procs.stop(proc)
 
 
 def _alternate(apis):

@@ -16,7 +16,7 @@ import numpy as np
 
 from media.frames import iter_frame_batches
 from models.synth import GroundTruth, make_clip, random_scenes
-from models.tagger.evaluate import window_labels
+from models.tagger.evaluate import FRAME_SIZES, window_labels
 
 OVERSAMPLE = 2
 
@@ -47,9 +47,11 @@ class Windows:
 
 
 def render_and_decode(seed: int, clip_s: float, size: int, decode_fps: float, min_scene_s: float,
-                      max_scene_s: float, folder: str) -> DecodedClip:
+                      max_scene_s: float, folder: str, frame_size: tuple[int, int]) -> DecodedClip:
     path = Path(folder) / f"train-{seed}.mp4"
-    gt = make_clip(path, seed=seed, scenes=random_scenes(seed, clip_s, min_scene_s, max_scene_s))
+    width, height = frame_size
+    gt = make_clip(path, seed=seed, scenes=random_scenes(seed, clip_s, min_scene_s, max_scene_s), width=width,
+                   height=height)
     stamps, frames = zip(*iter_frame_batches(path, fps=decode_fps, size=size, batch=64), strict=True)
     path.unlink()
     return DecodedClip(np.concatenate(stamps), np.concatenate(frames), gt)
@@ -57,10 +59,11 @@ def render_and_decode(seed: int, clip_s: float, size: int, decode_fps: float, mi
 
 def decode_clips(seeds: list[int], *, clip_s: float, size: int, decode_fps: float, min_scene_s: float = 1.5,
                  max_scene_s: float = 4.0, workers: int = 2) -> list[DecodedClip]:
-    """Render and decode one clip per seed, `workers` clips at a time."""
+    """Render (4:3 and 16:9 in turn) and decode one clip per seed, `workers` clips at a time."""
     with tempfile.TemporaryDirectory(prefix="tagger-train-") as folder, ProcessPoolExecutor(workers) as pool:
-        jobs = [pool.submit(render_and_decode, seed, clip_s, size, decode_fps, min_scene_s, max_scene_s, folder)
-                for seed in seeds]
+        jobs = [pool.submit(render_and_decode, seed, clip_s, size, decode_fps, min_scene_s, max_scene_s, folder,
+                            FRAME_SIZES[i % len(FRAME_SIZES)])
+                for i, seed in enumerate(seeds)]
         return [job.result() for job in jobs]
 
 

@@ -13,6 +13,9 @@ import numpy as np
 from models.synth import GroundTruth, make_clip, random_scenes
 from models.tagger.inference import tag_video
 
+#: rendered frame sizes, used in turn: 4:3 and 16:9 pictures both get squashed to a square input
+FRAME_SIZES = ((320, 240), (384, 216))
+
 
 def window_labels(gt: GroundTruth, starts: np.ndarray, window_s: float, labels: list[str]
                   ) -> tuple[np.ndarray, np.ndarray]:
@@ -61,12 +64,13 @@ def metrics(y_true: np.ndarray, probs: np.ndarray, labels: list[str], threshold:
 
 
 def heldout_clips(folder, *, seed: int, clips: int, clip_s: float, min_scene_s=2.0, max_scene_s=6.0,
-                  width=320, height=240) -> list[tuple[Path, GroundTruth]]:
-    """Render `clips` multi-scene evaluation videos (seeds seed, seed+1, ...) into `folder`."""
+                  sizes=FRAME_SIZES) -> list[tuple[Path, GroundTruth]]:
+    """Render `clips` multi-scene evaluation videos (seeds seed, seed+1, ...; `sizes` in turn)."""
     out = []
     for i in range(clips):
         path = Path(folder) / f"heldout-{seed + i}.mp4"
         scenes = random_scenes(seed + i, clip_s, min_scene_s, max_scene_s)
+        width, height = sizes[i % len(sizes)]
         out.append((path, make_clip(path, seed=seed + i, scenes=scenes, width=width, height=height)))
     return out
 

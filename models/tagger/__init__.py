@@ -1,0 +1,1 @@
+"""The video tagger: network, artifact loader, inference and evaluation (imports torch)."""
