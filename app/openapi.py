@@ -52,6 +52,24 @@ SPEC = {
             ],
             "responses": {"200": _json("the job", "Job"), "404": _problem("unknown job")},
         }},
+        "/v1/hotel-prices": {"post": {
+            "summary": "Nightly prices per hotel at a destination, with an interval and a confidence.",
+            "parameters": [{"name": "X-API-Key", "in": "header", "schema": {"type": "string"},
+                            "description": "API key (tier); none = anonymous, limited by client address"}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["destination", "check_in", "check_out", "guests"],
+                "properties": {"destination": {"type": "string"}, "check_in": {"type": "string", "format": "date"},
+                               "check_out": {"type": "string", "format": "date"}, "guests": {"type": "integer"},
+                               "budget": {"type": "number", "description": "for the whole stay"}}}}}},
+            "responses": {
+                "200": {"description": "the hotels, answered within HOTEL_SYNC_WAIT_S"},
+                "202": _json("still running: poll the job", "Accepted"),
+                "400": _problem("malformed JSON"),
+                "401": _problem("unknown API key"),
+                "422": _problem("invalid request: unknown destination, bad dates, stay too long, guests out of range"),
+                "429": _problem("rate limit of the caller's tier exceeded (see Retry-After)"),
+            },
+        }},
         "/v1/echo": {"post": {
             "summary": "Round trip of a trivial task through the whole serving path.",
             "responses": {"200": _json("the finished job", "Job"), "202": _json("still running", "Job")},

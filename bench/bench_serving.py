@@ -108,7 +108,8 @@ def round_trips(api: str) -> dict:
 
 def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="brigade-bench-"))
-    os.environ.update({"UPLOAD_DIR": str(root / "uploads"), "HEARTBEAT_INTERVAL_S": "1", "HEARTBEAT_TTL_S": "5"})
+    os.environ.update({"UPLOAD_DIR": str(root / "uploads"), "HEARTBEAT_INTERVAL_S": "1", "HEARTBEAT_TTL_S": "5",
+                       "RATE_LIMIT_ANONYMOUS": "1000000/hour;100000/minute"})
     stack = LocalStack(root)
     try:
         stack.start_redis()

@@ -52,6 +52,7 @@ def peak_rss_mb(pid: int) -> float:
 def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="brigade-bench-sharded-"))
     os.environ.update({"UPLOAD_DIR": str(root / "uploads"), "HEARTBEAT_INTERVAL_S": "1", "HEARTBEAT_TTL_S": "5",
+                       "RATE_LIMIT_ANONYMOUS": "1000000/hour;100000/minute",
                        "MAX_VIDEO_SECONDS": "3600"})
     stack = LocalStack(root)
     try:

@@ -48,6 +48,7 @@ def procfile_lines(embedded_redis: bool, replicas: int, flower_auth: tuple[str, 
     services = [(f"predict{i}", procs.worker_command("predict", f"predict{i}@%h")) for i in range(1, replicas + 1)]
     services += [("control", procs.worker_command("merge", "control@%h", pool="threads", concurrency=4))]
     services += shard_workers(shards)
+    services += [("events", procs.events_worker_command("events@%h"))]
     services += [("api", procs.api_command(API_PORT, host="0.0.0.0")),
                  ("flower", procs.flower_command(FLOWER_PORT, *flower_auth))]
     lines = []

@@ -71,7 +71,7 @@ def build_command(path: str, *, fps: float, size: int, start: float | None, end:
         ffmpeg.input(str(path), **in_opts)
         .filter("fps", fps=fps)
         .filter("scale", size, size, flags="area")
-        .output("pipe:", format="rawvideo", pix_fmt="rgb24")
+        .output("pipe:", format="rawvideo", pix_fmt="rgb24", an=None, sn=None, dn=None)
         .global_args("-nostdin", "-hide_banner", "-loglevel", "error", "-xerror", "-filter_threads", "1")
     )
     return stream.compile(cmd=ffmpeg_binary())

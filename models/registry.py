@@ -15,9 +15,10 @@ import json
 import re
 import shutil
 import threading
-from datetime import datetime, timezone
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 MANIFEST = "manifest.json"
 DEFAULT_POINTER = "DEFAULT"
@@ -164,7 +165,7 @@ def write_artifact(
         "kind": kind,
         "files": hashes,
         "framework": {"torch": torch.__version__},
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         **metadata,
     }
     (target / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")

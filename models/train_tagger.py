@@ -151,7 +151,7 @@ def main(argv=None) -> int:
                 "input_spec": INPUT_SPEC,
                 "parameters": sum(p.numel() for p in model.parameters()),
                 "training": {
-                    "data": "models.synth random_scenes clips (scenes 1.5-4 s), 320x240 and 384x216 in turn, 10 fps, "
+                    "data": "models.synth random_scenes clips (scenes 1.5-4 s), 320x240, 384x216 and 640x360 in turn, 10 fps, "
                     "H.264 (libx264 crf 23), decoded by ffmpeg",
                     "seed": args.seed,
                     "clips": args.clips,
@@ -162,7 +162,7 @@ def main(argv=None) -> int:
                     "seconds": round(train_s, 1),
                 },
                 "evaluation": {"seed": args.eval_seed, "clips": args.eval_clips, "clip_s": 30.0,
-                               "data": "random_scenes clips (scenes 2-6 s), 320x240 and 384x216 in turn, tagged "
+                               "data": "random_scenes clips (scenes 2-6 s), 320x240, 384x216 and 640x360 in turn, tagged "
                                        "end to end with tag_video; windows straddling a cut left out"},
                 "metrics": report,
             },

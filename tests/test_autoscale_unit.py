@@ -151,3 +151,32 @@ def test_depth_counts_messages_of_every_priority_in_a_real_redis(redis_server):
         finally:
             queue(conn.default_channel).purge()
     assert depth.read() == 0
+
+
+def test_depth_on_rabbitmq_from_a_passive_declare():
+    """The AMQP branch: the ready-message count of a passive queue_declare (skips without RabbitMQ)."""
+    import socket
+
+    from celery import Celery
+    from kombu import Connection, Exchange, Queue
+
+    url = "amqp://guest:guest@127.0.0.1:5672//"
+    try:
+        socket.create_connection(("127.0.0.1", 5672), timeout=1).close()
+    except OSError as exc:
+        pytest.skip(f"no RabbitMQ on 127.0.0.1:5672 ({exc})")
+    queue = Queue("depth-probe", Exchange("depth-probe", type="direct"), routing_key="depth-probe")
+    with Connection(url, connect_timeout=3) as conn:
+        try:
+            conn.ensure_connection(max_retries=1, timeout=3)
+        except Exception as exc:
+            pytest.skip(f"RabbitMQ refused {url}: {exc}")
+        producer = conn.Producer()
+        for n in range(3):
+            producer.publish({"n": n}, exchange=queue.exchange, routing_key="depth-probe", declare=[queue], serializer="json")
+        depth = BrokerDepth(Celery("probe", broker=url), "depth-probe")
+        try:
+            assert not depth.is_redis
+            assert depth.read() == 3
+        finally:
+            queue(conn.default_channel).delete()

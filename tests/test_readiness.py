@@ -38,5 +38,5 @@ def test_healthz_is_liveness_only(api):
 def test_openapi_document_describes_the_endpoints(api):
     spec = requests.get(f"{api}/openapi.json", timeout=10).json()
     assert spec["openapi"].startswith("3.")
-    for path in ("/v1/videos", "/v1/jobs/{job_id}", "/readyz", "/healthz"):
+    for path in ("/v1/videos", "/v1/jobs/{job_id}", "/v1/hotel-prices", "/readyz", "/healthz"):
         assert path in spec["paths"]

@@ -59,7 +59,7 @@ def render_and_decode(seed: int, clip_s: float, size: int, decode_fps: float, mi
 
 def decode_clips(seeds: list[int], *, clip_s: float, size: int, decode_fps: float, min_scene_s: float = 1.5,
                  max_scene_s: float = 4.0, workers: int = 2) -> list[DecodedClip]:
-    """Render (4:3 and 16:9 in turn) and decode one clip per seed, `workers` clips at a time."""
+    """Render (FRAME_SIZES in turn) and decode one clip per seed, `workers` clips at a time."""
     with tempfile.TemporaryDirectory(prefix="tagger-train-") as folder, ProcessPoolExecutor(workers) as pool:
         jobs = [pool.submit(render_and_decode, seed, clip_s, size, decode_fps, min_scene_s, max_scene_s, folder,
                             FRAME_SIZES[i % len(FRAME_SIZES)])

@@ -13,8 +13,8 @@ import numpy as np
 from models.synth import GroundTruth, make_clip, random_scenes
 from models.tagger.inference import tag_video
 
-#: rendered frame sizes, used in turn: 4:3 and 16:9 pictures both get squashed to a square input
-FRAME_SIZES = ((320, 240), (384, 216))
+#: rendered frame sizes, used in turn: 4:3 and 16:9, low and higher resolution all get squashed to 128x128
+FRAME_SIZES = ((320, 240), (384, 216), (640, 360))
 
 
 def window_labels(gt: GroundTruth, starts: np.ndarray, window_s: float, labels: list[str]
