@@ -65,6 +65,6 @@ def test_make_run_serves_a_video_and_ctrl_c_stops_everything(tmp_path):
 
 def _ready(api: str) -> bool:
     try:
-        return requests.get(f"{api}/readyz", timeout=2).status_code == 200
-    except requests.ConnectionError:
+        return requests.get(f"{api}/readyz", timeout=5).status_code == 200
+    except requests.RequestException:  # not listening yet, or still starting up
         return False
