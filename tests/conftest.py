@@ -73,5 +73,18 @@ def clips(tmp_root):
     return ClipFactory(tmp_root / "clips")
 
 
+@pytest.fixture
+def no_job_created(api):
+    """The test's request must be refused without creating a job record."""
+    from brigade.redis_client import key, redis_client
+
+    def _count() -> int:
+        return sum(1 for _ in redis_client().scan_iter(match=key("job", "*"), count=1000))
+
+    before = _count()
+    yield
+    assert _count() == before, "a refused request must not create a job"
+
+
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_TMP, ignore_errors=True)

@@ -10,19 +10,7 @@ from urllib.parse import urlparse
 import pytest
 import requests
 
-from brigade.redis_client import key, redis_client
 from tests import media_samples as samples
-
-
-def _job_count() -> int:
-    return sum(1 for _ in redis_client().scan_iter(match=key("job", "*"), count=1000))
-
-
-@pytest.fixture
-def no_job_created(api):
-    before = _job_count()
-    yield
-    assert _job_count() == before, "a refused upload must not create a job"
 
 
 def _assert_problem(response: requests.Response, status: int, code: str) -> dict:
