@@ -42,13 +42,14 @@ WORKDIR /app
 # The code stays root-owned (read-only for the service user); only the data directories are its own.
 # A new named volume mounted on them starts as a copy of them, ownership included.
 COPY . /app
-RUN mkdir -p /data/uploads /app/models/store \
+RUN mkdir -p /data/uploads /data/video-cache /app/models/store \
     && chown -R brigade:brigade /data /app/models/store
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     FFMPEG_BINARY=/usr/bin/ffmpeg \
     UPLOAD_DIR=/data/uploads \
+    WORKER_CACHE_DIR=/data/video-cache \
     MODEL_STORE=/app/models/store \
     BRIGADE_TORCH_VARIANT=${TORCH_VARIANT}
 USER brigade

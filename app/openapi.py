@@ -40,7 +40,7 @@ SPEC = {
                 "413": _problem("upload larger than MAX_UPLOAD_BYTES"),
                 "415": _problem("not a video, or an unsupported content type"),
                 "422": _problem("a video outside the duration, resolution or fps limits, or truncated"),
-                "503": _problem("broker unavailable"),
+                "503": _problem("broker or upload storage unavailable"),
             },
         }},
         "/v1/jobs/{job_id}": {"get": {

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, request, url_for
+from flask import Blueprint, current_app, request, url_for
 
 from app.dispatch import enqueue
 from app.errors import ApiError
 from app.uploads import receive_upload
 from brigade import jobs
 from brigade.settings import get_settings
+from brigade.storage import StorageError
 from media.probe import ProbeError, check_limits, probe
 
 bp = Blueprint("videos", __name__)
@@ -32,7 +33,11 @@ def submit_video():
         raise ApiError(_PROBE_STATUS.get(exc.code, 415 if exc.code == "unsupported-container" else 422),
                        exc.code, exc.detail) from exc
     mode = choose_mode(info.duration_s, upload.size, request.args.get("mode", "auto"))
-    video_uri, _ = upload.commit(extension)
+    try:
+        video_uri, _ = upload.commit(extension)
+    except StorageError as exc:  # the temp file stays; the request's teardown discards it
+        current_app.logger.warning("upload storage failed: %s", exc)
+        raise ApiError(503, "storage-unavailable", "the upload could not be stored; retry later") from exc
     fast = _flag("fast")
     job_id = jobs.create_job("video-tags", mode, input={
         "filename": filename, "sha256": upload.sha256, "video_uri": video_uri, "probe": info.as_dict(), "fast": fast,

@@ -30,7 +30,17 @@ class Settings:
     KEY_PREFIX: str = _env_field("brigade", "Prefix of every Redis key Brigade writes (job records, heartbeats, caches).")
 
     # --- storage ---------------------------------------------------------------------------
-    UPLOAD_DIR: str = _env_field(str(ROOT / "var" / "uploads"), "Shared storage for uploads; every worker must see the same files.")
+    UPLOAD_DIR: str = _env_field(str(ROOT / "var" / "uploads"),
+                                 "Uploads. `local` backend: the stored videos, seen by every worker; `s3`: the API's scratch space.")
+    STORAGE_BACKEND: str = _env_field("local", "Upload storage: `local` (UPLOAD_DIR, shared by all) or `s3` (S3_BUCKET; no shared disk).")
+    S3_BUCKET: str = _env_field("", "`s3` backend: the uploads' bucket; workers refuse `s3://` URIs of any other bucket.")
+    S3_PREFIX: str = _env_field("uploads/", "`s3` backend: key prefix of uploads, `<prefix><sha256>.<ext>`; workers refuse other keys.")
+    S3_ENDPOINT_URL: str = _env_field("", "`s3` backend: endpoint of an S3-compatible server (MinIO, Ceph...); empty means AWS S3.")
+    S3_REGION: str = _env_field("", "`s3` backend: the bucket's region; empty: AWS_DEFAULT_REGION. Credentials: AWS_* variables or a role.")
+    WORKER_CACHE_DIR: str = _env_field(str(ROOT / "var" / "video-cache"),
+                                       "`s3` backend: where a worker keeps downloaded videos (docs/DEPLOY.md: sizing, clean-up).")
+    WORKER_CACHE_MAX_BYTES: int = _env_field(10 * 1024**3, "`s3` backend: after a download, the least recently used videos go until "
+                                                           "WORKER_CACHE_DIR holds at most this; 0: no limit.")
     MODEL_STORE: str = _env_field(str(ROOT / "models" / "store"), "Model store: <store>/<name>/<version>/ with manifest.json.")
     TAGGER_MODEL: str = _env_field("video-tagger", "Model the video endpoints serve, as name or name@version.")
 

@@ -69,6 +69,7 @@ CONTAINER_VALUES = {
     "REDIS_URL": ("redis://redis:6379/0", "docker-compose.yml uses this unless you set it"),
     "UPLOAD_DIR": ("/data/uploads", "fixed by docker-compose.yml: the uploads volume"),
     "MODEL_STORE": ("/app/models/store", "fixed by docker-compose.yml: the models volume"),
+    "WORKER_CACHE_DIR": ("/data/video-cache", "set by the image"),
     "FFMPEG_BINARY": ("/usr/bin/ffmpeg", "set by the image: Debian's ffmpeg"),
 }
 NOTES = {
@@ -529,7 +530,8 @@ def test_references_resolve_and_the_flower_password_is_a_secret():
                 assert ("PersistentVolumeClaim", volume["persistentVolumeClaim"]["claimName"]) in defined
         for container in pod["containers"]:
             for source in container.get("envFrom", []):
-                assert ("ConfigMap", source["configMapRef"]["name"]) in defined
+                kind, ref = ("ConfigMap", source["configMapRef"]) if "configMapRef" in source else ("Secret", source["secretRef"])
+                assert (kind, ref["name"]) in defined
             for var in container.get("env", []):
                 ref = var.get("valueFrom", {})
                 if "secretKeyRef" in ref:
@@ -540,6 +542,23 @@ def test_references_resolve_and_the_flower_password_is_a_secret():
             named = {var["name"] for var in container.get("env", [])}
             for ref in re.findall(r"\$\(([A-Z_]+)\)", " ".join(container.get("command", []))):
                 assert ref in named, f"{doc['metadata']['name']}: $({ref}) is not expanded"
+
+
+def test_uploads_live_on_s3_with_credentials_in_a_secret_and_no_shared_upload_volume():
+    config = _by_kind("ConfigMap")["brigade-settings"]["data"]
+    assert config["STORAGE_BACKEND"] == "s3" and config["S3_BUCKET"]
+    credentials = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+    assert not credentials & set(config) and credentials <= set(_by_kind("Secret")["brigade-s3"]["stringData"])
+    deployments = _by_kind("Deployment")
+    local_dirs = {"api": config["UPLOAD_DIR"], "worker-predict": config["WORKER_CACHE_DIR"],
+                  "worker-gpu": config["WORKER_CACHE_DIR"], "worker-control": config["WORKER_CACHE_DIR"]}
+    for name, path in local_dirs.items():
+        pod = deployments[name]["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        assert {"secretRef": {"name": "brigade-s3"}} in container["envFrom"], name
+        (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == path]
+        (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+        assert "emptyDir" in volume, f"{name}: {path} is the pod's own disk, not a shared volume"
 
 
 def test_redis_keeps_its_data_on_a_volume():
