@@ -9,6 +9,7 @@ import torch
 
 from models import registry
 from models.registry import IntegrityError, UnknownModel, load_model, write_artifact
+from models.synth import Scene
 from models.tagger.inference import tag_video
 from tests.fixtures_media import SHIPPED_STORE, TAGGER, copy_store, flip_byte, scenes_clip
 
@@ -75,8 +76,6 @@ def test_dropped_in_torchscript_serves_without_code_changes(tmp_path):
                    {"model.ts": tmp_path / "model.ts", "labels.json": tmp_path / "labels.json"},
                    kind=TAGGER, metadata={"input_spec": spec})
     tagger = load_model("my-tagger", store=tmp_path / "store")
-    from models.synth import Scene
-
     path, _ = scenes_clip(Scene("outdoor", "day", duration_s=2.0), Scene("outdoor", "night", duration_s=4.0))
     result = tag_video(tagger, path)
     assert [(w["start"], w["end"]) for w in result["windows"]] == [(0.0, 2.0), (2.0, 4.0), (4.0, 6.0)]

@@ -192,9 +192,28 @@ PAINTERS = {"ball": _paint_ball, "box": _paint_box, "vehicle": _paint_vehicle, "
 GROUNDED = {"box", "vehicle", "person", "animal"}
 
 
+def _overlap(a, b) -> float:
+    (ax, ay, aw, ah), (bx, by, bw, bh) = a, b
+    return max(0.0, min(ax + aw, bx + bw) - max(ax, bx)) * max(0.0, min(ay + ah, by + bh) - max(ay, by))
+
+
+def free_spot(rng, placed: list, sw: int, sh: int, x_range, y_range, tries: int = 40) -> tuple[float, float]:
+    """A position where the sprite covers no placed one (else the least covered): the truth says
+    an object is in the picture, so it must not start out hidden behind another."""
+    best, best_overlap = None, float("inf")
+    for _ in range(tries):
+        spot = (rng.uniform(*x_range), rng.uniform(*y_range))
+        overlap = sum(_overlap((*spot, sw, sh), other) for other in placed)
+        if overlap < best_overlap:
+            best, best_overlap = spot, overlap
+        if overlap == 0:
+            break
+    return best
+
+
 def make_sprites(scene: Scene, rng, h: int, w: int, light) -> list[Sprite]:
     u = h / 240
-    sprites = []
+    sprites, placed = [], []
     movers = set(scene.objects) if scene.moving else set()
     if scene.moving and len(scene.objects) > 1:  # not every object has to move, but one does
         movers = {o for o in scene.objects if rng.random() < 0.7} or {scene.objects[rng.integers(len(scene.objects))]}
@@ -204,8 +223,8 @@ def make_sprites(scene: Scene, rng, h: int, w: int, light) -> list[Sprite]:
             rgb, mask = rgb[:, ::-1], mask[:, ::-1]
         sh, sw = mask.shape
         y_low = h * 0.45 if name in GROUNDED else 0.0
-        y = rng.uniform(y_low, max(y_low + 1, h - sh))
-        x = rng.uniform(0, max(1, w - sw))
+        x, y = free_spot(rng, placed, sw, sh, (0, max(1, w - sw)), (y_low, max(y_low + 1, h - sh)))
+        placed.append((x, y, sw, sh))
         vx = vy = 0.0
         if name in movers:
             speed = rng.uniform(40, 90) * u
