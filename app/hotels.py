@@ -34,7 +34,7 @@ def submit_hotel_prices():
     job_id = jobs.create_job("hotel-prices", "event", input={**message, "tier": caller.tier})
     enqueue(job_id, TASK, priority=priority,
             kwargs={"job_id": job_id, "request": message, "tier": caller.tier, "priority": priority, "seq": seq})
-    record = jobs.wait_for_terminal(job_id, s.HOTEL_SYNC_WAIT_S)
+    record = jobs.wait_for_terminal(job_id, s.HOTEL_SYNC_WAIT_S, just_created=True)
     status_url = url_for("jobs.get_job", job_id=job_id)
     if record and record["status"] == jobs.SUCCEEDED:
         return {"job_id": job_id, "status": record["status"], "tier": caller.tier, **(record.get("result") or {}),

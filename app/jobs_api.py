@@ -33,5 +33,5 @@ def echo():
     payload = (request.get_json(silent=True) or {}).get("payload")
     job_id = jobs.create_job("echo", "single")
     enqueue(job_id, "tasks.ops.echo", kwargs={"job_id": job_id, "payload": payload})
-    record = jobs.wait_for_terminal(job_id, max_wait())
+    record = jobs.wait_for_terminal(job_id, max_wait(), just_created=True)
     return render_job(record), (200 if record["status"] in jobs.TERMINAL else 202)

@@ -20,7 +20,7 @@ import requests
 from bench.report import percentile, write
 from brigade.localstack import LocalStack
 
-CLIPS, CLIP_S, SIZE, FPS = 12, 12.0, (640, 360), 24
+CLIPS, CLIP_S, SIZE, FPS = 16, 20.0, (640, 360), 24
 ROUND_TRIPS = 200
 
 

@@ -18,7 +18,7 @@ import requests
 from bench.report import write
 from brigade.localstack import LocalStack
 
-LONG_S, SIZE, FPS = 300.0, (640, 360), 24
+LONG_S, SIZE, FPS = 300.0, (1280, 720), 24
 RSS_SHORT_S, RSS_LONG_S, RSS_SIZE, RSS_FPS = 60.0, 1800.0, (320, 180), 12
 
 
@@ -77,7 +77,7 @@ def main() -> None:
             stack.stop(worker)
     finally:
         stack.stop_all()
-    timings = sharded["timings"]
+    timings = sharded["result"]["timings"]
     overhead = timings["plan_s"] + timings["merge_s"]
     speedup = single_s / sharded_s
     same_tags = {t["label"] for t in single["result"]["tags"]} == {t["label"] for t in sharded["result"]["tags"]}

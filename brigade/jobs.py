@@ -49,13 +49,15 @@ def create_job(kind: str, mode: str, *, job_id: str | None = None, input: dict |
     return job_id
 
 
-def _write(job_id: str, fields: dict[str, Any]) -> None:
+def _write(job_id: str, fields: dict[str, Any], pipe=None) -> None:
+    """Queue the write on `pipe` (the caller executes it), or write at once in one round trip."""
     encoded = {k: json.dumps(v) if k in _JSON_FIELDS else v for k, v in fields.items() if v is not None}
-    client = redis_client()
-    pipe = client.pipeline()
+    own = pipe is None
+    pipe = redis_client().pipeline(transaction=False) if own else pipe
     pipe.hset(_job_key(job_id), mapping=encoded)
     pipe.expire(_job_key(job_id), int(get_settings().RESULT_EXPIRES_S))
-    pipe.execute()
+    if own:
+        pipe.execute()
 
 
 def get_job(job_id: str) -> dict | None:
@@ -78,13 +80,16 @@ def get_job(job_id: str) -> dict | None:
 def update_job(job_id: str, **fields: Any) -> None:
     """Set fields of an existing record; publishes an event when the status becomes terminal."""
     fields["updated_at"] = time.time()
-    if fields.get("status") in TERMINAL:
+    terminal = fields.get("status") in TERMINAL
+    if terminal:
         fields.setdefault("finished_at", fields["updated_at"])
-    _write(job_id, fields)
-    if fields.get("status") in TERMINAL:
-        clear_deadline(job_id)
-        redis_client().publish(_events_channel(job_id), fields["status"])
-        redis_client().hincrby(key("stats", "jobs"), fields["status"], 1)  # read by the API's /metrics
+    pipe = redis_client().pipeline(transaction=False)  # one round trip, on the hot path of every job
+    _write(job_id, fields, pipe)
+    if terminal:
+        pipe.zrem(key("deadlines"), job_id)
+        pipe.hincrby(key("stats", "jobs"), fields["status"], 1)  # read by the API's /metrics
+        pipe.publish(_events_channel(job_id), fields["status"])  # last: waiters re-read the record
+    pipe.execute()
 
 
 def mark_running(job_id: str, worker: str) -> None:
@@ -103,10 +108,11 @@ def fail(job_id: str, error: dict) -> None:
     update_job(job_id, status=FAILED, error=error)
 
 
-def wait_for_terminal(job_id: str, timeout_s: float) -> dict | None:
-    """The record once it is terminal or `timeout_s` has passed, whichever comes first."""
-    record = get_job(job_id)
-    if record is None or record["status"] in TERMINAL or timeout_s <= 0:
+def wait_for_terminal(job_id: str, timeout_s: float, *, just_created: bool = False) -> dict | None:
+    """The record once it is terminal or `timeout_s` has passed, whichever comes first.
+    `just_created` skips the first read, which cannot find a job that was enqueued a moment ago done."""
+    record = None if just_created else get_job(job_id)
+    if not just_created and (record is None or record["status"] in TERMINAL or timeout_s <= 0):
         return record
     pubsub = redis_client().pubsub(ignore_subscribe_messages=True)
     pubsub.subscribe(_events_channel(job_id))

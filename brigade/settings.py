@@ -72,6 +72,7 @@ class Settings:
     SEGMENT_MAX_S: float = _env_field(120.0, "Longest planned segment; SEGMENT_MEMORY_MB may lower it.")
     SEGMENT_MEMORY_MB: int = _env_field(1024, "Memory one shard worker may use for a segment; caps segment length.")
     SEGMENTS_PER_WORKER: int = _env_field(3, "Planner aims for this many segments per live shard worker (balance).")
+    SCENE_SEARCH_S: float = _env_field(10.0, "How far a segment boundary may move to meet a scene cut (the planner scans only there).")
     SCENE_THRESHOLD: float = _env_field(0.15, "ffmpeg scene score above which a keyframe starts a new scene.")
     SHARD_ROUTING: str = _env_field("queue", "`queue`: one shared `segments` queue; `hash`: segment -> `shard.<hash % NUM_SHARDS>`.")
     NUM_SHARDS: int = _env_field(2, "Shard queues `shard.0..N-1` used when SHARD_ROUTING=hash.")

@@ -3,6 +3,7 @@ each goes to. Pure functions; the planner task feeds them the probe and the scen
 
 from __future__ import annotations
 
+import math
 import zlib
 from dataclasses import dataclass
 
@@ -46,26 +47,38 @@ def max_segment_seconds(budget_mb: float, width: int, height: int, cap_s: float)
     return min(cap_s, room / PER_SECOND_MB)
 
 
-def plan_segments(duration: float, cuts: list[float], *, min_s: float, max_s: float, target_s: float) -> list[Segment]:
-    """Split [0, duration) into segments of about `target_s`, each end moved to the nearest scene
-    cut within reach so a segment holds whole scenes, never shorter than `min_s` (but the last)
-    nor longer than `max_s`."""
+def boundary_targets(duration: float, *, target_s: float, max_s: float) -> list[float]:
+    """Where segment boundaries would fall without scene cuts: `n` equal segments, `n` chosen so
+    a segment is about `target_s` and never over `max_s`."""
+    n = max(1, math.ceil(duration / max_s), round(duration / max(target_s, 1e-6)))
+    return [duration * k / n for k in range(1, n)]
+
+
+def cut_search_windows(duration: float, *, target_s: float, max_s: float, reach_s: float) -> list[tuple[float, float]]:
+    """The only stretches the planner scans for scene cuts: `reach_s` around each boundary target.
+    Scanning there alone keeps the planner's cost proportional to the number of segments."""
+    return [(max(0.0, b - reach_s), min(duration, b + reach_s))
+            for b in boundary_targets(duration, target_s=target_s, max_s=max_s)]
+
+
+def plan_segments(duration: float, cuts: list[float], *, min_s: float, max_s: float, target_s: float,
+                  reach_s: float, align_s: float = 0.0) -> list[Segment]:
+    """Split [0, duration) at the boundary targets, each moved to the nearest scene cut within
+    `reach_s` so a segment holds whole scenes; no segment shorter than `min_s` (unless the video
+    is) nor longer than `max_s`. With `align_s` (the tagger's window), boundaries fall on its grid,
+    so the segments' windows are exactly the windows of tagging the whole video at once."""
     if duration <= 0:
         raise PlanError("cannot plan a video of zero duration")
-    min_s = min(min_s, max_s)
-    target_s = max(min_s, min(target_s, max_s))
-    cuts = sorted(c for c in cuts if 0 < c < duration)
-    bounds, start = [0.0], 0.0
-    while duration - start > max_s or duration - start > target_s + min_s / 2:
-        ideal = start + target_s
-        lo, hi = start + min_s, min(start + max_s, duration - min_s)
-        reach = target_s / 2
-        nearby = [c for c in cuts if lo <= c <= hi and abs(c - ideal) <= reach]
-        end = min(nearby, key=lambda c: abs(c - ideal)) if nearby else min(max(ideal, lo), hi)
-        if end <= start:
-            break
+    bounds = [0.0]
+    for target in boundary_targets(duration, target_s=target_s, max_s=max_s):
+        nearby = [c for c in cuts if abs(c - target) <= reach_s
+                  and c - bounds[-1] >= min_s and duration - c >= min_s and c - bounds[-1] <= max_s]
+        end = min(nearby, key=lambda c: abs(c - target)) if nearby else min(target, bounds[-1] + max_s)
+        if align_s > 0:
+            end = min(math.floor(end / align_s + 0.5) * align_s, math.floor((bounds[-1] + max_s) / align_s) * align_s)
+        if end <= bounds[-1] or end >= duration:
+            continue
         bounds.append(round(end, 3))
-        start = end
     bounds.append(round(duration, 3))
     return [Segment(i, bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1)]
 

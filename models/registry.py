@@ -109,6 +109,21 @@ def verify(artifact_dir: Path) -> dict:
     return manifest
 
 
+def read_manifest(ref: str, store: str | Path | None = None) -> dict:
+    """The manifest of `ref` without loading (or verifying) the model: for processes that need its
+    metadata, not its weights (the sharded planner needs the tagger's window length)."""
+    store = _default_store(store)
+    return json.loads((resolve(*parse_ref(ref), store) / MANIFEST).read_text())
+
+
+def _default_store(store: str | Path | None) -> str | Path:
+    if store is None:
+        from brigade.settings import get_settings
+
+        return get_settings().MODEL_STORE
+    return store
+
+
 def _loader(kind: str) -> Callable[[Path, dict], Any]:
     if kind not in LOADERS:
         raise ModelError(f"artifact kind {kind!r} has no loader (known: {', '.join(sorted(LOADERS))})")
@@ -118,10 +133,7 @@ def _loader(kind: str) -> Callable[[Path, dict], Any]:
 
 def load_model(ref: str, store: str | Path | None = None) -> Any:
     """Load, verify and cache (per process) the model `ref` = name or name@version."""
-    if store is None:
-        from brigade.settings import get_settings
-
-        store = get_settings().MODEL_STORE
+    store = _default_store(store)
     name, version = parse_ref(ref)
     path = resolve(name, version, store)
     key = (str(Path(store).resolve()), name, path.name)

@@ -21,6 +21,7 @@ from brigade.settings import get_settings
 from brigade.sharding import (
     PlanError,
     Segment,
+    cut_search_windows,
     max_segment_seconds,
     plan_segments,
     shard_for,
@@ -30,6 +31,7 @@ from brigade.sharding import (
 from brigade.storage import local_path
 from media.probe import probe
 from media.scenes import SceneDetectionError, detect_cuts
+from models.registry import read_manifest
 from tasks import queues
 from tasks.base import JobTask
 from tasks.celery_app import app
@@ -59,19 +61,24 @@ def plan_video(job_id: str, video_uri: str, sha256: str, fast: bool = False) -> 
     path = local_path(video_uri)
     info = probe(path)
     try:
-        cuts, cut_note = detect_cuts(str(path)), "ok"
-    except SceneDetectionError as exc:  # cuts are a hint: plan on length alone; a bad range fails its segment
-        cuts, cut_note = [], str(exc)[-300:]
-    try:
         max_len = max_segment_seconds(s.SEGMENT_MEMORY_MB, info.width, info.height, s.SEGMENT_MAX_S)
     except PlanError as exc:
         jobs.fail(job_id, {"type": "plan-failed", "detail": str(exc)})
         return {"job_id": job_id, "failed": True}
     workers = max(1, live_shard_workers())
     target = target_length(info.duration_s, workers, s.SEGMENTS_PER_WORKER, s.SEGMENT_MIN_S, max_len)
-    segments = plan_segments(info.duration_s, cuts, min_s=s.SEGMENT_MIN_S, max_s=max_len, target_s=target)
+    reach = min(target / 4, s.SCENE_SEARCH_S)
+    try:  # cuts are a hint: without them, plan on length alone (a bad range then fails its segment)
+        windows = cut_search_windows(info.duration_s, target_s=target, max_s=max_len, reach_s=reach)
+        cuts, cut_note = detect_cuts(str(path), windows=windows), "ok"
+    except SceneDetectionError as exc:
+        cuts, cut_note = [], str(exc)[-300:]
+    window_s = float(read_manifest(s.TAGGER_MODEL)["input_spec"]["window_s"])
+    segments = plan_segments(info.duration_s, cuts, min_s=s.SEGMENT_MIN_S, max_s=max_len, target_s=target,
+                             reach_s=reach, align_s=window_s)
     plan = {"segments": [seg.as_dict() for seg in segments], "cuts": cuts, "max_segment_s": round(max_len, 1),
-            "target_segment_s": round(target, 1), "shard_workers": workers, "routing": s.SHARD_ROUTING, "scene_detection": cut_note}
+            "target_segment_s": round(target, 1), "cut_search_s": round(reach, 1), "shard_workers": workers,
+            "routing": s.SHARD_ROUTING, "scene_detection": cut_note}
     jobs.update_job(job_id, status=jobs.RUNNING, started_at=time.time(), segments_total=len(segments), plan=plan)
     jobs.set_deadline(job_id, s.SHARDED_JOB_TIMEOUT_S)
     header = [

@@ -72,11 +72,13 @@ def summarize(windows: list[dict], labels: list[str], groups: dict, threshold: f
     timeline, covered, scores = {}, {}, {}
     for col, label in enumerate(labels):
         ranges = _runs(present[:, col], starts, ends)
+        # Coverage from the windows themselves, so snapping (which only the sharded path can do,
+        # having found cuts) never changes which tags a video gets.
+        covered[label] = sum(e - s for s, e in ranges)
         ranges = [[round(_snap(s, cut_array, reach), 3), round(_snap(e, cut_array, reach), 3)] for s, e in ranges]
         ranges = [r for r in ranges if r[1] > r[0]]
         if ranges:
             timeline[label] = ranges
-        covered[label] = sum(e - s for s, e in ranges)
         mask = present[:, col]
         scores[label] = round(float(np.average(probs[mask, col], weights=weights[mask])), 4) if mask.any() else 0.0
 
