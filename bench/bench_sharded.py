@@ -18,7 +18,7 @@ import requests
 from bench.report import write
 from brigade.localstack import LocalStack
 
-LONG_S, SIZE, FPS = 300.0, (1280, 720), 24
+LONG_S, SIZE, FPS = 600.0, (1280, 720), 24
 RSS_SHORT_S, RSS_LONG_S, RSS_SIZE, RSS_FPS = 60.0, 1800.0, (320, 180), 12
 
 
