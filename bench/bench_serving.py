@@ -144,7 +144,7 @@ def main() -> None:
             "served": {str(k): v for k, v in runs.items()}, "round_trip": rt,
             "serving_efficiency": efficiency, "replica_scaling": scaling, "overhead_ms_per_job": overhead_ms}
     rows = [
-        ("in-process throughput (video-s per s, 1 core)", f"{base['video_s_per_s']:.1f}",
+        ("in-process throughput (video-s per s; 1 torch + 1 ffmpeg thread)", f"{base['video_s_per_s']:.1f}",
          f"decode {base['decode_s']:.2f}s / inference {base['infer_s']:.2f}s"),
         ("CPU cores one in-process tagging run keeps busy", f"{base['cores_used']:.2f}",
          "ffmpeg's demux/decode/filter threads overlap with inference"),
