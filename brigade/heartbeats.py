@@ -25,6 +25,11 @@ def is_alive(process: str) -> bool:
     return bool(redis_client().exists(heartbeat_key(process)))
 
 
+def host_alive(hostname: str) -> bool:
+    """Whether any process of the worker named `hostname` still heartbeats."""
+    return any(redis_client().scan_iter(match=heartbeat_key(f"{hostname}:*"), count=500))
+
+
 def list_replicas(queue: str | None = None, ready_only: bool = False) -> list[dict]:
     """Live replicas (heartbeat not expired), optionally only those consuming `queue`."""
     client = redis_client()

@@ -134,7 +134,9 @@ def recover_orphans() -> list[str]:
     recovered = []
     for task_id, raw in client.hgetall(running_key()).items():
         entry = json.loads(raw)
-        if heartbeats.is_alive(entry["process"]) or time.time() - entry["started"] < s.HEARTBEAT_TTL_S:
+        # Running: its process must heartbeat. Only received: some process of its worker must.
+        alive = heartbeats.is_alive(entry["process"]) if entry.get("process") else heartbeats.host_alive(entry["hostname"])
+        if alive or time.time() - entry["started"] < s.HEARTBEAT_TTL_S:
             continue
         restored = _restore_unacked(task_id)
         client.hdel(running_key(), task_id)
@@ -142,7 +144,7 @@ def recover_orphans() -> list[str]:
         record = jobs.get_job(job_id) if job_id else None
         if record and record.get("status") == jobs.RUNNING and record.get("worker") == entry["process"]:
             jobs.update_job(job_id, status=jobs.QUEUED, note=f"replica {entry['process']} died mid-task; redelivered")
-        log.warning("replica %s died running %s; message %s", entry["process"], task_id,
+        log.warning("replica %s died holding %s; message %s", entry.get("process") or entry["hostname"], task_id,
                     "restored" if restored else "not found (already redelivered)")
         recovered.append(task_id)
     return recovered
@@ -196,10 +198,20 @@ def _on_worker_stop(**_):
         stop_heartbeat()
 
 
+@signals.task_received.connect
+def _track_received(request, **_):
+    """From the moment a worker holds a message (before any pool process runs it), a record says
+    whose it is: a worker killed between taking a message and starting it must not strand it."""
+    entry = {"hostname": _worker["hostname"] or request.hostname, "process": None, "task": request.name,
+             "job_id": (request.kwargs or {}).get("job_id"), "started": time.time()}
+    redis_client().hset(running_key(), request.id, json.dumps(entry))
+
+
 @signals.task_prerun.connect
 def _track_running(task_id, task, args=None, kwargs=None, **_):
     job_id = (kwargs or {}).get("job_id")
-    entry = {"process": process_id(), "task": task.name, "job_id": job_id, "started": time.time()}
+    entry = {"hostname": _worker["hostname"], "process": process_id(), "task": task.name, "job_id": job_id,
+             "started": time.time()}
     redis_client().hset(running_key(), task_id, json.dumps(entry))
 
 
