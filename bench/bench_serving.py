@@ -13,6 +13,7 @@ import os
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -117,6 +118,30 @@ def round_trips(api: str) -> dict:
             "added_p50_ms": percentile(http, 50) - percentile(bare, 50)}
 
 
+@contextmanager
+def pinned(cpus: set[int]):
+    """Run the block (the in-process baseline and its ffmpeg children) on these cores only."""
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+def replica_runs(stack: LocalStack, api: str, paths: list[Path], pin: bool) -> dict:
+    """Served throughput with 1, then 2 predict replicas; with `pin`, replica i owns core i."""
+    runs, workers = {}, []
+    for replicas in (1, 2):
+        while len(workers) < replicas:
+            workers.append(stack.start_worker("predict", cpus={len(workers) % os.cpu_count()} if pin else None))
+        served(api, paths[:2])  # warm every replica's first request
+        runs[replicas] = served(api, paths)
+    for worker in workers:
+        stack.stop(worker)
+    return runs
+
+
 def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="brigade-bench-"))
     os.environ.update({"UPLOAD_DIR": str(root / "uploads"), "HEARTBEAT_INTERVAL_S": "1", "HEARTBEAT_TTL_S": "5",
@@ -126,23 +151,25 @@ def main() -> None:
         stack.start_redis()
         paths = make_clips(root / "clips")
         base = in_process(paths)
+        with pinned({0}):
+            base_pinned = in_process(paths)
         api = stack.start_api()
-        runs = {}
-        workers = []
-        for replicas in (1, 2):
-            while len(workers) < replicas:
-                workers.append(stack.start_worker("predict"))
-            served(api, paths[:2])  # warm every replica's first request
-            runs[replicas] = served(api, paths)
+        runs = replica_runs(stack, api, paths, pin=False)
+        runs_pinned = replica_runs(stack, api, paths, pin=True)
+        stack.start_worker("predict")
         rt = round_trips(api)
     finally:
         stack.stop_all()
     efficiency = runs[1]["video_s_per_s"] / base["video_s_per_s"]
     scaling = runs[2]["video_s_per_s"] / runs[1]["video_s_per_s"]
+    efficiency_pinned = runs_pinned[1]["video_s_per_s"] / base_pinned["video_s_per_s"]
+    scaling_pinned = runs_pinned[2]["video_s_per_s"] / runs_pinned[1]["video_s_per_s"]
     overhead_ms = (runs[1]["wall_s"] - base["wall_s"]) / CLIPS * 1000
     data = {"clips": {"count": CLIPS, "seconds": CLIP_S, "size": SIZE, "fps": FPS}, "in_process": base,
             "served": {str(k): v for k, v in runs.items()}, "round_trip": rt,
-            "serving_efficiency": efficiency, "replica_scaling": scaling, "overhead_ms_per_job": overhead_ms}
+            "serving_efficiency": efficiency, "replica_scaling": scaling, "overhead_ms_per_job": overhead_ms,
+            "pinned": {"in_process": base_pinned, "served": {str(k): v for k, v in runs_pinned.items()},
+                       "serving_efficiency": efficiency_pinned, "replica_scaling": scaling_pinned}}
     rows = [
         ("in-process throughput (video-s per s; 1 torch + 1 ffmpeg thread)", f"{base['video_s_per_s']:.1f}",
          f"decode {base['decode_s']:.2f}s / inference {base['infer_s']:.2f}s"),
@@ -154,6 +181,11 @@ def main() -> None:
         ("served, 2 replicas (video-s per s)", f"{runs[2]['video_s_per_s']:.1f}", ""),
         ("serving efficiency (1 replica / in-process)", f"{efficiency:.3f}", ">= 0.95"),
         ("replica scaling (2 / 1)", f"{scaling:.2f}x", ">= 1.8x on 2 cores"),
+        ("pinned (a core per replica): in-process on 1 core (video-s per s)", f"{base_pinned['video_s_per_s']:.1f}", ""),
+        ("pinned: served, 1 / 2 replicas (video-s per s)",
+         f"{runs_pinned[1]['video_s_per_s']:.1f} / {runs_pinned[2]['video_s_per_s']:.1f}", ""),
+        ("pinned: serving efficiency (1 replica / in-process)", f"{efficiency_pinned:.3f}", ">= 0.95"),
+        ("pinned: replica scaling (2 / 1)", f"{scaling_pinned:.2f}x", ">= 1.8x on 2 cores"),
         ("job latency p50 / p99, 1 replica", f"{runs[1]['latency_p50_s']:.2f}s / {runs[1]['latency_p99_s']:.2f}s",
          f"{CLIPS} jobs queued at once"),
         ("job latency p50 / p99, 2 replicas", f"{runs[2]['latency_p50_s']:.2f}s / {runs[2]['latency_p99_s']:.2f}s", ""),

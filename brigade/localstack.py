@@ -40,10 +40,14 @@ class LocalStack:
         return os.environ["REDIS_URL"]
 
     def start_worker(self, queues: str = "predict", *, pool: str = "prefork", wait_ready: bool = True,
-                     env: dict | None = None, prefix: str = "w") -> Worker:
+                     env: dict | None = None, prefix: str = "w", cpus: set[int] | None = None) -> Worker:
+        """`cpus`: pin the worker (and every process it forks: pool children, ffmpeg) to these
+        cores, as `docker run --cpuset-cpus` or Kubernetes' static CPU manager would."""
         name = f"{prefix}{next(_names)}@{os.uname().nodename}"
         log = self.logs / f"{name}.log"
         proc = procs.spawn(procs.worker_command(queues, name, pool=pool), env, log)
+        if cpus:
+            os.sched_setaffinity(proc.pid, cpus)
         self.procs.append(proc)
         worker = Worker(name, proc, log)
         if wait_ready:

@@ -112,6 +112,22 @@ class Settings:
     def result_backend(self) -> str:
         return self.RESULT_BACKEND or self.REDIS_URL
 
+    def __post_init__(self):
+        """Refuse combinations that would lose work quietly, naming the settings to change."""
+        rules = [
+            (self.VISIBILITY_TIMEOUT_S > self.TASK_TIME_LIMIT_S,
+             "VISIBILITY_TIMEOUT_S must exceed TASK_TIME_LIMIT_S, or Redis redelivers tasks that are still running"),
+            (self.TASK_TIME_LIMIT_S > self.TASK_SOFT_TIME_LIMIT_S, "TASK_TIME_LIMIT_S must exceed TASK_SOFT_TIME_LIMIT_S"),
+            (self.RESULT_EXPIRES_S > self.SHARDED_JOB_TIMEOUT_S,
+             "RESULT_EXPIRES_S must outlive SHARDED_JOB_TIMEOUT_S, or a chord's segment results expire before its merge"),
+            (self.HEARTBEAT_TTL_S > self.HEARTBEAT_INTERVAL_S,
+             "HEARTBEAT_TTL_S must exceed HEARTBEAT_INTERVAL_S, or live replicas look dead"),
+            (self.SHARD_ROUTING in ("queue", "hash"), f"SHARD_ROUTING={self.SHARD_ROUTING!r}: use queue or hash"),
+        ]
+        problems = [message for ok, message in rules if not ok]
+        if problems:
+            raise ValueError("invalid settings: " + "; ".join(problems))
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env

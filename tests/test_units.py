@@ -68,3 +68,13 @@ def test_the_readme_lists_every_setting_with_its_default():
     from brigade.settings_doc import readme_table, table
 
     assert readme_table() == table(), "run `python -m brigade.settings_doc --write`"
+
+
+def test_settings_refuse_a_visibility_timeout_shorter_than_a_task():
+    with pytest.raises(ValueError, match="VISIBILITY_TIMEOUT_S must exceed TASK_TIME_LIMIT_S"):
+        Settings.from_env({"VISIBILITY_TIMEOUT_S": "60", "TASK_TIME_LIMIT_S": "600"})
+
+
+def test_settings_refuse_results_that_expire_before_a_chord_ends():
+    with pytest.raises(ValueError, match="RESULT_EXPIRES_S must outlive SHARDED_JOB_TIMEOUT_S"):
+        Settings.from_env({"RESULT_EXPIRES_S": "100", "SHARDED_JOB_TIMEOUT_S": "1800"})
