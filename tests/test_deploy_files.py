@@ -8,7 +8,7 @@ what it should. Every command line they run is parsed by the real CLI (celery, g
 must be the process model's command, and must name queues and modules that exist.
 
 `.env.example` is generated from `brigade.settings.describe()`; rewrite it with
-`python -m tests.test_deploy_files --write-env-example`.
+`python -m brigade.settings_doc --write`.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import yaml
 
 from brigade import settings as settings_module
 from brigade.settings import ROOT
+from brigade.settings_doc import DEPLOY_VARS, env_example
 from tasks import queues
 
 COMPOSE = ROOT / "docker-compose.yml"
@@ -53,59 +54,7 @@ SCALE_TO_ZERO = {"worker-gpu", "worker-events"}
 
 # --- .env.example ------------------------------------------------------------------------------------
 
-#: Variables of the deployment files that are not Brigade settings: name -> (example, help).
-DEPLOY_VARS = {
-    "COMPOSE_PROFILES": ("cpu", "Compose profile of the segments pool: `cpu` (CPU fallback) or `gpu` (NVIDIA GPU)."),
-    "BRIGADE_IMAGE": ("brigade", "Image name the services run (and build)."),
-    "BRIGADE_TAG": ("cpu", "Tag of the CPU image (Dockerfile, TORCH_VARIANT=cpu)."),
-    "BRIGADE_CUDA_TAG": ("cuda", "Tag of the CUDA image of worker-gpu (TORCH_VARIANT=cuda)."),
-    "GPU_DEVICE": ("0", "GPU (index or UUID) that worker-gpu reserves; one container per GPU."),
-    "API_PORT": ("8000", "Host port of the API."),
-    "API_WORKERS": ("2", "gunicorn worker processes of the API (app/gunicorn_conf.py)."),
-    "API_THREADS": ("16", "Threads per gunicorn worker; each `?wait=` request holds one."),
-}
-#: Settings whose value in the containers is not their default: value, and who sets it.
-CONTAINER_VALUES = {
-    "REDIS_URL": ("redis://redis:6379/0", "docker-compose.yml uses this unless you set it"),
-    "UPLOAD_DIR": ("/data/uploads", "fixed by docker-compose.yml: the uploads volume"),
-    "MODEL_STORE": ("/app/models/store", "fixed by docker-compose.yml: the models volume"),
-    "WORKER_CACHE_DIR": ("/data/video-cache", "set by the image"),
-    "FFMPEG_BINARY": ("/usr/bin/ffmpeg", "set by the image: Debian's ffmpeg"),
-}
-NOTES = {
-    "PREDICT_REPLICAS": "docker compose: replicas of worker-predict, 3 when unset",
-    "EVENTS_MAX": "docker compose: --autoscale=EVENTS_MAX,0 of worker-events, 8 when unset",
-    "FLOWER_PASSWORD": "required by docker compose",
-}
 _ENV_LINE = re.compile(r"^#?([A-Z][A-Z0-9_]*)=")
-
-
-def _format_default(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value).replace(str(ROOT), "<repo>")
-
-
-def render_env_example() -> str:
-    lines = [
-        "# Brigade: the settings of brigade/settings.py and the knobs of docker-compose.yml.",
-        "# Copy to .env and set FLOWER_PASSWORD. A line left commented (#NAME=value) keeps its default.",
-        "# Generated from brigade.settings.describe(): `python -m tests.test_deploy_files --write-env-example`",
-        "# rewrites it; tests/test_deploy_files.py fails when it is out of date.",
-        "",
-        "# ---- docker compose (not Brigade settings) ----",
-    ]
-    for name, (example, help_text) in DEPLOY_VARS.items():
-        lines += [f"# {help_text}", f"{name}={example}" if name == "COMPOSE_PROFILES" else f"#{name}={example}"]
-    lines += ["", "# ---- Brigade settings (brigade/settings.py) ----"]
-    for name, default, help_text in settings_module.describe():
-        note = NOTES.get(name)
-        value = _format_default(default)
-        if name in CONTAINER_VALUES:
-            value, note = CONTAINER_VALUES[name]
-        lines.append(f"# {help_text}" + (f" ({note})" if note else ""))
-        lines.append(f"{name}=" if name == "FLOWER_PASSWORD" else f"#{name}={value}")
-    return "\n".join(lines) + "\n"
 
 
 def env_example_names(text: str) -> list[str]:
@@ -121,13 +70,13 @@ def test_env_example_lists_every_setting_and_nothing_else():
     unknown = sorted(set(names) - set(settings) - set(DEPLOY_VARS))
     assert not missing and not unknown, (
         f"settings missing from .env.example: {missing}; not settings nor deployment variables: {unknown}. "
-        "Run `python -m tests.test_deploy_files --write-env-example`.")
+        "Run `python -m brigade.settings_doc --write`.")
 
 
 def test_env_example_is_the_generated_one():
-    assert ENV_EXAMPLE.read_text() == render_env_example(), (
+    assert ENV_EXAMPLE.read_text() == env_example(), (
         ".env.example is stale (a setting's default or help changed): "
-        "run `python -m tests.test_deploy_files --write-env-example`")
+        "run `python -m brigade.settings_doc --write`")
 
 
 def test_env_example_names_every_variable_the_compose_file_reads():
@@ -580,11 +529,3 @@ def test_the_vendored_keda_schema_names_its_source():
     assert "kedacore/keda" in readme and "keda.sh_scaledobjects.yaml" in readme
     schema = json.loads(KEDA_SCHEMA.read_text())
     assert {"scaleTargetRef", "triggers"} <= set(schema["properties"]["spec"]["required"])
-
-
-if __name__ == "__main__":
-    if sys.argv[1:] == ["--write-env-example"]:
-        ENV_EXAMPLE.write_text(render_env_example())
-        print(f"wrote {ENV_EXAMPLE}")
-    else:
-        sys.exit("usage: python -m tests.test_deploy_files --write-env-example")
