@@ -33,6 +33,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from brigade import jobs
+from brigade.broker_queues import is_redis_url, redis_layout, redis_queue_keys
 from brigade.redis_client import key
 from brigade.settings import get_settings
 from tasks import queues
@@ -44,11 +45,6 @@ LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0),
 )
 
-#: kombu's Redis transport puts a message of priority p>0 on `<queue>\x06\x16<step>` (its
-#: `Channel.sep`), one list per priority step; priority 0 stays on `<queue>` itself.
-REDIS_PRIORITY_SEP = "\x06\x16"
-DEFAULT_PRIORITY_STEPS = (0, 3, 6, 9)  # kombu.transport.redis.PRIORITY_STEPS
-_REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+socket://")
 UNMATCHED = "<unmatched>"
 
 
@@ -98,11 +94,6 @@ def _scrape_client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, decode_responses=True, socket_timeout=2, socket_connect_timeout=2)
 
 
-def redis_list_names(queue: str, priority_steps=DEFAULT_PRIORITY_STEPS, prefix: str = "") -> list[str]:
-    """The Redis lists that hold `queue`'s waiting messages under the Redis broker."""
-    return [f"{prefix}{queue}"] + [f"{prefix}{queue}{REDIS_PRIORITY_SEP}{step}" for step in priority_steps if step]
-
-
 def queue_names() -> tuple[str, ...]:
     """tasks.queues.ALL, plus the `shard.<n>` queues when SHARD_ROUTING=hash uses them."""
     s = get_settings()
@@ -115,17 +106,15 @@ def queue_depths() -> dict[str, int]:
     from tasks.celery_app import app as celery
 
     url = celery.conf.broker_url
-    options = celery.conf.broker_transport_options or {}
-    if url.startswith(_REDIS_SCHEMES):
-        steps = tuple(options.get("priority_steps") or DEFAULT_PRIORITY_STEPS)
-        prefix = options.get("global_keyprefix", "")
+    if is_redis_url(url):
+        steps, prefix = redis_layout(celery)
         pipe = _scrape_client(url).pipeline(transaction=False)
         names = queue_names()
         for name in names:
-            for list_name in redis_list_names(name, steps, prefix):
+            for list_name in redis_queue_keys(name, steps, prefix):
                 pipe.llen(list_name)
         counts = iter(pipe.execute())
-        return {name: sum(next(counts) for _ in redis_list_names(name, steps, prefix)) for name in names}
+        return {name: sum(next(counts) for _ in steps) for name in names}
     return _amqp_queue_depths(celery)
 
 

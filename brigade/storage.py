@@ -24,6 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from brigade.digest import sha256_file
 from brigade.settings import Settings, get_settings
 
 #: `<sha256>.<ext>`: the only object names an `s3://` URI may end with (no `/`, no `..`).
@@ -49,14 +50,6 @@ def upload_dir() -> Path:
 def content_name(sha256: str, extension: str) -> str:
     ext = "".join(c for c in extension.lower() if c.isascii() and c.isalnum())[:8] or "bin"
     return f"{sha256}.{ext}"
-
-
-def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class HashingUpload:
@@ -184,7 +177,7 @@ class S3Storage:
         try:
             with s3_errors(f"download of {uri!r}"):
                 self.client.download_file(self.bucket, self.prefix + name, temp)
-            if sha256_of(Path(temp)) != CONTENT_NAME.fullmatch(name)["sha256"]:
+            if sha256_file(Path(temp)) != CONTENT_NAME.fullmatch(name)["sha256"]:
                 raise StorageError(f"{uri!r}: the downloaded bytes do not hash to the sha256 of the name")
             os.replace(temp, path)  # atomic: a concurrent reader sees the whole file or none
         finally:

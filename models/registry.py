@@ -9,7 +9,6 @@ a worker import arbitrary code.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import json
 import re
@@ -19,6 +18,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from brigade.digest import sha256_file
 
 MANIFEST = "manifest.json"
 DEFAULT_POINTER = "DEFAULT"
@@ -44,14 +45,6 @@ class UnknownModel(ModelError):
 
 class IntegrityError(ModelError):
     pass
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def parse_ref(ref: str) -> tuple[str, str | None]:

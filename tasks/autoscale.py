@@ -38,13 +38,12 @@ from time import monotonic
 from celery.worker import state
 from celery.worker.autoscale import Autoscaler
 
+from brigade.broker_queues import is_redis_url, redis_layout, redis_queue_keys
 from brigade.settings import get_settings
 from tasks import queues
 
 log = logging.getLogger(__name__)
 
-REDIS_PRIORITY_SEP = "\x06\x16"  # kombu.transport.redis.Channel.sep
-DEFAULT_PRIORITY_STEPS = (0, 3, 6, 9)  # kombu.transport.redis.PRIORITY_STEPS
 
 
 # --- the decision: pure ----------------------------------------------------------------------------
@@ -115,21 +114,14 @@ class ScalePolicy:
 # --- the broker's backlog ------------------------------------------------------------------------------
 
 
-def redis_queue_keys(queue: str, priority_steps=DEFAULT_PRIORITY_STEPS, prefix: str = "") -> list[str]:
-    """The Redis lists kombu keeps for `queue`: itself for step 0, `<queue>\\x06\\x16<step>` for others."""
-    return [prefix + (f"{queue}{REDIS_PRIORITY_SEP}{step}" if step else queue) for step in priority_steps]
-
-
 class BrokerDepth:
     """Messages waiting in the broker for one queue (all priorities), read with short timeouts."""
 
     def __init__(self, app, queue: str):
         self.app, self.queue = app, queue
         self.url = app.conf.broker_url or ""
-        options = dict(app.conf.broker_transport_options or {})
-        self.is_redis = self.url.startswith(("redis://", "rediss://", "unix://", "redis+socket://"))
-        self.keys = redis_queue_keys(queue, tuple(options.get("priority_steps", DEFAULT_PRIORITY_STEPS)),
-                                     options.get("global_keyprefix", ""))
+        self.is_redis = is_redis_url(self.url)
+        self.keys = redis_queue_keys(queue, *redis_layout(app))
         self._client = None
         self._conn = None
 

@@ -7,13 +7,12 @@ import types
 
 import pytest
 
+from brigade.broker_queues import DEFAULT_PRIORITY_STEPS, redis_queue_keys
 from tasks.autoscale import (
-    DEFAULT_PRIORITY_STEPS,
     BrokerDepth,
     History,
     ScalePolicy,
     decide,
-    redis_queue_keys,
     wanted_processes,
 )
 
