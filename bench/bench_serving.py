@@ -65,11 +65,9 @@ def _cpu_seconds() -> float:
 
 
 def served(api: str, paths: list[Path]) -> dict:
-    from brigade.redis_client import redis_client
+    from brigade.result_cache import clear_all
 
-    client = redis_client()
-    for key in client.scan_iter(match="brigade:cache:*"):
-        client.delete(key)
+    clear_all()
 
     def post(path: Path) -> str:
         with open(path, "rb") as fh:

@@ -42,6 +42,23 @@ def run_job(api: str, path: Path, mode: str) -> tuple[dict, float]:
     return body, time.perf_counter() - started
 
 
+def single_vs_sharded_run(stack: LocalStack, api: str, video: Path, mode: str, pin: bool) -> tuple[dict, float]:
+    """One job on a fresh pool: a predict replica (single) or two shard workers (sharded); with
+    `pin`, each worker owns one core, as with `--cpuset-cpus`. Caches are cleared first."""
+    from brigade.result_cache import clear_all
+
+    clear_all()
+    if mode == "single":
+        workers = [stack.start_worker("predict", cpus={0} if pin else None)]
+    else:
+        workers = [stack.start_worker("segments", pool="solo", prefix="gpu", cpus={i} if pin else None) for i in range(2)]
+    try:
+        return run_job(api, video, mode)
+    finally:
+        for worker in workers:
+            stack.stop(worker)
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -53,20 +70,17 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="brigade-bench-sharded-"))
     os.environ.update({"UPLOAD_DIR": str(root / "uploads"), "HEARTBEAT_INTERVAL_S": "1", "HEARTBEAT_TTL_S": "5",
                        "RATE_LIMIT_ANONYMOUS": "1000000/hour;100000/minute",
-                       "MAX_VIDEO_SECONDS": "3600"})
+                       "MAX_VIDEO_SECONDS": "3600", "MAX_UPLOAD_BYTES": str(4 * 1024**3)})
     stack = LocalStack(root)
     try:
         stack.start_redis()
         long_video = render(root / "long.mp4", 41, LONG_S, SIZE, FPS)
         api = stack.start_api()
         stack.start_worker("merge", pool="threads", prefix="control")
-        predict = stack.start_worker("predict")
-        single, single_s = run_job(api, long_video, "single")
-        stack.stop(predict)
-        shards = [stack.start_worker("segments", pool="solo", prefix="gpu") for _ in range(2)]
-        sharded, sharded_s = run_job(api, long_video, "sharded")
-        for worker in shards:
-            stack.stop(worker)
+        single, single_s = single_vs_sharded_run(stack, api, long_video, "single", pin=False)
+        sharded, sharded_s = single_vs_sharded_run(stack, api, long_video, "sharded", pin=False)
+        _, single_pinned_s = single_vs_sharded_run(stack, api, long_video, "single", pin=True)
+        _, sharded_pinned_s = single_vs_sharded_run(stack, api, long_video, "sharded", pin=True)
 
         rss = {}
         for label, seconds, seed in (("short", RSS_SHORT_S, 51), ("long", RSS_LONG_S, 52)):
@@ -80,15 +94,19 @@ def main() -> None:
     timings = sharded["result"]["timings"]
     overhead = timings["plan_s"] + timings["merge_s"]
     speedup = single_s / sharded_s
+    speedup_pinned = single_pinned_s / sharded_pinned_s
     same_tags = {t["label"] for t in single["result"]["tags"]} == {t["label"] for t in sharded["result"]["tags"]}
     data = {"video": {"seconds": LONG_S, "size": SIZE, "fps": FPS}, "single_s": single_s, "sharded_s": sharded_s,
-            "speedup": speedup, "sharded_timings": timings, "overhead_share": overhead / sharded_s,
+            "speedup": speedup, "pinned": {"single_s": single_pinned_s, "sharded_s": sharded_pinned_s,
+                                             "speedup": speedup_pinned}, "sharded_timings": timings, "overhead_share": overhead / sharded_s,
             "segments": len(sharded["result"]["segments"]), "same_tags": same_tags, "peak_rss_mb": rss,
             "rss_ratio": rss["long"] / rss["short"]}
     rows = [
         (f"single task, {LONG_S / 60:.0f}-min {SIZE[0]}x{SIZE[1]} video", f"{single_s:.1f} s", "one predict replica"),
         ("sharded, 2 shard workers", f"{sharded_s:.1f} s", f"{data['segments']} segments"),
         ("speed-up (single / sharded)", f"{speedup:.2f}x", ">= 1.7x on 2 cores"),
+        ("pinned (a core per worker): single / sharded", f"{single_pinned_s:.1f} s / {sharded_pinned_s:.1f} s", ""),
+        ("pinned: speed-up (single / sharded)", f"{speedup_pinned:.2f}x", ">= 1.7x on 2 cores"),
         ("split + merge share of sharded total", f"{100 * data['overhead_share']:.1f}%",
          f"<= 5% (plan {timings['plan_s']:.2f}s, merge {timings['merge_s']:.3f}s)"),
         ("same tags single vs sharded", str(same_tags), ""),

@@ -20,3 +20,10 @@ def get_cached(kind: str, *parts: object) -> dict | None:
 
 def put_cached(kind: str, value: dict, *parts: object) -> None:
     redis_client().set(cache_key(kind, *parts), json.dumps(value), ex=int(get_settings().RESULT_EXPIRES_S))
+
+
+def clear_all() -> int:
+    """Forget every cached result (benchmarks measure cold work; also after a bad model version)."""
+    client = redis_client()
+    keys = list(client.scan_iter(match=key("cache", "*"), count=1000))
+    return client.delete(*keys) if keys else 0
