@@ -1,4 +1,4 @@
-"""The predict path with RabbitMQ as the broker (BROKER_URL=amqp://...), job records and results
+"""The predict and sharded paths with RabbitMQ as the broker (BROKER_URL=amqp://...), job records and results
 still on the test Redis. Runs when RabbitMQ answers on 127.0.0.1:5672 (CI starts one); skips
 otherwise, saying why."""
 
@@ -43,10 +43,11 @@ def amqp_stack(stack):
 
     # Messages left on the broker by an earlier run would name job records this Redis never had.
     with Connection(AMQP_URL) as conn:
-        try:
-            conn.channel().queue_purge("predict")
-        except conn.channel_errors:
-            pass  # the queue does not exist yet
+        for queue in ("predict", "segments", "merge"):
+            try:
+                conn.channel().queue_purge(queue)
+            except conn.channel_errors:
+                pass  # the queue does not exist yet
     worker = stack.start_worker("predict", env=AMQP_ENV, prefix="amqp", wait_ready=False)
     started = [worker.proc]
     try:
@@ -82,3 +83,23 @@ def test_a_clip_goes_through_rabbitmq(amqp_stack, stack, clips):
     assert body["status"] == "succeeded", body
     assert tag_labels(body) == set(truth.tags)
     assert body["worker"].startswith(worker.name + ":"), body["worker"]
+
+
+def test_a_sharded_job_goes_through_rabbitmq(amqp_stack, stack, clips):
+    """Planner, chord of segments and merge callback, all carried by RabbitMQ; results on Redis."""
+    api, _ = amqp_stack
+    control = stack.start_worker("merge", pool="threads", env=AMQP_ENV, prefix="amqp-control")
+    shard = stack.start_worker("segments", pool="solo", env=AMQP_ENV, prefix="amqp-gpu")
+    try:
+        path, truth = clips.clip("amqp-sharded", seed=32, duration_s=45.0)
+        response = submit(api, path, mode="sharded")
+        assert response.status_code == 202, response.text
+        body = wait_job(api, response.json()["job_id"], timeout=120)
+        assert body["status"] == "succeeded", body
+        segments = body["result"]["segments"]
+        assert len(segments) >= 2
+        assert {seg["worker"].split(":")[0] for seg in segments} == {shard.name}
+        assert tag_labels(body) <= set(truth.tags) and tag_labels(body)
+    finally:
+        procs.stop(shard.proc)
+        procs.stop(control.proc)
