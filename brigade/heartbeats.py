@@ -25,9 +25,22 @@ def is_alive(process: str) -> bool:
     return bool(redis_client().exists(heartbeat_key(process)))
 
 
+def host_key(hostname: str) -> str:
+    return key("hb-host", hostname)
+
+
+def publish_host(hostname: str) -> None:
+    """The worker's main process (the one holding broker messages) is alive, whatever its pool has."""
+    redis_client().set(host_key(hostname), "1", px=int(get_settings().HEARTBEAT_TTL_S * 1000))
+
+
+def remove_host(hostname: str) -> None:
+    redis_client().delete(host_key(hostname))
+
+
 def host_alive(hostname: str) -> bool:
-    """Whether any process of the worker named `hostname` still heartbeats."""
-    return any(redis_client().scan_iter(match=heartbeat_key(f"{hostname}:*"), count=500))
+    """Whether the main process of the worker named `hostname` still heartbeats."""
+    return bool(redis_client().exists(host_key(hostname)))
 
 
 def list_replicas(queue: str | None = None, ready_only: bool = False) -> list[dict]:

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 _worker: dict = {"hostname": "", "queues": [], "extra_queues": [], "solo": False}
 _state: dict = {"model": None, "device": None, "ready": False, "error": None}
 _stop = threading.Event()
+_host_stop = threading.Event()
 
 
 def process_id() -> str:
@@ -91,6 +92,25 @@ def start_heartbeat() -> None:
     threading.Thread(target=_heartbeat_loop, name="brigade-heartbeat", daemon=True).start()
 
 
+def start_host_heartbeat() -> None:
+    """The main process's own heartbeat: it holds the messages it has received, also while a
+    prefork or autoscaled pool has no child (the events pool at zero processes)."""
+    interval = get_settings().HEARTBEAT_INTERVAL_S
+
+    def beat():
+        while True:
+            try:
+                heartbeats.publish_host(_worker["hostname"])
+            except Exception:
+                log.warning("worker heartbeat failed", exc_info=True)
+            if _host_stop.wait(interval):
+                return
+
+    _host_stop.clear()
+    heartbeats.publish_host(_worker["hostname"])
+    threading.Thread(target=beat, name="brigade-host-heartbeat", daemon=True).start()
+
+
 def stop_heartbeat() -> None:
     _stop.set()
     try:
@@ -134,7 +154,7 @@ def recover_orphans() -> list[str]:
     recovered = []
     for task_id, raw in client.hgetall(running_key()).items():
         entry = json.loads(raw)
-        # Running: its process must heartbeat. Only received: some process of its worker must.
+        # Running: its process must heartbeat. Only received: its worker's main process must.
         alive = heartbeats.is_alive(entry["process"]) if entry.get("process") else heartbeats.host_alive(entry["hostname"])
         if alive or time.time() - entry["started"] < s.HEARTBEAT_TTL_S:
             continue
@@ -183,6 +203,7 @@ def _on_pool_process_start(**_):
 
 @signals.worker_ready.connect
 def _on_worker_ready(**_):
+    start_host_heartbeat()
     if _worker["solo"]:
         start_heartbeat()
 
@@ -194,6 +215,11 @@ def _on_pool_process_stop(**_):
 
 @signals.worker_shutdown.connect
 def _on_worker_stop(**_):
+    _host_stop.set()
+    try:
+        heartbeats.remove_host(_worker["hostname"])
+    except Exception:
+        log.warning("could not remove the worker heartbeat", exc_info=True)
     if _worker["solo"]:
         stop_heartbeat()
 
