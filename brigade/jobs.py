@@ -100,8 +100,8 @@ def set_progress(job_id: str, done: float, total: float, unit: str = "") -> None
     update_job(job_id, progress={"done": done, "total": total, "unit": unit})
 
 
-def succeed(job_id: str, result: dict, timings: dict | None = None, model: dict | None = None) -> None:
-    update_job(job_id, status=SUCCEEDED, result=result, timings=timings, model=model, error="")
+def succeed(job_id: str, result: dict, timings: dict | None = None, model: dict | None = None, **fields: Any) -> None:
+    update_job(job_id, status=SUCCEEDED, result=result, timings=timings, model=model, error="", **fields)
 
 
 def fail(job_id: str, error: dict) -> None:

@@ -54,7 +54,9 @@ def tag_video(self, job_id: str, video_uri: str, sha256: str, fast: bool = False
     ref = f"{model.name}@{model.version}"
     cached = get_cached("tags", sha256, ref, "fast" if fast else "full")
     if cached is not None:
-        jobs.succeed(job_id, {**cached, "cached": True}, timings={"total_s": time.perf_counter() - started}, model=model_info(model))
+        done = {"done": cached["duration_s"], "total": cached["duration_s"], "unit": "video-seconds"}
+        jobs.succeed(job_id, {**cached, "cached": True}, timings={"total_s": time.perf_counter() - started},
+                     model=model_info(model), progress=done)
         return {"job_id": job_id, "cached": True}
     jobs.mark_running(job_id, process_id())
     try:

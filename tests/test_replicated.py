@@ -67,6 +67,7 @@ def test_the_same_video_twice_is_answered_from_the_cache(api, replicas, clips):
     assert second["result"]["tags"] == first["result"]["tags"]
     assert "infer_s" in first["result"]["timings"]
     assert "infer_s" not in second["result"]["timings"]  # the model did not run again
+    assert second["progress"]["percent"] == 100.0
 
 
 def test_twenty_concurrent_uploads_spread_over_both_replicas(api, replicas, clips):
