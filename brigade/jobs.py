@@ -129,10 +129,6 @@ def wait_for_terminal(job_id: str, timeout_s: float, *, just_created: bool = Fal
         pubsub.close()
 
 
-def job_exists(job_id: str) -> bool:
-    return bool(redis_client().exists(_job_key(job_id)))
-
-
 # --- sharded jobs: segments done, counted once each --------------------------------------------
 
 

@@ -14,7 +14,6 @@ exit non-zero on a corrupt packet, so a truncated file raises instead of silentl
 from __future__ import annotations
 
 import collections
-import re
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ import numpy as np
 
 from brigade.settings import get_settings
 from media.ffmpeg_bin import ffmpeg_binary, input_options
+from media.probe import ProbeError, duration_of, open_media
 
 STDERR_TAIL_LINES = 20
 
@@ -133,18 +133,14 @@ def iter_frame_batches(
         proc.stdout.close()
 
 
-_DURATION = re.compile(rb"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
-
-
 def probe_duration(path) -> float:
-    """Container duration in seconds, read from ffmpeg's header dump (no ffprobe is bundled)."""
-    cmd = [ffmpeg_binary(), "-hide_banner", "-nostdin"]
-    for key, value in input_options().items():
-        cmd += [f"-{key}", str(value)]
-    proc = subprocess.run(cmd + ["-i", str(path)], capture_output=True, timeout=60)
-    match = _DURATION.search(proc.stderr)
-    if not match:
-        tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
-        raise DecodeError(f"{path}: cannot read duration: " + " | ".join(tail))
-    hours, minutes, seconds = match.groups()
-    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    """Container duration in seconds, read in-process from the header (PyAV: milliseconds, where
+    starting an ffmpeg just to print its header dump costs tens of milliseconds per tagging call)."""
+    try:
+        with open_media(path) as container:
+            duration = duration_of(container)
+    except ProbeError as exc:
+        raise DecodeError(f"{path}: cannot read duration: {exc.detail}") from exc
+    if duration <= 0:
+        raise DecodeError(f"{path}: cannot read duration: the header names none")
+    return duration

@@ -57,14 +57,29 @@ def _last_packet_time(container, stream, duration: float) -> float:
     return last
 
 
-def probe(path: str, size_bytes: int = 0) -> VideoInfo:
+def open_media(path):
+    """PyAV container of `path`, opened with whitelists: an upload may not make the demuxer open
+    other files or the network (an HLS playlist or a concat script names other resources) nor
+    pick an exotic demuxer. ProbeError when it is not readable media."""
     try:
-        # Whitelists: an upload may not make the demuxer open other files or the network (an HLS
-        # playlist or a concat script names other resources) nor pick an exotic demuxer.
-        container = av.open(str(path), metadata_errors="ignore",
-                            options={"protocol_whitelist": "file", "format_whitelist": ",".join(sorted(ALLOWED_FORMATS))})
+        return av.open(str(path), metadata_errors="ignore",
+                       options={"protocol_whitelist": "file", "format_whitelist": ",".join(sorted(ALLOWED_FORMATS))})
     except (av.error.FFmpegError, OSError, UnicodeDecodeError, ValueError) as exc:
         raise ProbeError("not-a-video", f"the upload is not a readable media file ({exc.__class__.__name__})") from exc
+
+
+def duration_of(container, stream=None) -> float:
+    """Seconds, from the container header, else the (first) video stream's, else 0."""
+    stream = stream or (container.streams.video[0] if container.streams.video else None)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    if stream is not None and stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    return 0.0
+
+
+def probe(path: str, size_bytes: int = 0) -> VideoInfo:
+    container = open_media(path)
     with container:
         fmt_names = set(container.format.name.split(","))
         if not fmt_names & ALLOWED_FORMATS:
@@ -75,12 +90,7 @@ def probe(path: str, size_bytes: int = 0) -> VideoInfo:
         stream.thread_type = "AUTO"
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         fps = float(rate) if rate else 0.0
-        if container.duration is not None:
-            duration = container.duration / av.time_base
-        elif stream.duration is not None and stream.time_base is not None:
-            duration = float(stream.duration * stream.time_base)
-        else:
-            duration = 0.0
+        duration = duration_of(container, stream)
         width, height = stream.codec_context.width, stream.codec_context.height
         codec = stream.codec_context.name
         try:

@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 from media.ffmpeg_bin import ffmpeg_binary
+from tests.fixtures_media import truncated_copy
 
 
 def _ffmpeg(*args: str) -> None:
@@ -27,9 +28,7 @@ def audio_only(path: Path) -> Path:
 def truncated(path: Path) -> Path:
     """An mp4 cut in half, index up front (so its header still parses)."""
     full = lavfi_video(path.with_suffix(".full.mp4"), duration=6.0, faststart=True)
-    data = full.read_bytes()
-    path.write_bytes(data[: len(data) // 2])
-    return path
+    return truncated_copy(full, path, keep=0.5)
 
 
 def corrupt_middle(path: Path, *, duration: float = 30.0, size: str = "160x120") -> Path:
