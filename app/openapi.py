@@ -91,6 +91,10 @@ SPEC = {
             "status": {"type": "string", "enum": ["queued", "running", "succeeded", "failed"]},
             "kind": {"type": "string"}, "mode": {"type": "string"},
             "progress": {"type": "object"},
+            "created_at": {"type": "number", "description": "epoch seconds when the upload was accepted"},
+            "started_at": {"type": "number", "description": "epoch seconds when a worker (or the planner) began"},
+            "finished_at": {"type": "number", "description": "epoch seconds when the job succeeded or failed"},
+            "plan": {"type": "object", "description": "sharded jobs: segments, scene cuts, how they were balanced"},
             "result": {"type": "object", "properties": {
                 "tags": {"type": "array", "items": {"$ref": "#/components/schemas/Tag"}},
                 "model": {"type": "object", "properties": {"name": {"type": "string"}, "version": {"type": "string"}}},

@@ -18,8 +18,9 @@ def render_job(record: dict) -> dict:
         "updated_at": record.get("updated_at"),
         "status_url": url_for("jobs.get_job", job_id=record["id"], _external=False),
     }
-    if record.get("worker"):
-        body["worker"] = record["worker"]
+    for field in ("started_at", "finished_at", "worker", "plan"):
+        if record.get(field):
+            body[field] = record[field]
     if record.get("note"):
         body["note"] = record["note"]
     if record["status"] == "succeeded":

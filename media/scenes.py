@@ -6,8 +6,10 @@ at a small fraction of a full decode's cost: this keeps the planner's share of a
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import time
 
 import ffmpeg
 
@@ -36,16 +38,39 @@ def scene_cut_command(path: str, threshold: float, windows: list[tuple[float, fl
 
 
 def detect_cuts(path: str, threshold: float | None = None, windows: list[tuple[float, float]] | None = None,
-                timeout_s: float = 300.0) -> list[float]:
-    """Times (seconds) where a new scene starts, in order: in the whole video, or only inside `windows`."""
+                timeout_s: float = 300.0, processes: int | None = None) -> list[float]:
+    """Times (seconds) where a new scene starts, in order: in the whole video, or only inside `windows`.
+
+    Windows are dealt out to `processes` ffmpeg runs at once (default: two per core this process
+    may use, so the kernel evens out windows of uneven cost): one ffmpeg decodes its inputs one
+    after another, and the shard workers are idle while the planner runs, so the cores are free."""
     threshold = get_settings().SCENE_THRESHOLD if threshold is None else threshold
     if windows is not None and not windows:
         return []
-    proc = subprocess.run(scene_cut_command(path, threshold, windows), capture_output=True, text=True, timeout=timeout_s)
-    if proc.returncode != 0:
-        raise SceneDetectionError(f"scene detection failed: {proc.stderr[-1000:]}")
-    times = [float(m.group(1)) for line in proc.stderr.splitlines()
-             if "Parsed_showinfo" in line and (m := _PTS.search(line))]
-    # A stream's first frame is passed unconditionally (and has no predecessor to differ from).
-    firsts = {min((t for t in times if a - 1e-3 <= t < b), default=None) for a, b in windows or [(0.0, float("inf"))]}
-    return sorted({round(t, 3) for t in times if t not in firsts})
+    if windows is None:
+        groups = [None]
+    else:
+        count = max(1, min(len(windows), processes or 2 * len(os.sched_getaffinity(0))))
+        groups = [windows[i::count] for i in range(count)]
+    runs = [subprocess.Popen(scene_cut_command(path, threshold, group), stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for group in groups]
+    deadline = time.monotonic() + timeout_s
+    try:
+        logs = [run.communicate(timeout=max(0.0, deadline - time.monotonic()))[1] for run in runs]
+    except subprocess.TimeoutExpired as exc:
+        raise SceneDetectionError(f"scene detection took over {timeout_s:g} s") from exc
+    finally:
+        for run in runs:
+            if run.poll() is None:
+                run.kill()
+                run.wait()
+    for run, log in zip(runs, logs, strict=True):
+        if run.returncode != 0:
+            raise SceneDetectionError(f"scene detection failed: {log[-1000:]}")
+    cuts: set[float] = set()
+    for group, log in zip(groups, logs, strict=True):
+        times = [float(m.group(1)) for line in log.splitlines() if "Parsed_showinfo" in line and (m := _PTS.search(line))]
+        # A stream's first frame is passed unconditionally (and has no predecessor to differ from).
+        firsts = {min((t for t in times if a - 1e-3 <= t < b), default=None) for a, b in group or [(0.0, float("inf"))]}
+        cuts |= {round(t, 3) for t in times if t not in firsts}
+    return sorted(cuts)

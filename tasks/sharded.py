@@ -21,15 +21,20 @@ from brigade.settings import get_settings
 from brigade.sharding import (
     PlanError,
     Segment,
+    boundary_targets,
     cut_search_windows,
+    decode_cost_curve,
+    longest_first,
     max_segment_seconds,
     plan_segments,
+    range_costs,
     shard_for,
     shard_queue,
     target_length,
 )
 from brigade.storage import local_path
-from media.probe import probe
+from media.index import read_packet_index
+from media.probe import ProbeError, VideoInfo, probe
 from media.scenes import SceneDetectionError, detect_cuts
 from models.registry import read_manifest
 from tasks import queues
@@ -54,31 +59,63 @@ def live_shard_workers() -> int:
     return len({r["process"] for r in list_replicas(ready_only=True) if names & set(r.get("queues", []))})
 
 
+def plan_for(path, info, max_len: float, workers: int, fast: bool) -> tuple[list[Segment], list[float], dict]:
+    """Segments of equal decoding cost (from the packet index), about SEGMENTS_PER_WORKER per live
+    shard worker, each boundary moved to a nearby scene cut and onto the tagger's window grid;
+    returned costliest first, the order to dispatch them in."""
+    s = get_settings()
+    began = time.perf_counter()
+    target = target_length(info.duration_s, workers, s.SEGMENTS_PER_WORKER, s.SEGMENT_MIN_S, max_len)
+    reach = min(target / 4, s.SCENE_SEARCH_S)
+    try:  # without the index, segments are equally long and the scan reach alone bounds it
+        index = read_packet_index(path)
+        decoded = index.keyframes if fast else slice(None)  # fast mode decodes keyframes only
+        cost = decode_cost_curve(index.times[decoded], index.sizes[decoded], index.width, index.height)
+        keyframes = index.keyframe_times
+    except ProbeError:
+        cost = keyframes = None
+    targets = boundary_targets(info.duration_s, target_s=target, max_s=max_len, cost=cost)
+    indexed = time.perf_counter()
+    try:  # cuts are a hint: without them, plan on cost alone (a bad range then fails its segment)
+        windows = cut_search_windows(info.duration_s, targets, reach_s=reach, keyframes=keyframes)
+        cuts, cut_note = detect_cuts(str(path), windows=windows), "ok"
+    except SceneDetectionError as exc:
+        cuts, cut_note = [], str(exc)[-300:]
+    scanned = time.perf_counter()
+    window_s = float(read_manifest(s.TAGGER_MODEL)["input_spec"]["window_s"])
+    segments = plan_segments(info.duration_s, cuts, min_s=s.SEGMENT_MIN_S, max_s=max_len, target_s=target,
+                             reach_s=reach, align_s=window_s, targets=targets)
+    shares = range_costs(segments, cost)
+    plan = {"segments": [{**seg.as_dict(), "cost_share": round(share, 4)} for seg, share in zip(segments, shares, strict=True)],
+            "cuts": cuts, "max_segment_s": round(max_len, 1),
+            "target_segment_s": round(target, 1), "cut_search_s": round(reach, 1), "shard_workers": workers,
+            "routing": s.SHARD_ROUTING, "scene_detection": cut_note,
+            "balanced_by": "duration" if cost is None else "decode-cost",
+            "timings": {"index_s": round(indexed - began, 4), "scene_scan_s": round(scanned - indexed, 4)}}
+    return longest_first(segments, shares), cuts, plan
+
+
+def _probed(job_id: str, path) -> VideoInfo:
+    """The API's probe of this very file (content-addressed by sha256), else a fresh one."""
+    stored = ((jobs.get_job(job_id) or {}).get("input") or {}).get("probe")
+    try:
+        return VideoInfo(**stored)
+    except TypeError:  # none stored, or from an older release
+        return probe(path)
+
+
 @app.task(name="tasks.sharded.plan_video", base=JobTask)
 def plan_video(job_id: str, video_uri: str, sha256: str, fast: bool = False) -> dict:
     s = get_settings()
     started = time.perf_counter()
     path = local_path(video_uri)
-    info = probe(path)
+    info = _probed(job_id, path)
     try:
         max_len = max_segment_seconds(s.SEGMENT_MEMORY_MB, info.width, info.height, s.SEGMENT_MAX_S)
     except PlanError as exc:
         jobs.fail(job_id, {"type": "plan-failed", "detail": str(exc)})
         return {"job_id": job_id, "failed": True}
-    workers = max(1, live_shard_workers())
-    target = target_length(info.duration_s, workers, s.SEGMENTS_PER_WORKER, s.SEGMENT_MIN_S, max_len)
-    reach = min(target / 4, s.SCENE_SEARCH_S)
-    try:  # cuts are a hint: without them, plan on length alone (a bad range then fails its segment)
-        windows = cut_search_windows(info.duration_s, target_s=target, max_s=max_len, reach_s=reach)
-        cuts, cut_note = detect_cuts(str(path), windows=windows), "ok"
-    except SceneDetectionError as exc:
-        cuts, cut_note = [], str(exc)[-300:]
-    window_s = float(read_manifest(s.TAGGER_MODEL)["input_spec"]["window_s"])
-    segments = plan_segments(info.duration_s, cuts, min_s=s.SEGMENT_MIN_S, max_s=max_len, target_s=target,
-                             reach_s=reach, align_s=window_s)
-    plan = {"segments": [seg.as_dict() for seg in segments], "cuts": cuts, "max_segment_s": round(max_len, 1),
-            "target_segment_s": round(target, 1), "cut_search_s": round(reach, 1), "shard_workers": workers,
-            "routing": s.SHARD_ROUTING, "scene_detection": cut_note}
+    segments, cuts, plan = plan_for(path, info, max_len, max(1, live_shard_workers()), fast)
     jobs.update_job(job_id, status=jobs.RUNNING, started_at=time.time(), segments_total=len(segments), plan=plan)
     jobs.set_deadline(job_id, s.SHARDED_JOB_TIMEOUT_S)
     header = [
@@ -107,8 +144,9 @@ def tag_segment(self, job_id: str, video_uri: str, sha256: str, start: float, en
         model = load_tagger()
         ref = f"{model.name}@{model.version}"
         cache_parts = (sha256, f"{start:.3f}", f"{end:.3f}", ref, "fast" if fast else "full")
-        result = get_cached("segment", *cache_parts)
-        if result is None:
+        result, began = get_cached("segment", *cache_parts), time.time()
+        cached = result is not None
+        if not cached:
             started = time.perf_counter()
             raw = run_tagger(model, str(local_path(video_uri)), start=start, end=end, fast=fast)
             if not raw["windows"]:
@@ -118,7 +156,7 @@ def tag_segment(self, job_id: str, video_uri: str, sha256: str, start: float, en
                                 "groups": model.groups, "threshold": model.threshold},
                       "timings": {**raw["timings"], "total_s": round(time.perf_counter() - started, 4)}}
             put_cached("segment", result, *cache_parts)
-        result = {**result, "worker": process_id()}
+        result = {**result, "worker": process_id(), "ran": {"cached": cached, "began_at": began, "ended_at": time.time()}}
         jobs.mark_segment_done(job_id, segment_id)
         return result
     except TRANSIENT as exc:
@@ -127,6 +165,14 @@ def tag_segment(self, job_id: str, video_uri: str, sha256: str, start: float, en
         return _error_marker(segment, exc)
     except Exception as exc:  # the input's fault: report it, never let the chord hang on it
         return _error_marker(segment, exc)
+
+
+def _when(segment: dict, planned_at: float) -> dict:
+    """When the segment ran, in seconds after the plan was dispatched, and whether the cache answered."""
+    ran = segment.get("ran") or {}
+    if "began_at" not in ran:
+        return {}
+    return {"cached": ran["cached"], "ran_s": [round(ran["began_at"] - planned_at, 3), round(ran["ended_at"] - planned_at, 3)]}
 
 
 @app.task(name="tasks.sharded.merge_tags", base=JobTask)
@@ -148,7 +194,7 @@ def merge_tags(results: list[dict], job_id: str, cuts: list[float], plan_s: floa
     summary = summarize(windows, *summary_args, cuts=cuts)
     per_segment = [
         {"segment_id": seg["segment_id"], "start": seg["start"], "end": seg["end"], "worker": seg.get("worker"),
-         "tags": summarize(seg["windows"], *summary_args)["tags"]}
+         "tags": summarize(seg["windows"], *summary_args)["tags"], **_when(seg, planned_at)}
         for seg in segments
     ]
     merge_s = time.perf_counter() - started

@@ -59,6 +59,12 @@ def test_sharded_matches_single_and_the_ground_truth_timeline(api, shard_pool, l
     assert len(result["segments"]) >= 4
     assert sharded_body["progress"]["done"] == sharded_body["progress"]["total"] == len(result["segments"])
     assert {seg["worker"].split(":")[0] for seg in result["segments"]} == {w.name for w in shard_pool[1:3]}
+    plan = sharded_body["plan"]  # segments of equal decoding cost, each run once, none from the cache
+    assert plan["balanced_by"] == "decode-cost" and plan["scene_detection"] == "ok"
+    assert [(s["start"], s["end"]) for s in plan["segments"]] == [(s["start"], s["end"]) for s in result["segments"]]
+    assert sum(s["cost_share"] for s in plan["segments"]) == pytest.approx(1.0, abs=1e-3)
+    assert all(not seg["cached"] and 0 <= seg["ran_s"][0] < seg["ran_s"][1] for seg in result["segments"])
+    assert sharded_body["created_at"] < sharded_body["started_at"] < sharded_body["finished_at"]
 
     for tag, truth_ranges in truth.timeline.items():
         got = result["timeline"].get(tag, [])

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from brigade.sharding import (
     PlanError,
+    Segment,
+    boundary_targets,
     cut_search_windows,
+    decode_cost_curve,
     fixed_memory_mb,
+    longest_first,
     max_segment_seconds,
     plan_segments,
+    range_costs,
     target_length,
 )
 
@@ -51,9 +57,70 @@ def test_a_short_video_is_one_segment():
 
 
 def test_the_planner_scans_only_around_boundaries():
-    windows = cut_search_windows(1800.0, target_s=60, max_s=120, reach_s=10)
+    windows = cut_search_windows(1800.0, boundary_targets(1800.0, target_s=60, max_s=120), reach_s=10)
     assert len(windows) == 29
     assert sum(b - a for a, b in windows) <= 29 * 20 < 1800 / 3
+
+
+def test_where_keyframes_are_dense_the_scan_decodes_only_a_few_either_side():
+    dense = np.arange(0.0, 300.0, 0.25)  # fast action: a keyframe every 6 frames at 24 fps
+    sparse = np.arange(0.0, 300.0, 2.0)  # a streaming-typical GOP
+    (a, b), = cut_search_windows(300.0, [150.1], reach_s=10, keyframes=dense, max_keyframes=5)
+    assert ((dense >= a) & (dense <= b)).sum() == 11  # five either side, plus the one before the first
+    (a, b), = cut_search_windows(300.0, [150.1], reach_s=10, keyframes=sparse, max_keyframes=5)
+    within_reach = sparse[(sparse >= 140.1) & (sparse <= 160.1)]
+    assert a == 140.1 and b >= within_reach[-1] and len(within_reach) == 10  # the reach, not the cap, bounds it
+
+
+def _curve(rates: list[tuple[float, float]], fps: float = 10.0):
+    """A cost curve from (seconds, bytes per frame) stretches, as the packet index would give it."""
+    times, sizes, t = [], [], 0.0
+    for seconds, size in rates:
+        count = int(seconds * fps)
+        times += list(t + np.arange(count) / fps)
+        sizes += [size] * count
+        t += seconds
+    return decode_cost_curve(np.array(times), np.array(sizes), 0, 0)
+
+
+def test_with_a_cost_curve_segments_cost_the_same_not_last_the_same():
+    cost = _curve([(100.0, 4000.0), (200.0, 1000.0)])  # the first third holds two thirds of the cost
+    targets = boundary_targets(300.0, target_s=50, max_s=200, cost=cost)
+    assert len(targets) == 5
+    segments = plan_segments(300.0, [], min_s=10, max_s=200, target_s=50, reach_s=10, targets=targets)
+    _check_cover(segments, 300.0)
+    assert [s.duration for s in segments] == pytest.approx([25, 25, 25, 25, 100, 100], abs=0.2)
+    assert range_costs(segments, cost) == pytest.approx([1 / 6] * 6, abs=0.01)
+
+
+def test_cheap_stretches_are_still_split_at_the_maximum():
+    cost = _curve([(20.0, 100_000.0), (580.0, 10.0)])  # nearly all the cost in the first 20 s
+    targets = boundary_targets(600.0, target_s=100, max_s=120, cost=cost)
+    segments = plan_segments(600.0, [], min_s=10, max_s=120, target_s=100, reach_s=10, align_s=1.0, targets=targets)
+    _check_cover(segments, 600.0)
+    assert max(s.duration for s in segments) <= 120 and min(s.duration for s in segments) >= 10
+
+
+def test_random_plans_respect_the_limits_and_the_grid():
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        duration = float(rng.uniform(30, 3000))
+        max_s, min_s = float(rng.uniform(20, 200)), 10.0
+        cost = _curve([(float(d), float(b)) for d, b in zip(rng.uniform(1, 60, 200), rng.uniform(1e2, 1e5, 200))])
+        cost = (cost[0][cost[0] < duration], cost[1][cost[0] < duration])
+        cuts = sorted(rng.uniform(0, duration, int(duration // 7)).round(3))
+        targets = boundary_targets(duration, target_s=float(rng.uniform(10, 300)), max_s=max_s, cost=cost)
+        segments = plan_segments(duration, list(cuts), min_s=min_s, max_s=max_s, target_s=60, reach_s=10,
+                                 align_s=1.0, targets=targets)
+        _check_cover(segments, duration)
+        assert max(s.duration for s in segments) <= max_s + 1e-6
+        assert len(segments) == 1 or min(s.duration for s in segments[:-1]) >= min_s - 1e-6
+        assert all(s.end == round(s.end) for s in segments[:-1])
+
+
+def test_the_costliest_segment_is_dispatched_first():
+    segments = [Segment(0, 0, 10), Segment(1, 10, 20), Segment(2, 20, 30)]
+    assert [s.segment_id for s in longest_first(segments, [0.2, 0.5, 0.3])] == [1, 2, 0]
 
 
 def test_memory_budget_caps_segment_length_and_refuses_too_little():
