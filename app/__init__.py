@@ -4,6 +4,7 @@ imports torch (tests check this)."""
 from __future__ import annotations
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.errors import register_error_handlers
 from app.uploads import StreamingRequest, discard_uncommitted
@@ -19,6 +20,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.request_class = StreamingRequest
     app.config.update(MAX_CONTENT_LENGTH=s.MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD, JSON_SORT_KEYS=False)
     app.json.sort_keys = False
+    if s.TRUSTED_PROXY_HOPS:
+        # Only then do X-Forwarded-* headers count: otherwise any client could claim any address
+        # and dodge the anonymous rate limit, which is counted per address.
+        hops = s.TRUSTED_PROXY_HOPS
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_prefix=hops)
 
     from app import health, hotels, jobs_api, openapi, videos
     from app.limits import register_limits

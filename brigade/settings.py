@@ -72,6 +72,7 @@ class Settings:
     SEGMENT_MAX_S: float = _env_field(120.0, "Longest planned segment; SEGMENT_MEMORY_MB may lower it.")
     SEGMENT_MEMORY_MB: int = _env_field(1024, "Memory one shard worker may use for a segment; caps segment length.")
     SEGMENTS_PER_WORKER: int = _env_field(3, "Planner aims for this many segments per live shard worker (balance).")
+    SEGMENT_BALANCE: str = _env_field("cost", "`cost`: segments of equal decoding cost (from the packet index); `duration`: equal lengths.")
     SCENE_SEARCH_S: float = _env_field(10.0, "How far a segment boundary may move to meet a scene cut (the planner scans only there).")
     SCENE_THRESHOLD: float = _env_field(0.15, "ffmpeg scene score above which a keyframe starts a new scene.")
     SHARD_ROUTING: str = _env_field("queue", "`queue`: one shared `segments` queue; `hash`: segment -> `shard.<hash % NUM_SHARDS>`.")
@@ -101,6 +102,7 @@ class Settings:
     RATE_LIMIT_ANONYMOUS: str = _env_field("10/hour;3/minute", "Work-submitting requests per client address without a key (flask-limiter).")
     RATE_LIMIT_AUTHENTICATED: str = _env_field("100/hour;20/minute", "Work-submitting requests per authenticated API key.")
     RATE_LIMIT_PREMIUM: str = _env_field("1000/hour;100/minute", "Work-submitting requests per premium API key.")
+    TRUSTED_PROXY_HOPS: int = _env_field(0, "Reverse proxies in front of the API whose X-Forwarded-* headers to trust (0: none).")
     RATE_LIMIT_STORAGE_URI: str = _env_field("", "flask-limiter storage; empty means REDIS_URL, so every API process shares the counts.")
     RATE_LIMIT_STRATEGY: str = _env_field("moving-window", "flask-limiter strategy: moving-window, fixed-window or sliding-window-counter.")
 
@@ -123,6 +125,8 @@ class Settings:
             (self.HEARTBEAT_TTL_S > self.HEARTBEAT_INTERVAL_S,
              "HEARTBEAT_TTL_S must exceed HEARTBEAT_INTERVAL_S, or live replicas look dead"),
             (self.SHARD_ROUTING in ("queue", "hash"), f"SHARD_ROUTING={self.SHARD_ROUTING!r}: use queue or hash"),
+            (self.TRUSTED_PROXY_HOPS >= 0, "TRUSTED_PROXY_HOPS must be 0 or more"),
+            (self.SEGMENT_BALANCE in ("cost", "duration"), f"SEGMENT_BALANCE={self.SEGMENT_BALANCE!r}: use cost or duration"),
         ]
         problems = [message for ok, message in rules if not ok]
         if problems:

@@ -62,7 +62,7 @@ def live_shard_workers() -> int:
 def plan_for(path, info, max_len: float, workers: int, fast: bool) -> tuple[list[Segment], list[float], dict]:
     """Segments of equal decoding cost (from the packet index), about SEGMENTS_PER_WORKER per live
     shard worker, each boundary moved to a nearby scene cut and onto the tagger's window grid;
-    returned costliest first, the order to dispatch them in."""
+    returned in the order to dispatch them: costliest first (in time order without a cost curve)."""
     s = get_settings()
     began = time.perf_counter()
     target = target_length(info.duration_s, workers, s.SEGMENTS_PER_WORKER, s.SEGMENT_MIN_S, max_len)
@@ -74,6 +74,8 @@ def plan_for(path, info, max_len: float, workers: int, fast: bool) -> tuple[list
         keyframes = index.keyframe_times
     except ProbeError:
         cost = keyframes = None
+    if s.SEGMENT_BALANCE == "duration":
+        cost = None
     targets = boundary_targets(info.duration_s, target_s=target, max_s=max_len, cost=cost)
     indexed = time.perf_counter()
     try:  # cuts are a hint: without them, plan on cost alone (a bad range then fails its segment)
@@ -92,7 +94,7 @@ def plan_for(path, info, max_len: float, workers: int, fast: bool) -> tuple[list
             "routing": s.SHARD_ROUTING, "scene_detection": cut_note,
             "balanced_by": "duration" if cost is None else "decode-cost",
             "timings": {"index_s": round(indexed - began, 4), "scene_scan_s": round(scanned - indexed, 4)}}
-    return longest_first(segments, shares), cuts, plan
+    return (segments if cost is None else longest_first(segments, shares)), cuts, plan  # no estimate: time order
 
 
 def _probed(job_id: str, path) -> VideoInfo:

@@ -150,3 +150,21 @@ def test_an_unknown_key_is_refused_before_it_costs_anything(two_apis):
     assert "X-RateLimit-Remaining" not in refused.headers
     after = _post(two_apis[0], key=PREMIUM).headers["X-RateLimit-Remaining"]
     assert int(before) - int(after) == 1  # only the second premium request counted
+
+
+# --- client addresses behind a reverse proxy ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("hops, database", [(1, 2), (0, 3)])
+def test_forwarded_client_addresses_count_only_behind_a_trusted_proxy(stack, hops, database):
+    env = {"REDIS_URL": os.environ["REDIS_URL"].rsplit("/", 1)[0] + f"/{database}", "TRUSTED_PROXY_HOPS": str(hops),
+           "RATE_LIMIT_ANONYMOUS": DEFAULTS["RATE_LIMIT_ANONYMOUS"], "HOTEL_SYNC_WAIT_S": "0"}
+    api = stack.start_api(env=env, workers=1)
+    try:
+        statuses = [_post(api, headers={"X-Forwarded-For": "203.0.113.1"}).status_code for _ in range(4)]
+        assert statuses == [202, 202, 202, 429]
+        # another address in the header: another client behind the proxy, or a forgery without one
+        other = _post(api, headers={"X-Forwarded-For": "203.0.113.2"})
+        assert other.status_code == (202 if hops else 429), other.text
+    finally:
+        procs.stop(stack.procs[-1])
