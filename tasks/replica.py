@@ -24,6 +24,7 @@ from kombu.utils.encoding import bytes_to_str
 from kombu.utils.json import loads as kombu_loads
 
 from brigade import heartbeats, jobs
+from brigade.memory import fix_mmap_threshold
 from brigade.redis_client import key, redis_client
 from brigade.settings import get_settings
 
@@ -190,6 +191,7 @@ def fail_overdue_jobs() -> list[str]:
 
 @signals.celeryd_after_setup.connect
 def _remember_worker(sender, instance, **_):
+    fix_mmap_threshold()  # before any task allocates; prefork children inherit it
     _worker["hostname"] = sender
     _worker["queues"] = sorted(q.name for q in instance.app.amqp.queues.consume_from.values())
     # solo and threads pools run tasks in the main process: it has no pool children to heartbeat
