@@ -33,6 +33,7 @@ class Settings:
     UPLOAD_DIR: str = _env_field(str(ROOT / "var" / "uploads"),
                                  "Uploads. `local` backend: the stored videos, seen by every worker; `s3`: the API's scratch space.")
     STORAGE_BACKEND: str = _env_field("local", "Upload storage: `local` (UPLOAD_DIR, shared by all) or `s3` (S3_BUCKET; no shared disk).")
+    UPLOAD_RETENTION_S: float = _env_field(7 * 24 * 3600, "`local` backend: uploads not sent again for this long are deleted; 0: kept.")
     S3_BUCKET: str = _env_field("", "`s3` backend: the uploads' bucket; workers refuse `s3://` URIs of any other bucket.")
     S3_PREFIX: str = _env_field("uploads/", "`s3` backend: key prefix of uploads, `<prefix><sha256>.<ext>`; workers refuse other keys.")
     S3_ENDPOINT_URL: str = _env_field("", "`s3` backend: endpoint of an S3-compatible server (MinIO, Ceph...); empty means AWS S3.")
@@ -125,6 +126,8 @@ class Settings:
             (self.HEARTBEAT_TTL_S > self.HEARTBEAT_INTERVAL_S,
              "HEARTBEAT_TTL_S must exceed HEARTBEAT_INTERVAL_S, or live replicas look dead"),
             (self.SHARD_ROUTING in ("queue", "hash"), f"SHARD_ROUTING={self.SHARD_ROUTING!r}: use queue or hash"),
+            (self.UPLOAD_RETENTION_S == 0 or self.UPLOAD_RETENTION_S >= self.RESULT_EXPIRES_S,
+             "UPLOAD_RETENTION_S must be 0 or at least RESULT_EXPIRES_S, or a job still on record may lose its video"),
             (self.TRUSTED_PROXY_HOPS >= 0, "TRUSTED_PROXY_HOPS must be 0 or more"),
             (self.SEGMENT_BALANCE in ("cost", "duration"), f"SEGMENT_BALANCE={self.SEGMENT_BALANCE!r}: use cost or duration"),
         ]

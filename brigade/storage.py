@@ -125,6 +125,31 @@ def configured_backend() -> LocalStorage | S3Storage:
     return BACKENDS[s.STORAGE_BACKEND](s)
 
 
+#: A temp file in UPLOAD_DIR/.incoming untouched this long belongs to an upload that died mid-way.
+STALE_PART_S = 24 * 3600
+
+
+def sweep_uploads(root: Path, retention_s: float, now: float) -> list[Path]:
+    """`local` backend retention: delete stored uploads not uploaded again for `retention_s` (a
+    repeat upload of the same bytes renames a fresh file over the old one, renewing its mtime),
+    and temp files of uploads abandoned mid-way. Only content-named files are touched. Returns
+    what was deleted."""
+    doomed = []
+    for folder, max_age, wanted in ((root, retention_s, CONTENT_NAME.fullmatch),
+                                    (root / ".incoming", STALE_PART_S, lambda n: n.endswith(".part"))):
+        if not max_age or not folder.is_dir():
+            continue
+        for entry in os.scandir(folder):
+            try:
+                old = entry.is_file(follow_symlinks=False) and now - entry.stat().st_mtime > max_age
+            except FileNotFoundError:  # removed by another process meanwhile
+                continue
+            if old and wanted(entry.name):
+                Path(entry.path).unlink(missing_ok=True)
+                doomed.append(Path(entry.path))
+    return doomed
+
+
 class LocalStorage:
     """`file://` URIs in UPLOAD_DIR, a directory every process sees (one host, or a shared volume)."""
 

@@ -18,6 +18,7 @@ import logging
 import os
 import threading
 import time
+from pathlib import Path
 
 from celery import signals
 from kombu.utils.encoding import bytes_to_str
@@ -27,8 +28,11 @@ from brigade import heartbeats, jobs
 from brigade.memory import fix_mmap_threshold
 from brigade.redis_client import key, redis_client
 from brigade.settings import get_settings
+from brigade.storage import sweep_uploads
 
 log = logging.getLogger(__name__)
+#: How often one replica applies the upload retention (a directory scan; deletions are not urgent).
+UPLOAD_SWEEP_INTERVAL_S = 600
 
 _worker: dict = {"hostname": "", "queues": [], "extra_queues": [], "solo": False}
 _state: dict = {"model": None, "device": None, "ready": False, "error": None}
@@ -141,11 +145,18 @@ def _restore_unacked(task_id: str) -> bool:
 
 def housekeeping() -> None:
     """Once per heartbeat interval across all replicas (a Redis lock picks one): redeliver the
-    work of dead replicas, fail jobs past their deadline."""
-    interval_ms = int(get_settings().HEARTBEAT_INTERVAL_S * 1000)
-    if redis_client().set(key("housekeeping-lock"), process_id(), nx=True, px=interval_ms):
+    work of dead replicas, fail jobs past their deadline; every UPLOAD_SWEEP_INTERVAL_S, apply
+    the upload retention (local backend)."""
+    s = get_settings()
+    client = redis_client()
+    if client.set(key("housekeeping-lock"), process_id(), nx=True, px=int(s.HEARTBEAT_INTERVAL_S * 1000)):
         recover_orphans()
         fail_overdue_jobs()
+    if s.STORAGE_BACKEND == "local" and client.set(key("upload-sweep-lock"), process_id(), nx=True,
+                                                   ex=UPLOAD_SWEEP_INTERVAL_S):
+        deleted = sweep_uploads(Path(s.UPLOAD_DIR), s.UPLOAD_RETENTION_S, time.time())
+        if deleted:
+            log.info("upload retention: deleted %d file(s) older than %.0f s", len(deleted), s.UPLOAD_RETENTION_S)
 
 
 def recover_orphans() -> list[str]:
