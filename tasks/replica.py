@@ -25,7 +25,7 @@ from kombu.utils.encoding import bytes_to_str
 from kombu.utils.json import loads as kombu_loads
 
 from brigade import heartbeats, jobs
-from brigade.memory import fix_mmap_threshold
+from brigade.memory import release_free_heap
 from brigade.redis_client import key, redis_client
 from brigade.settings import get_settings
 from brigade.storage import sweep_uploads
@@ -202,7 +202,6 @@ def fail_overdue_jobs() -> list[str]:
 
 @signals.celeryd_after_setup.connect
 def _remember_worker(sender, instance, **_):
-    fix_mmap_threshold()  # before any task allocates; prefork children inherit it
     _worker["hostname"] = sender
     _worker["queues"] = sorted(q.name for q in instance.app.amqp.queues.consume_from.values())
     # solo and threads pools run tasks in the main process: it has no pool children to heartbeat
@@ -255,5 +254,7 @@ def _track_running(task_id, task, args=None, kwargs=None, **_):
 
 
 @signals.task_postrun.connect
-def _untrack_running(task_id, **_):
+def _untrack_running(task_id, task=None, **_):
     redis_client().hdel(running_key(), task_id)
+    if getattr(task, "trims_memory", False):  # video tasks: see brigade/memory.py
+        release_free_heap()

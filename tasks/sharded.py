@@ -135,7 +135,7 @@ def _error_marker(segment: dict, exc: BaseException) -> dict:
     return {**segment, "status": "error", "error": f"{exc.__class__.__name__}: {exc}"[-1500:]}
 
 
-@app.task(name="tasks.sharded.tag_segment", bind=True)
+@app.task(name="tasks.sharded.tag_segment", bind=True, trims_memory=True)
 def tag_segment(self, job_id: str, video_uri: str, sha256: str, start: float, end: float, segment_id: int,
                 fast: bool = False) -> dict:
     from models.tagger.inference import tag_video as run_tagger
