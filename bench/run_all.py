@@ -15,12 +15,8 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
-def main(names: list[str]) -> int:
-    failed = []
-    for name in names or BENCHMARKS:
-        print(f"== {name}", flush=True)
-        if subprocess.run([sys.executable, "-m", f"bench.{name}"]).returncode != 0:
-            failed.append(name)
+def publish() -> None:
+    """Gather every benchmark's markdown table into SUMMARY.md and the README's benchmark section."""
     tables = [md.read_text() for md in sorted(RESULTS.glob("*.md")) if md.name != "SUMMARY.md"]
     summary = "\n".join(tables)
     (RESULTS / "SUMMARY.md").write_text(summary)
@@ -28,6 +24,15 @@ def main(names: list[str]) -> int:
         text = README.read_text()
         text = re.sub(f"{re.escape(START)}.*?{re.escape(END)}", f"{START}\n{summary}\n{END}", text, flags=re.S)
         README.write_text(text)
+
+
+def main(names: list[str]) -> int:
+    failed = []
+    for name in names or BENCHMARKS:
+        print(f"== {name}", flush=True)
+        if subprocess.run([sys.executable, "-m", f"bench.{name}"]).returncode != 0:
+            failed.append(name)
+    publish()
     if failed:
         print(f"benchmarks failed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0

@@ -44,7 +44,7 @@ def public_result(model, raw: dict) -> dict:
     return {**summary, "duration_s": raw["duration_s"], "frames": raw["frames"]}
 
 
-@app.task(name="tasks.predict.tag_video", bind=True, base=JobTask, trims_memory=True)
+@app.task(name="tasks.predict.tag_video", bind=True, base=JobTask)
 def tag_video(self, job_id: str, video_uri: str, sha256: str, fast: bool = False) -> dict:
     from media.frames import DecodeError
     from models.tagger.inference import tag_video as run_tagger
