@@ -40,7 +40,8 @@ def celery_config(s: Settings) -> dict:
         "task_time_limit": s.TASK_TIME_LIMIT_S,
         "result_expires": s.RESULT_EXPIRES_S,
         "result_extended": True,
-        "task_queues": [Queue(name, routing_key=name) for name in queues.declared(s.NUM_SHARDS)],
+        "task_queues": [Queue(name, routing_key=name, max_priority=queues.MAX_PRIORITY.get(name))
+                        for name in queues.declared(s.NUM_SHARDS)],
         "task_default_queue": queues.PREDICT,
         "task_create_missing_queues": False,
         "task_routes": queues.ROUTES,

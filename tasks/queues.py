@@ -9,6 +9,11 @@ EVENTS = "events"      # event-driven pattern: hotel prices on the autoscaling p
 
 ALL = (PREDICT, SEGMENTS, MERGE, EVENTS)
 
+#: Queues whose messages carry a tier priority, and the highest priority RabbitMQ keeps for them
+#: (`x-max-priority`; without it RabbitMQ ignores message priorities). Redis emulates priorities
+#: with one list per step whatever the queue says.
+MAX_PRIORITY = {EVENTS: 9}
+
 
 def shard_queues(num_shards: int) -> tuple[str, ...]:
     """`shard.0 .. shard.<n-1>`: the queues of SHARD_ROUTING=hash."""

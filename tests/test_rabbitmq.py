@@ -4,13 +4,16 @@ otherwise, saying why."""
 
 from __future__ import annotations
 
+import os
 import socket
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
-from brigade import procs
-from tests.stack import submit, tag_labels, wait_job
+from brigade import jobs, procs
+from tasks import queues
+from tests.stack import hotel_stay, post_hotel_prices, premium_overtook, submit, tag_labels, wait_job
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
 AMQP_ENV = {"BROKER_URL": AMQP_URL}
@@ -41,13 +44,16 @@ def amqp_stack(stack):
         pytest.skip(reason)
     from kombu import Connection
 
-    # Messages left on the broker by an earlier run would name job records this Redis never had.
+    # Messages left on the broker by an earlier run would name job records this Redis never had;
+    # and `events` goes entirely, so that it is declared afresh with its x-max-priority (RabbitMQ
+    # refuses to redeclare a queue with other arguments).
     with Connection(AMQP_URL) as conn:
         for queue in ("predict", "segments", "merge"):
             try:
                 conn.channel().queue_purge(queue)
             except conn.channel_errors:
                 pass  # the queue does not exist yet
+        conn.channel().queue_delete(queues.EVENTS)
     worker = stack.start_worker("predict", env=AMQP_ENV, prefix="amqp", wait_ready=False)
     started = [worker.proc]
     try:
@@ -103,3 +109,31 @@ def test_a_sharded_job_goes_through_rabbitmq(amqp_stack, stack, clips):
     finally:
         procs.stop(shard.proc)
         procs.stop(control.proc)
+
+
+def test_on_rabbitmq_a_premium_request_overtakes_a_backlog_of_anonymous_ones(amqp_stack, stack):
+    """The same as tests/test_events_pool.py's test on Redis: the `events` queue is declared with
+    x-max-priority, so RabbitMQ serves the premium message (priority 9) before the anonymous ones (3)."""
+    from brigade.settings import Settings
+    from tasks.autoscale import BrokerDepth
+    from tasks.celery_app import create_celery
+    from tests.test_events_pool import MAX, MIN, POOL_ENV, PREMIUM_KEYS
+
+    api, _ = amqp_stack
+    depth = BrokerDepth(create_celery(Settings.from_env({**os.environ, **AMQP_ENV})), queues.EVENTS)
+    with ThreadPoolExecutor(16) as pool:
+        anonymous = [pool.submit(post_hotel_prices, api, hotel_stay(days_ahead=20 + i)) for i in range(12)]
+        procs.wait_until(lambda: depth.read() == 12, 30, what="12 anonymous requests queued on RabbitMQ")
+        premium = pool.submit(post_hotel_prices, api, hotel_stay(days_ahead=90), PREMIUM_KEYS[0])
+        procs.wait_until(lambda: depth.read() == 13, 30, what="the premium request queued on RabbitMQ")
+        responses = [f.result() for f in anonymous] + [premium.result()]
+    assert [r.status_code for r in responses] == [202] * 13, [r.text for r in responses]
+
+    worker = procs.spawn(procs.events_worker_command(f"amqp-events@{os.uname().nodename}", MAX, MIN),
+                         {**POOL_ENV, **AMQP_ENV}, stack.logs / "amqp-events.log")
+    try:
+        records = [jobs.wait_for_terminal(r.json()["job_id"], 60) for r in responses]
+    finally:
+        procs.stop(worker)
+    assert all(r and r["status"] == jobs.SUCCEEDED for r in records), records
+    premium_overtook([r["result"]["served"] for r in records], MAX)
