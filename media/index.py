@@ -13,12 +13,12 @@ from dataclasses import dataclass
 import av
 import numpy as np
 
-from media.probe import ProbeError, open_media
+from media.probe import ProbeError, open_media, start_of
 
 
 @dataclass(frozen=True)
 class PacketIndex:
-    times: np.ndarray  # float64 seconds, ascending (presentation order)
+    times: np.ndarray  # float64 seconds from the file's start, as `-ss` counts them; ascending
     sizes: np.ndarray  # int64 bytes
     keyframes: np.ndarray  # bool
     width: int
@@ -36,12 +36,12 @@ def read_packet_index(path) -> PacketIndex:
         if not container.streams.video:
             raise ProbeError("no-video-stream", "the file has no video stream")
         stream = container.streams.video[0]
-        base = float(stream.time_base)
+        base, start = float(stream.time_base), start_of(container)
         rows = []
         try:
             for packet in container.demux(stream):
                 if packet.pts is not None:
-                    rows.append((packet.pts * base, packet.size, packet.is_keyframe))
+                    rows.append((packet.pts * base - start, packet.size, packet.is_keyframe))
         except av.error.FFmpegError as exc:
             raise ProbeError("unreadable", f"cannot demux the video stream ({exc.__class__.__name__})") from exc
         width, height = stream.codec_context.width, stream.codec_context.height

@@ -68,6 +68,12 @@ def open_media(path):
         raise ProbeError("not-a-video", f"the upload is not a readable media file ({exc.__class__.__name__})") from exc
 
 
+def start_of(container) -> float:
+    """Seconds of the container's first timestamp (MPEG-TS often starts at 1.4 s, MP4 at 0). ffmpeg's
+    `-ss` and the tagger's frame times count from here; packet and `-copyts` times do not."""
+    return container.start_time / av.time_base if container.start_time is not None else 0.0
+
+
 def duration_of(container, stream=None) -> float:
     """Seconds, from the container header, else the (first) video stream's, else 0."""
     stream = stream or (container.streams.video[0] if container.streams.video else None)

@@ -15,6 +15,7 @@ import ffmpeg
 
 from brigade.settings import get_settings
 from media.ffmpeg_bin import ffmpeg_binary, input_options
+from media.probe import ProbeError, open_media, start_of
 
 _PTS = re.compile(r"pts_time:\s*([0-9.]+)")
 
@@ -26,15 +27,24 @@ class SceneDetectionError(RuntimeError):
 def scene_cut_command(path: str, threshold: float, windows: list[tuple[float, float]] | None = None) -> list[str]:
     """One ffmpeg run printing (showinfo) each keyframe whose scene score passes `threshold`, over the
     whole video or over each window: one input per window (input seek, so only the window is read),
-    all in one process, which decodes the inputs in parallel; `-copyts` keeps times absolute."""
+    decoded one after another; `-copyts` prints the file's own times (`detect_cuts` subtracts the
+    file's start, which MPEG-TS puts at 1.4 s or so, where `-ss` counts from)."""
     base = dict(input_options(), skip_frame="nokey", skip_loop_filter="all", threads=get_settings().FFMPEG_THREADS)
     inputs = [ffmpeg.input(str(path), **base)] if windows is None else [
         ffmpeg.input(str(path), ss=f"{a:.3f}", t=f"{b - a:.3f}", **base) for a, b in windows]
     # eq(n,0): every stream passes its first frame, or ffmpeg fails on an output stream with none.
     streams = [i.filter("scale", 96, -2).filter("select", f"eq(n,0)+gt(scene,{threshold})").filter("showinfo")
                for i in inputs]
-    args = ["-nostdin", "-hide_banner", "-loglevel", "info"] + ([] if windows is None else ["-copyts"])
+    args = ["-nostdin", "-hide_banner", "-loglevel", "info", "-copyts"]
     return ffmpeg.output(*streams, "-", format="null", fps_mode="passthrough").global_args(*args).compile(cmd=ffmpeg_binary())
+
+
+def _file_start(path: str) -> float:
+    try:
+        with open_media(path) as container:
+            return start_of(container)
+    except ProbeError as exc:
+        raise SceneDetectionError(f"cannot read the start time: {exc.detail}") from exc
 
 
 def detect_cuts(path: str, threshold: float | None = None, windows: list[tuple[float, float]] | None = None,
@@ -68,9 +78,11 @@ def detect_cuts(path: str, threshold: float | None = None, windows: list[tuple[f
         if run.returncode != 0:
             raise SceneDetectionError(f"scene detection failed: {log[-1000:]}")
     cuts: set[float] = set()
+    start = _file_start(path)  # `-copyts` times are the file's own; windows and results count from its start
     for group, log in zip(groups, logs, strict=True):
         times = [float(m.group(1)) for line in log.splitlines() if "Parsed_showinfo" in line and (m := _PTS.search(line))]
         # A stream's first frame is passed unconditionally (and has no predecessor to differ from).
-        firsts = {min((t for t in times if a - 1e-3 <= t < b), default=None) for a, b in group or [(0.0, float("inf"))]}
-        cuts |= {round(t, 3) for t in times if t not in firsts}
+        firsts = {min((t for t in times if a + start - 1e-3 <= t < b + start), default=None)
+                  for a, b in group or [(0.0, float("inf"))]}
+        cuts |= {round(t - start, 3) for t in times if t not in firsts}
     return sorted(cuts)

@@ -3,12 +3,15 @@ scanned by several ffmpeg processes at once with the same answer as one."""
 
 from __future__ import annotations
 
+import subprocess
+
 import numpy as np
 import pytest
 
 from brigade.sharding import decode_cost_curve
+from media.ffmpeg_bin import ffmpeg_binary
 from media.index import read_packet_index
-from media.probe import ProbeError
+from media.probe import ProbeError, open_media, start_of
 from media.scenes import detect_cuts
 from models.synth import Scene
 from tests.fixtures_media import clip, scenes_clip
@@ -56,3 +59,19 @@ def test_parallel_scan_finds_the_same_cuts_as_one_process_and_the_true_ones():
     assert len(one) == len(true_cuts)
     assert all(-1e-6 <= found - want <= GOP_S for found, want in zip(one, true_cuts, strict=True)), (one, true_cuts)
     assert detect_cuts(str(path), windows=[]) == []
+
+
+def test_a_stream_that_does_not_start_at_zero_gets_the_same_times(tmp_path):
+    """MPEG-TS timestamps start near 1.4 s; `-ss` counts from the file's start, so the index and the
+    cuts must too, or every boundary and timeline edge of such a file would be off by that much."""
+    path, _ = clip(seed=32, duration_s=60.0, cuts=True)
+    remuxed = tmp_path / "same.ts"
+    subprocess.run([ffmpeg_binary(), "-nostdin", "-loglevel", "error", "-i", str(path), "-c", "copy", str(remuxed)],
+                   check=True)
+    with open_media(remuxed) as container:
+        assert start_of(container) > 0.5  # the premise: this container does not start at zero
+    mp4, ts = read_packet_index(path), read_packet_index(remuxed)
+    assert np.allclose(mp4.keyframe_times, ts.keyframe_times, atol=1e-3)
+    windows = [(10.0, 30.0), (40.0, 58.0)]
+    assert detect_cuts(str(path), windows=windows) == detect_cuts(str(remuxed), windows=windows)
+    assert detect_cuts(str(path)) == detect_cuts(str(remuxed))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from brigade import jobs, procs
@@ -45,6 +47,14 @@ def _boundaries(ranges):
     return [t for r in ranges for t in r]
 
 
+def _assert_timeline_matches(result, truth):
+    for tag, truth_ranges in truth.timeline.items():
+        got = result["timeline"].get(tag, [])
+        assert len(got) == len(truth_ranges), (tag, got, truth_ranges)
+        for want, have in zip(_boundaries(truth_ranges), _boundaries(got)):
+            assert abs(want - have) <= BOUNDARY_TOLERANCE_S, (tag, got, truth_ranges)
+
+
 def test_sharded_matches_single_and_the_ground_truth_timeline(api, shard_pool, long_video):
     path, truth = long_video
     sharded = submit(api, path, mode="sharded").json()
@@ -66,11 +76,24 @@ def test_sharded_matches_single_and_the_ground_truth_timeline(api, shard_pool, l
     assert all(not seg["cached"] and 0 <= seg["ran_s"][0] < seg["ran_s"][1] for seg in result["segments"])
     assert sharded_body["created_at"] < sharded_body["started_at"] < sharded_body["finished_at"]
 
-    for tag, truth_ranges in truth.timeline.items():
-        got = result["timeline"].get(tag, [])
-        assert len(got) == len(truth_ranges), (tag, got, truth_ranges)
-        for want, have in zip(_boundaries(truth_ranges), _boundaries(got)):
-            assert abs(want - have) <= BOUNDARY_TOLERANCE_S, (tag, got, truth_ranges)
+    _assert_timeline_matches(result, truth)
+
+
+def test_an_mpeg_ts_upload_whose_clock_starts_late_gets_the_same_timeline(api, shard_pool, long_video, tmp_root):
+    """MPEG-TS timestamps start near 1.4 s: the plan, the cuts and the timeline must count from the
+    file's start, as the decoder's seeks do."""
+    from media.ffmpeg_bin import ffmpeg_binary
+    from media.scenes import detect_cuts
+
+    path, truth = long_video
+    remuxed = tmp_root / "multi-scene.ts"
+    subprocess.run([ffmpeg_binary(), "-nostdin", "-y", "-loglevel", "error", "-i", str(path), "-c", "copy", str(remuxed)],
+                   check=True)
+    body = wait_job(api, submit(api, remuxed, mode="sharded").json()["job_id"], timeout=240)
+    assert body["status"] == "succeeded", body
+    cuts_of_the_mp4 = detect_cuts(str(path))  # an MP4's clock starts at 0
+    assert body["plan"]["cuts"] and set(body["plan"]["cuts"]) <= set(cuts_of_the_mp4), (body["plan"], cuts_of_the_mp4)
+    _assert_timeline_matches(body["result"], truth)
 
 
 def test_a_shard_worker_killed_mid_job_loses_no_segment(api, shard_pool, stack, clips):
