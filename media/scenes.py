@@ -17,6 +17,8 @@ from brigade.settings import get_settings
 from media.ffmpeg_bin import ffmpeg_binary, input_options
 from media.probe import ProbeError, open_media, start_of
 
+#: At most this many ffmpeg runs at once by default (each holds a decoder and its buffers).
+MAX_PROCESSES = 8
 _PTS = re.compile(r"pts_time:\s*([0-9.]+)")
 
 
@@ -52,7 +54,7 @@ def detect_cuts(path: str, threshold: float | None = None, windows: list[tuple[f
     """Times (seconds) where a new scene starts, in order: in the whole video, or only inside `windows`.
 
     Windows are dealt out to `processes` ffmpeg runs at once (default: two per core this process
-    may use, so the kernel evens out windows of uneven cost): one ffmpeg decodes its inputs one
+    may use, so the kernel evens out windows of uneven cost, up to MAX_PROCESSES): one ffmpeg decodes its inputs one
     after another, and the shard workers are idle while the planner runs, so the cores are free."""
     threshold = get_settings().SCENE_THRESHOLD if threshold is None else threshold
     if windows is not None and not windows:
@@ -60,7 +62,7 @@ def detect_cuts(path: str, threshold: float | None = None, windows: list[tuple[f
     if windows is None:
         groups = [None]
     else:
-        count = max(1, min(len(windows), processes or 2 * len(os.sched_getaffinity(0))))
+        count = max(1, min(len(windows), processes or min(MAX_PROCESSES, 2 * len(os.sched_getaffinity(0)))))
         groups = [windows[i::count] for i in range(count)]
     runs = [subprocess.Popen(scene_cut_command(path, threshold, group), stdin=subprocess.DEVNULL,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for group in groups]
