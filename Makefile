@@ -18,8 +18,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: $(STAMP)
 	$(PY) -m brigade.run_stack
 
-test: $(STAMP)
-	$(PY) -m ruff check .
+test: $(STAMP) lint
 	$(PY) -m pytest -q --durations=15 tests
 
 bench: $(STAMP)

@@ -18,7 +18,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     s = settings or get_settings()
     app = Flask(__name__)
     app.request_class = StreamingRequest
-    app.config.update(MAX_CONTENT_LENGTH=s.MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD, JSON_SORT_KEYS=False)
+    app.config.update(MAX_CONTENT_LENGTH=s.MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD)
     app.json.sort_keys = False
     if s.TRUSTED_PROXY_HOPS:
         # Only then do X-Forwarded-* headers count: otherwise any client could claim any address

@@ -14,6 +14,7 @@ from app.dispatch import enqueue
 from app.errors import ApiError
 from app.hotel_validation import read_json_body, validate
 from app.tiers import identify, priority_for
+from app.views import job_result
 from brigade import jobs
 from brigade.redis_client import key, redis_client
 from brigade.settings import get_settings
@@ -37,8 +38,7 @@ def submit_hotel_prices():
     record = jobs.wait_for_terminal(job_id, s.HOTEL_SYNC_WAIT_S, just_created=True)
     status_url = url_for("jobs.get_job", job_id=job_id)
     if record and record["status"] == jobs.SUCCEEDED:
-        return {"job_id": job_id, "status": record["status"], "tier": caller.tier, **(record.get("result") or {}),
-                "model": record.get("model"), "timings": record.get("timings")}, 200
+        return {"job_id": job_id, "status": record["status"], "tier": caller.tier, **job_result(record)}, 200
     if record and record["status"] == jobs.FAILED:
         error = record.get("error") or {}
         raise ApiError(500, "prediction-failed", error.get("detail") or "the pricing task failed",

@@ -8,9 +8,9 @@ from flask import Blueprint, request
 
 from app.dispatch import enqueue
 from app.errors import ApiError
-from app.videos import max_wait
 from app.views import render_job
 from brigade import jobs
+from brigade.settings import get_settings
 
 bp = Blueprint("jobs", __name__)
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -35,3 +35,14 @@ def echo():
     enqueue(job_id, "tasks.ops.echo", kwargs={"job_id": job_id, "payload": payload})
     record = jobs.wait_for_terminal(job_id, max_wait(), just_created=True)
     return render_job(record), (200 if record["status"] in jobs.TERMINAL else 202)
+
+
+def max_wait() -> float:
+    raw = request.args.get("wait", "0")
+    try:
+        wait = float(raw)
+    except ValueError as exc:
+        raise ApiError(400, "invalid-parameter", f"wait={raw!r} is not a number of seconds") from exc
+    if wait < 0:
+        raise ApiError(400, "invalid-parameter", "wait must be >= 0")
+    return min(wait, get_settings().MAX_WAIT_S)

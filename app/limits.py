@@ -93,5 +93,4 @@ def register_limits(app: Flask, settings: Settings | None = None) -> Limiter:
         g.brigade_retry_after = retry_after
         return response
 
-    app.extensions["brigade_limiter"] = limiter
     return limiter

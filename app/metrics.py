@@ -33,10 +33,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from brigade import jobs
-from brigade.broker_queues import is_redis_url, redis_layout, redis_queue_keys
+from brigade.broker_queues import amqp_queue_depth, is_redis_url, redis_layout, redis_queue_depths
+from brigade.heartbeats import list_replicas
 from brigade.redis_client import key
 from brigade.settings import get_settings
 from tasks import queues
+from tasks.celery_app import app as celery  # as app/dispatch.py: the Celery app only, never the task modules (torch)
 
 REQUESTS = Counter("brigade_http_requests", "HTTP requests the API answered.", ["method", "endpoint", "status"])
 LATENCY = Histogram(
@@ -103,18 +105,10 @@ def queue_names() -> tuple[str, ...]:
 def queue_depths() -> dict[str, int]:
     """Waiting messages per queue (see queue_names), read from the broker now. Messages a worker
     has already taken (unacked) are not counted. Raises when the broker does not answer."""
-    from tasks.celery_app import app as celery
-
     url = celery.conf.broker_url
     if is_redis_url(url):
         steps, prefix = redis_layout(celery)
-        pipe = _scrape_client(url).pipeline(transaction=False)
-        names = queue_names()
-        for name in names:
-            for list_name in redis_queue_keys(name, steps, prefix):
-                pipe.llen(list_name)
-        counts = iter(pipe.execute())
-        return {name: sum(next(counts) for _ in steps) for name in names}
+        return redis_queue_depths(_scrape_client(url), queue_names(), steps, prefix)
     return _amqp_queue_depths(celery)
 
 
@@ -126,7 +120,7 @@ def _amqp_queue_depths(celery) -> dict[str, int]:
         for name in queue_names():
             channel = conn.channel()  # a failed passive declare closes its channel: one per queue
             try:
-                depths[name] = int(channel.queue_declare(queue=name, passive=True).message_count)
+                depths[name] = amqp_queue_depth(channel, name)
             except conn.channel_errors:
                 depths[name] = 0
             finally:
@@ -161,9 +155,7 @@ class RedisStatsCollector:
         try:
             client = _scrape_client(s.REDIS_URL)
             counts = client.hgetall(key("stats", "jobs"))
-            from brigade.heartbeats import list_replicas
-
-            replicas = list_replicas(ready_only=True)
+            replicas = list_replicas(ready_only=True, client=client)
         except Exception:
             return  # Redis is away: report no job or replica series rather than made-up zeros
         for status in (jobs.SUCCEEDED, jobs.FAILED):

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from flask import g, request
 
 from app.errors import ApiError
+from brigade.broker_queues import is_amqp_url
 from brigade.settings import Settings, get_settings
 
 ANONYMOUS, AUTHENTICATED, PREMIUM = "anonymous", "authenticated", "premium"
@@ -38,7 +39,7 @@ def priority_for(tier: str, broker_url: str) -> int:
     """The message priority of `tier` on this broker. RabbitMQ serves the *highest* number first
     (0..9 with `x-max-priority`), the Redis emulation the lowest: the same order, mirrored."""
     redis_priority = REDIS_PRIORITY[tier]
-    if broker_url.startswith(("amqp://", "amqps://", "pyamqp://")):
+    if is_amqp_url(broker_url):
         return 9 - redis_priority
     return redis_priority
 

@@ -19,9 +19,14 @@ class StreamingRequest(Request):
     """Werkzeug calls `_get_file_stream` for each multipart file part: hand it a HashingUpload."""
 
     def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
-        upload = HashingUpload()
-        self.environ.setdefault("brigade.uploads", []).append(upload)
-        return upload
+        return _tracked_upload(self.environ)
+
+
+def _tracked_upload(environ) -> HashingUpload:
+    """A new HashingUpload, listed on the request so its teardown discards it if never committed."""
+    upload = HashingUpload()
+    environ.setdefault("brigade.uploads", []).append(upload)
+    return upload
 
 
 def discard_uncommitted(environ) -> None:
@@ -69,6 +74,4 @@ def receive_upload() -> tuple[HashingUpload, str, str]:
 
 
 def _spool(stream) -> HashingUpload:
-    upload = HashingUpload()
-    request.environ.setdefault("brigade.uploads", []).append(upload)
-    return upload.copy_from(stream)
+    return _tracked_upload(request.environ).copy_from(stream)

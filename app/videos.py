@@ -15,7 +15,6 @@ from media.probe import ProbeError, check_limits, probe
 bp = Blueprint("videos", __name__)
 
 TASK_FOR_MODE = {"single": "tasks.predict.tag_video", "sharded": "tasks.sharded.plan_video"}
-_PROBE_STATUS = {"too-long": 422, "too-short": 422, "resolution-too-large": 422, "fps-too-high": 422}
 
 
 def _flag(name: str) -> bool:
@@ -30,8 +29,7 @@ def submit_video():
         check_limits(info)
     except ProbeError as exc:
         upload.discard()
-        raise ApiError(_PROBE_STATUS.get(exc.code, 415 if exc.code == "unsupported-container" else 422),
-                       exc.code, exc.detail) from exc
+        raise ApiError(415 if exc.code == "unsupported-container" else 422, exc.code, exc.detail) from exc
     mode = choose_mode(info.duration_s, upload.size, request.args.get("mode", "auto"))
     try:
         video_uri, _ = upload.commit(extension)
@@ -57,13 +55,3 @@ def choose_mode(duration_s: float, size_bytes: int, requested: str) -> str:
     s = get_settings()
     return "sharded" if duration_s > s.SHARD_THRESHOLD_S or size_bytes > s.SHARD_THRESHOLD_BYTES else "single"
 
-
-def max_wait() -> float:
-    raw = request.args.get("wait", "0")
-    try:
-        wait = float(raw)
-    except ValueError as exc:
-        raise ApiError(400, "invalid-parameter", f"wait={raw!r} is not a number of seconds") from exc
-    if wait < 0:
-        raise ApiError(400, "invalid-parameter", "wait must be >= 0")
-    return min(wait, get_settings().MAX_WAIT_S)

@@ -18,13 +18,16 @@ def render_job(record: dict) -> dict:
         "updated_at": record.get("updated_at"),
         "status_url": url_for("jobs.get_job", job_id=record["id"], _external=False),
     }
-    for field in ("started_at", "finished_at", "worker", "plan"):
+    for field in ("started_at", "finished_at", "worker", "plan", "note"):
         if record.get(field):
             body[field] = record[field]
-    if record.get("note"):
-        body["note"] = record["note"]
     if record["status"] == "succeeded":
-        body["result"] = {**(record.get("result") or {}), "model": record.get("model"), "timings": record.get("timings")}
+        body["result"] = job_result(record)
     if record["status"] == "failed":
         body["error"] = record.get("error")
     return body
+
+
+def job_result(record: dict) -> dict:
+    """A succeeded job's result with the model and timings beside it, as every endpoint shows it."""
+    return {**(record.get("result") or {}), "model": record.get("model"), "timings": record.get("timings")}

@@ -21,7 +21,6 @@ reports the model's own time separately.
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -30,9 +29,9 @@ from pathlib import Path
 
 import requests
 
-from bench.report import RESULTS, percentile, write
+from bench.report import RESULTS, bench_stack, percentile, write
 from brigade import procs
-from brigade.localstack import LocalStack, Worker
+from brigade.localstack import LocalStack, Worker, wait_for_job
 
 MAX_PROCS = 4
 COOLDOWN_S = 8.0
@@ -43,8 +42,8 @@ STEADY_S = 30.0
 BURST_S = 10.0
 WARM_REQUESTS = 10
 KEY = "bench-premium-key"
+JOB_TIMEOUT_S = 600.0
 ENV = {
-    "HEARTBEAT_INTERVAL_S": "1", "HEARTBEAT_TTL_S": "5",
     "AUTOSCALE_COOLDOWN_S": str(COOLDOWN_S), "AUTOSCALE_INTERVAL_S": "0.25", "EVENTS_SIMULATED_IO_MS": str(IO_MS),
     "HOTEL_SYNC_WAIT_S": "15", "API_KEYS": f"{KEY}:premium", "RATE_LIMIT_PREMIUM": "1000000/hour;100000/minute",
 }
@@ -69,11 +68,7 @@ def request_once(api: str, i: int, phase: str) -> dict:
     latency = time.perf_counter() - t0
     record = {"phase": phase, "sent": sent, "status": response.status_code, "latency_s": latency}
     if response.status_code == 202:  # not answered within the sync wait: follow the job to its end
-        job = response.json()
-        while True:
-            polled = _session().get(f"{api}{job['status_url']}", params={"wait": 10}, timeout=60).json()
-            if polled["status"] in ("succeeded", "failed"):
-                break
+        polled = wait_for_job(api, response.json()["job_id"], JOB_TIMEOUT_S, wait=10, session=_session())
         record.update(latency_s=time.time() - sent, final=polled["status"])
     elif response.status_code == 200:
         body = response.json()
@@ -245,18 +240,12 @@ def plot(auto: dict, fixed: dict, path: Path) -> None:
 
 def main() -> None:
     load_before = os.getloadavg()[0]
-    root = Path(tempfile.mkdtemp(prefix="brigade-bench-events-"))
-    os.environ.update({**ENV, "UPLOAD_DIR": str(root / "uploads")})
-    stack = LocalStack(root)
     started = time.time()
-    try:
-        stack.start_redis()
+    with bench_stack("brigade-bench-events-", ENV) as stack:
         api = stack.start_api()
         auto = autoscaled_run(stack, api)
         fixed = fixed_run(stack, api)
         nopre = no_preload_cold(stack, api)
-    finally:
-        stack.stop_all()
     wall = time.time() - started
 
     everything = auto["cold"] + auto["warm"] + auto["steady"] + auto["burst"] + fixed["steady"] + fixed["burst"]

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -18,11 +17,12 @@ from pathlib import Path
 
 import requests
 
-from bench.report import percentile, write
-from brigade.localstack import LocalStack
+from bench.report import UNLIMITED_ANONYMOUS, bench_stack, percentile, write
+from brigade.localstack import LocalStack, wait_for_job
 
 CLIPS, CLIP_S, SIZE, FPS = 16, 20.0, (640, 360), 24
 ROUND_TRIPS = 200
+JOB_TIMEOUT_S = 600.0
 
 
 def make_clips(folder: Path) -> list[Path]:
@@ -74,10 +74,7 @@ def served(api: str, paths: list[Path]) -> dict:
             return requests.post(f"{api}/v1/videos", files={"video": (path.name, fh)}, timeout=60).json()["job_id"]
 
     def wait(job_id: str) -> dict:
-        while True:
-            body = requests.get(f"{api}/v1/jobs/{job_id}", params={"wait": 30}, timeout=60).json()
-            if body["status"] in ("succeeded", "failed"):
-                return body
+        return wait_for_job(api, job_id, JOB_TIMEOUT_S)
 
     started = time.perf_counter()
     with ThreadPoolExecutor(len(paths)) as pool:
@@ -141,13 +138,8 @@ def replica_runs(stack: LocalStack, api: str, paths: list[Path], pin: bool) -> d
 
 
 def main() -> None:
-    root = Path(tempfile.mkdtemp(prefix="brigade-bench-"))
-    os.environ.update({"UPLOAD_DIR": str(root / "uploads"), "HEARTBEAT_INTERVAL_S": "1", "HEARTBEAT_TTL_S": "5",
-                       "RATE_LIMIT_ANONYMOUS": "1000000/hour;100000/minute"})
-    stack = LocalStack(root)
-    try:
-        stack.start_redis()
-        paths = make_clips(root / "clips")
+    with bench_stack("brigade-bench-", UNLIMITED_ANONYMOUS) as stack:
+        paths = make_clips(stack.root / "clips")
         base = in_process(paths)
         with pinned({0}):
             base_pinned = in_process(paths)
@@ -156,8 +148,6 @@ def main() -> None:
         runs_pinned = replica_runs(stack, api, paths, pin=True)
         stack.start_worker("predict")
         rt = round_trips(api)
-    finally:
-        stack.stop_all()
     efficiency = runs[1]["video_s_per_s"] / base["video_s_per_s"]
     scaling = runs[2]["video_s_per_s"] / runs[1]["video_s_per_s"]
     efficiency_pinned = runs_pinned[1]["video_s_per_s"] / base_pinned["video_s_per_s"]

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import torch
 
+from bench.report import RESULTS
 from brigade.settings import get_settings
 from models.registry import load_model
 from models.synth import make_clip, random_scenes
 from models.tagger.evaluate import labelled_windows, metrics
 from models.tagger.inference import tag_video
 
-RESULTS = Path(__file__).resolve().parent / "results"
 CLIPS = {"720p": (1280, 720, 60.0), "360p": (640, 360, 120.0)}
 SOURCE_FPS = 25
 

@@ -1,14 +1,37 @@
-"""Benchmark results: one JSON file and one markdown table per benchmark, in bench/results/."""
+"""Benchmark results: one JSON file and one markdown table per benchmark, in bench/results/; and the
+local stack the benchmarks run on."""
 
 from __future__ import annotations
 
 import json
 import os
 import platform
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from brigade.localstack import LocalStack
+
 RESULTS = Path(__file__).resolve().parent / "results"
+# Keyless benchmark clients send far more than the default anonymous budget allows.
+UNLIMITED_ANONYMOUS = {"RATE_LIMIT_ANONYMOUS": "1000000/hour;100000/minute"}
+
+
+@contextmanager
+def bench_stack(prefix: str, env: dict | None = None) -> Iterator[LocalStack]:
+    """A LocalStack in a fresh temp folder (`stack.root`) with its own Redis. Exports UPLOAD_DIR under
+    that folder, 1 s heartbeats with a 5 s TTL and `env` to this process and every process started
+    after; stops every process the stack started on the way out."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    os.environ.update({"UPLOAD_DIR": str(root / "uploads"), "HEARTBEAT_INTERVAL_S": "1", "HEARTBEAT_TTL_S": "5", **(env or {})})
+    stack = LocalStack(root)
+    try:
+        stack.start_redis()
+        yield stack
+    finally:
+        stack.stop_all()
 
 
 def machine() -> dict:

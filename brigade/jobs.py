@@ -61,7 +61,10 @@ def _write(job_id: str, fields: dict[str, Any], pipe=None) -> None:
 
 
 def get_job(job_id: str) -> dict | None:
-    raw = redis_client().hgetall(_job_key(job_id))
+    pipe = redis_client().pipeline(transaction=False)  # one round trip, sharded or not
+    pipe.hgetall(_job_key(job_id))
+    pipe.scard(_segments_key(job_id))
+    raw, segments_done = pipe.execute()
     if not raw:
         return None
     record: dict[str, Any] = {}
@@ -73,7 +76,7 @@ def get_job(job_id: str) -> dict | None:
         else:
             record[name] = value
     if "segments_total" in record:  # sharded: progress is the set of segments done, each once
-        record["progress"] = {"done": segments_done(job_id), "total": int(record["segments_total"]), "unit": "segments"}
+        record["progress"] = {"done": segments_done, "total": int(record["segments_total"]), "unit": "segments"}
     return record
 
 
@@ -86,7 +89,7 @@ def update_job(job_id: str, **fields: Any) -> None:
     pipe = redis_client().pipeline(transaction=False)  # one round trip, on the hot path of every job
     _write(job_id, fields, pipe)
     if terminal:
-        pipe.zrem(key("deadlines"), job_id)
+        pipe.zrem(_deadlines_key(), job_id)
         pipe.hincrby(key("stats", "jobs"), fields["status"], 1)  # read by the API's /metrics
         pipe.publish(_events_channel(job_id), fields["status"])  # last: waiters re-read the record
     pipe.execute()
@@ -111,8 +114,10 @@ def fail(job_id: str, error: dict) -> None:
 def wait_for_terminal(job_id: str, timeout_s: float, *, just_created: bool = False) -> dict | None:
     """The record once it is terminal or `timeout_s` has passed, whichever comes first.
     `just_created` skips the first read, which cannot find a job that was enqueued a moment ago done."""
+    if timeout_s <= 0:  # nothing to wait for: no subscription
+        return get_job(job_id)
     record = None if just_created else get_job(job_id)
-    if not just_created and (record is None or record["status"] in TERMINAL or timeout_s <= 0):
+    if not just_created and (record is None or record["status"] in TERMINAL):
         return record
     pubsub = redis_client().pubsub(ignore_subscribe_messages=True)
     pubsub.subscribe(_events_channel(job_id))
@@ -146,20 +151,21 @@ def mark_segment_done(job_id: str, segment_id: int) -> int:
     return pipe.execute()[-1]
 
 
-def segments_done(job_id: str) -> int:
-    return redis_client().scard(_segments_key(job_id))
-
 
 # --- deadlines: the watchdog fails jobs that outlive them ------------------------------------------
 
 
+def _deadlines_key() -> str:
+    return key("deadlines")
+
+
 def set_deadline(job_id: str, seconds: float) -> None:
-    redis_client().zadd(key("deadlines"), {job_id: time.time() + seconds})
+    redis_client().zadd(_deadlines_key(), {job_id: time.time() + seconds})
 
 
 def clear_deadline(job_id: str) -> None:
-    redis_client().zrem(key("deadlines"), job_id)
+    redis_client().zrem(_deadlines_key(), job_id)
 
 
 def expired_deadlines(now: float | None = None) -> list[str]:
-    return redis_client().zrangebyscore(key("deadlines"), 0, now or time.time())
+    return redis_client().zrangebyscore(_deadlines_key(), 0, now or time.time())

@@ -1,5 +1,5 @@
 """The stack's processes on one machine, as the tests and the benchmarks start them: a private
-Redis on a free port, `celery worker` processes, the API under gunicorn."""
+Redis on a free port, `celery worker` processes, the API under gunicorn; and a client's wait for a job."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from brigade import heartbeats, procs
+import requests
+
+from brigade import heartbeats, jobs, procs
 
 _names = itertools.count(1)
 
@@ -75,3 +77,16 @@ class LocalStack:
     def stop_all(self) -> None:
         for proc in reversed(self.procs):
             procs.stop(proc, timeout=10)
+
+
+def wait_for_job(api: str, job_id: str, timeout: float, *, wait: float = 30, http_timeout: float = 60,
+                 session: requests.Session | None = None) -> dict:
+    """GET /v1/jobs/<id>?wait=`wait` until the job is terminal; its body. TimeoutError once `timeout`
+    seconds have passed (checked between requests, so one held request may run past it)."""
+    get = (session or requests).get
+
+    def _terminal():
+        body = get(f"{api}/v1/jobs/{job_id}", params={"wait": wait}, timeout=http_timeout).json()
+        return body if body["status"] in jobs.TERMINAL else None
+
+    return procs.wait_until(_terminal, timeout, interval=0, what=f"job {job_id}")

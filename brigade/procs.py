@@ -35,17 +35,20 @@ def redis_command(port: int, data_dir: Path, persist: bool = True) -> list[str]:
     return cmd
 
 
-def worker_command(queues: str, name: str, *, pool: str = "prefork", concurrency: int = 1,
-                   extra: tuple[str, ...] = ()) -> list[str]:
-    cmd = [sys.executable, "-m", "celery", "-A", "tasks.celery_app", "worker", "-Q", queues, "-n", name,
-           f"--pool={pool}", "-E", "--without-mingle", "--without-gossip", "--loglevel=INFO"]
+def _celery_worker(queues: str, name: str, pool: str, *options: str) -> list[str]:
+    """The argv every worker shares; `options` go right after the pool."""
+    return [sys.executable, "-m", "celery", "-A", "tasks.celery_app", "worker", "-Q", queues, "-n", name,
+            f"--pool={pool}", *options, "-E", "--without-mingle", "--without-gossip", "--loglevel=INFO"]
+
+
+def worker_command(queues: str, name: str, *, pool: str = "prefork", concurrency: int = 1) -> list[str]:
+    cmd = _celery_worker(queues, name, pool)
     if pool in ("prefork", "threads"):
         cmd.append(f"--concurrency={concurrency}")
-    return cmd + list(extra)
+    return cmd
 
 
-def events_worker_command(name: str = "events@%h", max_procs: int | None = None, min_procs: int | None = None,
-                          extra: tuple[str, ...] = ()) -> list[str]:
+def events_worker_command(name: str = "events@%h", max_procs: int | None = None, min_procs: int | None = None) -> list[str]:
     """The autoscaled events pool: `--autoscale=MAX,MIN` (EVENTS_MAX, EVENTS_MIN by default), scaled by
     `tasks.autoscale.QueueDepthAutoscaler` on the broker's backlog; the model is loaded before forking."""
     from brigade.settings import get_settings
@@ -53,9 +56,7 @@ def events_worker_command(name: str = "events@%h", max_procs: int | None = None,
     s = get_settings()
     max_procs = s.EVENTS_MAX if max_procs is None else max_procs
     min_procs = s.EVENTS_MIN if min_procs is None else min_procs
-    return [sys.executable, "-m", "celery", "-A", "tasks.celery_app", "worker", "-Q", "events", "-n", name,
-            "--pool=prefork", f"--autoscale={max_procs},{min_procs}", "-E", "--without-mingle", "--without-gossip",
-            "--loglevel=INFO", *extra]
+    return _celery_worker("events", name, "prefork", f"--autoscale={max_procs},{min_procs}")
 
 
 def api_command(port: int, workers: int = 2, host: str = "127.0.0.1") -> list[str]:

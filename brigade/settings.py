@@ -144,9 +144,6 @@ class Settings:
                 values[f.name] = _parse(f, env[f.name])
         return cls(**values)
 
-    def replace(self, **changes) -> Settings:
-        return dataclasses.replace(self, **changes)
-
 
 def _parse(f: dataclasses.Field, raw: str):
     kind = type(f.default)

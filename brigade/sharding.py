@@ -172,7 +172,3 @@ def shard_for(segment_key: str, num_shards: int) -> int:
     """The seed's `hash(segment_id) % NUM_SHARDS`, with a hash stable across processes (Python's
     `hash()` of a str is salted per process, so two planners would disagree)."""
     return zlib.crc32(segment_key.encode()) % num_shards
-
-
-def shard_queue(index: int) -> str:
-    return f"shard.{index}"

@@ -154,7 +154,8 @@ class LocalStorage:
     """`file://` URIs in UPLOAD_DIR, a directory every process sees (one host, or a shared volume)."""
 
     def __init__(self, settings: Settings):
-        self.root = upload_dir()
+        # No mkdir: built on every fetch; a HashingUpload has made UPLOAD_DIR/.incoming before any store.
+        self.root = Path(settings.UPLOAD_DIR)
 
     def store(self, temp: Path, name: str) -> tuple[str, Path]:
         final = self.root / name

@@ -23,6 +23,7 @@ class PacketIndex:
     keyframes: np.ndarray  # bool
     width: int
     height: int
+    start_s: float  # the file's start time (`start_of`), which `times` are counted from
 
     @property
     def keyframe_times(self) -> np.ndarray:
@@ -48,4 +49,4 @@ def read_packet_index(path) -> PacketIndex:
     table = np.array(rows, dtype=np.float64).reshape(-1, 3)
     table = table[np.argsort(table[:, 0], kind="stable")]
     return PacketIndex(times=table[:, 0], sizes=table[:, 1].astype(np.int64), keyframes=table[:, 2].astype(bool),
-                       width=width, height=height)
+                       width=width, height=height, start_s=start)

@@ -50,12 +50,14 @@ def _file_start(path: str) -> float:
 
 
 def detect_cuts(path: str, threshold: float | None = None, windows: list[tuple[float, float]] | None = None,
-                timeout_s: float = 300.0, processes: int | None = None) -> list[float]:
-    """Times (seconds) where a new scene starts, in order: in the whole video, or only inside `windows`.
+                timeout_s: float = 300.0, processes: int | None = None, *, start_s: float | None = None) -> list[float]:
+    """Times (seconds) where a new scene starts, in order: in the whole video, or only in `windows`.
 
     Windows are dealt out to `processes` ffmpeg runs at once (default: two per core this process
-    may use, so the kernel evens out windows of uneven cost, up to MAX_PROCESSES): one ffmpeg decodes its inputs one
-    after another, and the shard workers are idle while the planner runs, so the cores are free."""
+    may use, so the kernel evens out windows of uneven cost, up to MAX_PROCESSES): one ffmpeg
+    decodes its inputs one after another, and the shard workers are idle while the planner runs,
+    so the cores are free. `start_s` is the file's start time when the caller has it already (the
+    packet index does); without it the file is opened once more to read it."""
     threshold = get_settings().SCENE_THRESHOLD if threshold is None else threshold
     if windows is not None and not windows:
         return []
@@ -80,7 +82,8 @@ def detect_cuts(path: str, threshold: float | None = None, windows: list[tuple[f
         if run.returncode != 0:
             raise SceneDetectionError(f"scene detection failed: {log[-1000:]}")
     cuts: set[float] = set()
-    start = _file_start(path)  # `-copyts` times are the file's own; windows and results count from its start
+    # `-copyts` times are the file's own; windows and results count from its start
+    start = _file_start(path) if start_s is None else start_s
     for group, log in zip(groups, logs, strict=True):
         times = [float(m.group(1)) for line in log.splitlines() if "Parsed_showinfo" in line and (m := _PTS.search(line))]
         # A stream's first frame is passed unconditionally (and has no predecessor to differ from).

@@ -38,7 +38,7 @@ from time import monotonic
 from celery.worker import state
 from celery.worker.autoscale import Autoscaler
 
-from brigade.broker_queues import is_redis_url, redis_layout, redis_queue_keys
+from brigade.broker_queues import amqp_queue_depth, is_redis_url, redis_layout, redis_queue_depths
 from brigade.settings import get_settings
 from tasks import queues
 
@@ -121,7 +121,7 @@ class BrokerDepth:
         self.app, self.queue = app, queue
         self.url = app.conf.broker_url or ""
         self.is_redis = is_redis_url(self.url)
-        self.keys = redis_queue_keys(queue, *redis_layout(app))
+        self.layout = redis_layout(app)  # (priority steps, key prefix)
         self._client = None
         self._conn = None
 
@@ -131,14 +131,11 @@ class BrokerDepth:
                 import redis
 
                 self._client = redis.Redis.from_url(self.url, socket_timeout=1, socket_connect_timeout=1)
-            pipe = self._client.pipeline(transaction=False)
-            for name in self.keys:
-                pipe.llen(name)
-            return int(sum(pipe.execute()))
+            return redis_queue_depths(self._client, [self.queue], *self.layout)[self.queue]
         try:  # AMQP: a passive declare answers with the ready message count (unacked not included)
             if self._conn is None:
                 self._conn = self.app.connection_for_read()
-            return int(self._conn.default_channel.queue_declare(self.queue, passive=True).message_count)
+            return amqp_queue_depth(self._conn.default_channel, self.queue)
         except Exception:
             if self._conn is not None:
                 self._conn.release()

@@ -51,8 +51,8 @@ def tag_video(self, job_id: str, video_uri: str, sha256: str, fast: bool = False
 
     started = time.perf_counter()
     model = load_tagger()
-    ref = f"{model.name}@{model.version}"
-    cached = get_cached("tags", sha256, ref, "fast" if fast else "full")
+    cache_parts = (sha256, f"{model.name}@{model.version}", "fast" if fast else "full")
+    cached = get_cached("tags", *cache_parts)
     if cached is not None:
         done = {"done": cached["duration_s"], "total": cached["duration_s"], "unit": "video-seconds"}
         jobs.succeed(job_id, {**cached, "cached": True}, timings={"total_s": time.perf_counter() - started},
@@ -68,7 +68,7 @@ def tag_video(self, job_id: str, video_uri: str, sha256: str, fast: bool = False
         jobs.fail(job_id, {"type": "time-limit", "detail": f"tagging exceeded {self.soft_time_limit or app.conf.task_soft_time_limit}s"})
         return {"job_id": job_id, "failed": True}
     result = public_result(model, raw)
-    put_cached("tags", result, sha256, ref, "fast" if fast else "full")
+    put_cached("tags", result, *cache_parts)
     timings = {**raw["timings"], "total_s": round(time.perf_counter() - started, 4)}
     jobs.succeed(job_id, {**result, "cached": False}, timings=timings, model=model_info(model))
     return {"job_id": job_id, "cached": False}

@@ -15,9 +15,21 @@ ALL = (PREDICT, SEGMENTS, MERGE, EVENTS)
 MAX_PRIORITY = {EVENTS: 9}
 
 
+#: Prefix of the per-shard queues of SHARD_ROUTING=hash (`shard.0`, `shard.1`, ...).
+SHARD_PREFIX = "shard."
+
+
+def shard_queue(index: int) -> str:
+    return f"{SHARD_PREFIX}{index}"
+
+
 def shard_queues(num_shards: int) -> tuple[str, ...]:
     """`shard.0 .. shard.<n-1>`: the queues of SHARD_ROUTING=hash."""
-    return tuple(f"shard.{i}" for i in range(num_shards))
+    return tuple(shard_queue(i) for i in range(num_shards))
+
+
+def is_shard_queue(name: str) -> bool:
+    return name.startswith(SHARD_PREFIX)
 
 
 def declared(num_shards: int) -> tuple[str, ...]:

@@ -25,6 +25,7 @@ from kombu.utils.encoding import bytes_to_str
 from kombu.utils.json import loads as kombu_loads
 
 from brigade import heartbeats, jobs
+from brigade.broker_queues import is_redis_url
 from brigade.memory import release_free_heap
 from brigade.redis_client import key, redis_client
 from brigade.settings import get_settings
@@ -131,7 +132,7 @@ def _restore_unacked(task_id: str) -> bool:
     """Put the unacked broker message of `task_id` back at the head of its queue (Redis broker)."""
     from tasks.celery_app import app
 
-    if not app.conf.broker_url.startswith(("redis://", "rediss://", "unix://")):
+    if not is_redis_url(app.conf.broker_url):
         return False  # AMQP brokers redeliver by themselves when the consumer's connection dies
     with app.connection_for_write() as conn:
         channel = conn.default_channel
@@ -236,25 +237,27 @@ def _on_worker_stop(**_):
         stop_heartbeat()
 
 
+def _track(task_id: str, hostname: str, process: str | None, task_name: str, kwargs: dict | None) -> None:
+    """Record who holds `task_id` (process None: received, not yet running), for recover_orphans."""
+    entry = {"hostname": hostname, "process": process, "task": task_name, "job_id": (kwargs or {}).get("job_id"),
+             "started": time.time()}
+    redis_client().hset(running_key(), task_id, json.dumps(entry))
+
+
 @signals.task_received.connect
 def _track_received(request, **_):
     """From the moment a worker holds a message (before any pool process runs it), a record says
     whose it is: a worker killed between taking a message and starting it must not strand it."""
-    entry = {"hostname": _worker["hostname"] or request.hostname, "process": None, "task": request.name,
-             "job_id": (request.kwargs or {}).get("job_id"), "started": time.time()}
-    redis_client().hset(running_key(), request.id, json.dumps(entry))
+    _track(request.id, _worker["hostname"] or request.hostname, None, request.name, request.kwargs)
 
 
 @signals.task_prerun.connect
 def _track_running(task_id, task, args=None, kwargs=None, **_):
-    job_id = (kwargs or {}).get("job_id")
-    entry = {"hostname": _worker["hostname"], "process": process_id(), "task": task.name, "job_id": job_id,
-             "started": time.time()}
-    redis_client().hset(running_key(), task_id, json.dumps(entry))
+    _track(task_id, _worker["hostname"], process_id(), task.name, kwargs)
 
 
 @signals.task_postrun.connect
 def _untrack_running(task_id, task=None, **_):
     redis_client().hdel(running_key(), task_id)
-    if getattr(task, "trims_memory", False):  # video tasks: see brigade/memory.py
+    if getattr(task, "trims_memory", False):  # segment tasks: see brigade/memory.py
         release_free_heap()

@@ -29,7 +29,6 @@ from brigade.sharding import (
     plan_segments,
     range_costs,
     shard_for,
-    shard_queue,
     target_length,
 )
 from brigade.storage import local_path
@@ -49,38 +48,40 @@ TRANSIENT = (redis.ConnectionError, redis.TimeoutError, ConnectionError, Timeout
 def segment_queue(sha256: str, segment: Segment) -> str:
     s = get_settings()
     if s.SHARD_ROUTING == "hash":
-        return shard_queue(shard_for(f"{sha256}:{segment.start:.3f}-{segment.end:.3f}", s.NUM_SHARDS))
+        return queues.shard_queue(shard_for(f"{sha256}:{segment.start:.3f}-{segment.end:.3f}", s.NUM_SHARDS))
     return queues.SEGMENTS
 
 
 def live_shard_workers() -> int:
     s = get_settings()
-    names = {queues.SEGMENTS} | {shard_queue(i) for i in range(s.NUM_SHARDS)}
+    names = {queues.SEGMENTS, *queues.shard_queues(s.NUM_SHARDS)}
     return len({r["process"] for r in list_replicas(ready_only=True) if names & set(r.get("queues", []))})
 
 
-def plan_for(path, info, max_len: float, workers: int, fast: bool) -> tuple[list[Segment], list[float], dict]:
+def plan_for(path, info, max_len: float, workers: int, fast: bool) -> tuple[list[Segment], dict]:
     """Segments of equal decoding cost (from the packet index), about SEGMENTS_PER_WORKER per live
     shard worker, each boundary moved to a nearby scene cut and onto the tagger's window grid;
-    returned in the order to dispatch them: costliest first (in time order without a cost curve)."""
+    returned in the order to dispatch them: costliest first (in time order without a cost curve),
+    with the plan (its "cuts" are the scene cuts found)."""
     s = get_settings()
     began = time.perf_counter()
     target = target_length(info.duration_s, workers, s.SEGMENTS_PER_WORKER, s.SEGMENT_MIN_S, max_len)
     reach = min(target / 4, s.SCENE_SEARCH_S)
+    cost = keyframes = start_s = None
     try:  # without the index, segments are equally long and the scan reach alone bounds it
         index = read_packet_index(path)
-        decoded = index.keyframes if fast else slice(None)  # fast mode decodes keyframes only
-        cost = decode_cost_curve(index.times[decoded], index.sizes[decoded], index.width, index.height)
-        keyframes = index.keyframe_times
     except ProbeError:
-        cost = keyframes = None
-    if s.SEGMENT_BALANCE == "duration":
-        cost = None
+        pass
+    else:
+        keyframes, start_s = index.keyframe_times, index.start_s
+        if s.SEGMENT_BALANCE != "duration":
+            decoded = index.keyframes if fast else slice(None)  # fast mode decodes keyframes only
+            cost = decode_cost_curve(index.times[decoded], index.sizes[decoded], index.width, index.height)
     targets = boundary_targets(info.duration_s, target_s=target, max_s=max_len, cost=cost)
     indexed = time.perf_counter()
     try:  # cuts are a hint: without them, plan on cost alone (a bad range then fails its segment)
         windows = cut_search_windows(info.duration_s, targets, reach_s=reach, keyframes=keyframes)
-        cuts, cut_note = detect_cuts(str(path), windows=windows), "ok"
+        cuts, cut_note = detect_cuts(str(path), windows=windows, start_s=start_s), "ok"
     except SceneDetectionError as exc:
         cuts, cut_note = [], str(exc)[-300:]
     scanned = time.perf_counter()
@@ -94,7 +95,7 @@ def plan_for(path, info, max_len: float, workers: int, fast: bool) -> tuple[list
             "routing": s.SHARD_ROUTING, "scene_detection": cut_note,
             "balanced_by": "duration" if cost is None else "decode-cost",
             "timings": {"index_s": round(indexed - began, 4), "scene_scan_s": round(scanned - indexed, 4)}}
-    return (segments if cost is None else longest_first(segments, shares)), cuts, plan  # no estimate: time order
+    return (segments if cost is None else longest_first(segments, shares)), plan  # no estimate: time order
 
 
 def _probed(job_id: str, path) -> VideoInfo:
@@ -117,7 +118,7 @@ def plan_video(job_id: str, video_uri: str, sha256: str, fast: bool = False) -> 
     except PlanError as exc:
         jobs.fail(job_id, {"type": "plan-failed", "detail": str(exc)})
         return {"job_id": job_id, "failed": True}
-    segments, cuts, plan = plan_for(path, info, max_len, max(1, live_shard_workers()), fast)
+    segments, plan = plan_for(path, info, max_len, max(1, live_shard_workers()), fast)
     jobs.update_job(job_id, status=jobs.RUNNING, started_at=time.time(), segments_total=len(segments), plan=plan)
     jobs.set_deadline(job_id, s.SHARDED_JOB_TIMEOUT_S)
     header = [
@@ -125,7 +126,7 @@ def plan_video(job_id: str, video_uri: str, sha256: str, fast: bool = False) -> 
                       segment_id=seg.segment_id, fast=fast).set(queue=segment_queue(sha256, seg))
         for seg in segments
     ]
-    callback = merge_tags.s(job_id=job_id, cuts=cuts, plan_s=time.perf_counter() - started,
+    callback = merge_tags.s(job_id=job_id, cuts=plan["cuts"], plan_s=time.perf_counter() - started,
                             planned_at=time.time()).set(queue=queues.MERGE)
     chord(header)(callback)
     return {"job_id": job_id, "segments": len(segments)}
@@ -151,8 +152,6 @@ def tag_segment(self, job_id: str, video_uri: str, sha256: str, start: float, en
         if not cached:
             started = time.perf_counter()
             raw = run_tagger(model, str(local_path(video_uri)), start=start, end=end, fast=fast)
-            if not raw["windows"]:
-                raise ValueError("no frame could be decoded in this range")
             result = {**segment, "status": "ok", "windows": raw["windows"], "frames": raw["frames"],
                       "model": {"name": model.name, "version": model.version, "labels": model.labels,
                                 "groups": model.groups, "threshold": model.threshold},

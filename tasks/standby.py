@@ -20,8 +20,9 @@ from tasks import queues, replica
 log = logging.getLogger(__name__)
 
 
-def _primaries(queue: str, me: str) -> list[dict]:
-    return [r for r in list_replicas(queue, ready_only=True) if r["hostname"] != me]
+def _primaries(replicas: list[dict], queue: str, me: str) -> list[dict]:
+    """`replicas` is one `list_replicas(ready_only=True)` per tick, filtered here per queue."""
+    return [r for r in replicas if queue in r.get("queues", []) and r["hostname"] != me]
 
 
 def watch_shards(app, hostname: str, stop: threading.Event) -> None:
@@ -29,8 +30,9 @@ def watch_shards(app, hostname: str, stop: threading.Event) -> None:
     taken: set[str] = set()
     while not stop.wait(s.HEARTBEAT_INTERVAL_S):
         try:
+            ready = list_replicas(ready_only=True)
             for queue in queues.shard_queues(s.NUM_SHARDS):
-                has_primary = bool(_primaries(queue, hostname))
+                has_primary = bool(_primaries(ready, queue, hostname))
                 if not has_primary and queue not in taken:
                     app.control.add_consumer(queue, destination=[hostname], reply=True, timeout=5)
                     taken.add(queue)

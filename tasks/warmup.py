@@ -25,7 +25,7 @@ def warm_up_for(queue_names) -> dict:
     """Load the model(s) the given queues need; report the first as name@version and its device."""
     info: dict = {"model": None, "device": None}
     for name in queue_names:
-        loader = _LOADERS.get(name) or (tagger if name.startswith("shard.") else None)
+        loader = _LOADERS.get(name) or (tagger if queues.is_shard_queue(name) else None)
         if loader is None:
             continue
         model = loader()

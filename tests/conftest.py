@@ -53,9 +53,9 @@ def redis_server():
 
 @pytest.fixture(scope="session")
 def stack(redis_server):
-    from tests.stack import Stack
+    from brigade.localstack import LocalStack
 
-    s = Stack(_TMP)
+    s = LocalStack(_TMP)
     yield s
     s.stop_all()
 

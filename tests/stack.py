@@ -1,16 +1,20 @@
-"""Helpers of the integration tests: the local stack, generated clips, job polling."""
+"""Helpers of the integration tests: generated clips, job polling, problem bodies, the premium
+request that overtakes a backlog, RabbitMQ's availability."""
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 
 import requests
 
-from brigade import procs
-from brigade.localstack import LocalStack
+from brigade import jobs, procs
+from brigade.localstack import wait_for_job
 
-Stack = LocalStack
+AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
 
 
 class ClipFactory:
@@ -37,11 +41,25 @@ def submit(api: str, path: Path, **params) -> requests.Response:
 
 def wait_job(api: str, job_id: str, timeout: float = 120.0) -> dict:
     """Poll with ?wait= until the job is terminal."""
-    def _done():
-        body = requests.get(f"{api}/v1/jobs/{job_id}", params={"wait": 5}, timeout=30).json()
-        return body if body["status"] in ("succeeded", "failed") else None
+    return wait_for_job(api, job_id, timeout, wait=5, http_timeout=30)
 
-    return procs.wait_until(_done, timeout, interval=0, what=f"job {job_id}")
+
+def finished(job_id: str, timeout: float = 60) -> dict:
+    """The job's record once terminal, read from Redis; it must have succeeded."""
+    record = jobs.wait_for_terminal(job_id, timeout)
+    assert record and record["status"] == jobs.SUCCEEDED, record
+    return record
+
+
+def assert_problem(response: requests.Response, status: int, code: str) -> dict:
+    """An application/problem+json body with this status and type `.../<code>`; returns the body."""
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["status"] == status, body
+    assert body["type"].endswith("/" + code), body
+    assert body["title"] and body["detail"]
+    return body
 
 
 def tag_labels(body: dict) -> set[str]:
@@ -59,6 +77,17 @@ def post_hotel_prices(api: str, body: dict, key: str | None = None) -> requests.
     return requests.post(f"{api}/v1/hotel-prices", json=body, headers={"X-API-Key": key} if key else {}, timeout=60)
 
 
+def backlog_then_premium(api: str, depth: Callable[[], int], premium_key: str, where: str = "") -> list[requests.Response]:
+    """12 anonymous POST /v1/hotel-prices queued (`depth()` reaches 12), then one with `premium_key`
+    (`depth()` reaches 13); the 13 responses, the premium one last. `where` ends the wait messages."""
+    with ThreadPoolExecutor(16) as pool:
+        anonymous = [pool.submit(post_hotel_prices, api, hotel_stay(days_ahead=20 + i)) for i in range(12)]
+        procs.wait_until(lambda: depth() == 12, 30, what=f"12 anonymous requests queued{where}")
+        premium = pool.submit(post_hotel_prices, api, hotel_stay(days_ahead=90), premium_key)
+        procs.wait_until(lambda: depth() == 13, 30, what=f"the premium request queued{where}")
+        return [f.result() for f in anonymous] + [premium.result()]
+
+
 def premium_overtook(served: list[dict], window: int) -> int:
     """`served`: the anonymous requests' `served` records, then the premium one's, which arrived
     last. Asserts the premium one was taken before all but at most `window - 1` of them (what
@@ -70,3 +99,20 @@ def premium_overtook(served: list[dict], window: int) -> int:
     assert taken_before <= window - 1, (taken_before, served)  # ... and was taken (nearly) first
     assert prem["started_seq"] < sorted(s["started_seq"] for s in anon)[window - 1]
     return taken_before
+
+
+def rabbitmq_answers() -> str | None:
+    """None when RabbitMQ accepts guest/guest on 127.0.0.1:5672, else why not."""
+    try:
+        with socket.create_connection(("127.0.0.1", 5672), timeout=1):
+            pass
+    except OSError as exc:
+        return f"no RabbitMQ on 127.0.0.1:5672 ({exc})"
+    from kombu import Connection
+
+    try:
+        with Connection(AMQP_URL, connect_timeout=3) as conn:
+            conn.ensure_connection(max_retries=1, timeout=3)
+    except Exception as exc:
+        return f"RabbitMQ on 127.0.0.1:5672 refused {AMQP_URL}: {exc}"
+    return None

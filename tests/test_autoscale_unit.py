@@ -154,26 +154,20 @@ def test_depth_counts_messages_of_every_priority_in_a_real_redis(redis_server):
 
 def test_depth_on_rabbitmq_from_a_passive_declare():
     """The AMQP branch: the ready-message count of a passive queue_declare (skips without RabbitMQ)."""
-    import socket
-
     from celery import Celery
     from kombu import Connection, Exchange, Queue
 
-    url = "amqp://guest:guest@127.0.0.1:5672//"
-    try:
-        socket.create_connection(("127.0.0.1", 5672), timeout=1).close()
-    except OSError as exc:
-        pytest.skip(f"no RabbitMQ on 127.0.0.1:5672 ({exc})")
+    from tests.stack import AMQP_URL, rabbitmq_answers
+
+    reason = rabbitmq_answers()
+    if reason:
+        pytest.skip(reason)
     queue = Queue("depth-probe", Exchange("depth-probe", type="direct"), routing_key="depth-probe")
-    with Connection(url, connect_timeout=3) as conn:
-        try:
-            conn.ensure_connection(max_retries=1, timeout=3)
-        except Exception as exc:
-            pytest.skip(f"RabbitMQ refused {url}: {exc}")
+    with Connection(AMQP_URL, connect_timeout=3) as conn:
         producer = conn.Producer()
         for n in range(3):
             producer.publish({"n": n}, exchange=queue.exchange, routing_key="depth-probe", declare=[queue], serializer="json")
-        depth = BrokerDepth(Celery("probe", broker=url), "depth-probe")
+        depth = BrokerDepth(Celery("probe", broker=AMQP_URL), "depth-probe")
         try:
             assert not depth.is_redis
             assert depth.read() == 3

@@ -11,16 +11,7 @@ import pytest
 import requests
 
 from tests import media_samples as samples
-
-
-def _assert_problem(response: requests.Response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["status"] == status
-    assert body["type"].endswith("/" + code)
-    assert body["title"] and body["detail"]
-    return body
+from tests.stack import assert_problem
 
 
 def _post_file(api, path, field="video"):
@@ -30,43 +21,43 @@ def _post_file(api, path, field="video"):
 
 def test_empty_raw_body(api, no_job_created):
     response = requests.post(f"{api}/v1/videos", data=b"", headers={"Content-Type": "video/mp4"}, timeout=10)
-    _assert_problem(response, 400, "empty-upload")
+    assert_problem(response, 400, "empty-upload")
 
 
 def test_missing_video_field(api, no_job_created):
     response = requests.post(f"{api}/v1/videos", files={"clip": ("a.mp4", b"12345")}, timeout=10)
-    body = _assert_problem(response, 400, "missing-field")
+    body = assert_problem(response, 400, "missing-field")
     assert "clip" in body["fields"]
 
 
 def test_wrong_content_type(api, no_job_created):
     response = requests.post(f"{api}/v1/videos", json={"video": "x"}, timeout=10)
-    _assert_problem(response, 415, "unsupported-media-type")
+    assert_problem(response, 415, "unsupported-media-type")
 
 
 def test_bytes_that_are_not_a_video(api, no_job_created, tmp_path):
     path = tmp_path / "noise.mp4"
     path.write_bytes(os.urandom(20000))
-    _assert_problem(_post_file(api, path), 422, "not-a-video")
+    assert_problem(_post_file(api, path), 422, "not-a-video")
 
 
 def test_truncated_mp4(api, no_job_created, tmp_path):
-    _assert_problem(_post_file(api, samples.truncated(tmp_path / "cut.mp4")), 422, "truncated")
+    assert_problem(_post_file(api, samples.truncated(tmp_path / "cut.mp4")), 422, "truncated")
 
 
 def test_audio_only_file(api, no_job_created, tmp_path):
-    _assert_problem(_post_file(api, samples.audio_only(tmp_path / "sound.m4a")), 422, "no-video-stream")
+    assert_problem(_post_file(api, samples.audio_only(tmp_path / "sound.m4a")), 422, "no-video-stream")
 
 
 def test_resolution_over_the_limit(api, no_job_created, tmp_path):
     path = samples.lavfi_video(tmp_path / "huge.mp4", size="2048x1152", rate=2, duration=1.0)
-    body = _assert_problem(_post_file(api, path), 422, "resolution-too-large")
+    body = assert_problem(_post_file(api, path), 422, "resolution-too-large")
     assert "2048x1152" in body["detail"]
 
 
 def test_duration_over_the_limit(api, no_job_created, tmp_path):
     path = samples.lavfi_video(tmp_path / "long.mp4", size="64x64", rate=1, duration=1900)
-    body = _assert_problem(_post_file(api, path), 422, "too-long")
+    body = assert_problem(_post_file(api, path), 422, "too-long")
     assert "MAX_VIDEO_SECONDS" in body["detail"]
 
 
@@ -75,7 +66,7 @@ def test_too_large_upload_streamed_without_length(api, no_job_created):
     limit = int(os.environ["MAX_UPLOAD_BYTES"])
     chunks = (b"\0" * 65536 for _ in range(limit // 65536 + 4))
     response = requests.post(f"{api}/v1/videos", data=chunks, headers={"Content-Type": "video/mp4"}, timeout=30)
-    _assert_problem(response, 413, "upload-too-large")
+    assert_problem(response, 413, "upload-too-large")
     leftovers = list((tmp_path_of_uploads() / ".incoming").glob("*"))
     assert leftovers == []
 
@@ -104,11 +95,11 @@ def test_too_large_upload_refused_before_the_body_is_read(api, no_job_created):
 
 def test_unknown_job_is_404(api):
     for job_id in ("0" * 32, "not-a-job"):
-        _assert_problem(requests.get(f"{api}/v1/jobs/{job_id}", timeout=10), 404, "job-not-found")
+        assert_problem(requests.get(f"{api}/v1/jobs/{job_id}", timeout=10), 404, "job-not-found")
 
 
 def test_bad_wait_parameter(api):
-    _assert_problem(requests.get(f"{api}/v1/jobs/{'0' * 32}?wait=soon", timeout=10), 400, "invalid-parameter")
+    assert_problem(requests.get(f"{api}/v1/jobs/{'0' * 32}?wait=soon", timeout=10), 400, "invalid-parameter")
 
 
 def test_a_playlist_naming_a_url_is_refused_without_fetching_it(api, no_job_created, tmp_path):
@@ -122,7 +113,7 @@ def test_a_playlist_naming_a_url_is_refused_without_fetching_it(api, no_job_crea
     port = listener.getsockname()[1]
     path = tmp_path / "playlist.mp4"
     path.write_text(f"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\nhttp://127.0.0.1:{port}/seg.ts\n#EXT-X-ENDLIST\n")
-    _assert_problem(_post_file(api, path), 422, "not-a-video")
+    assert_problem(_post_file(api, path), 422, "not-a-video")
     with pytest.raises(socket.timeout):
         listener.accept()
     listener.close()
@@ -131,4 +122,4 @@ def test_a_playlist_naming_a_url_is_refused_without_fetching_it(api, no_job_crea
 def test_a_concat_script_naming_local_files_is_refused(api, no_job_created, tmp_path):
     path = tmp_path / "concat.mp4"
     path.write_text("ffconcat version 1.0\nfile /etc/passwd\n")
-    _assert_problem(_post_file(api, path), 422, "not-a-video")
+    assert_problem(_post_file(api, path), 422, "not-a-video")

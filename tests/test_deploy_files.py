@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import fnmatch
+import functools
 import json
 import re
 import shlex
@@ -92,7 +93,9 @@ def test_env_example_names_every_variable_the_compose_file_reads():
 # --- docker-compose.yml ---------------------------------------------------------------------------------
 
 
+@functools.cache
 def compose() -> dict:
+    """Parsed once and shared: deepcopy before changing it."""
     return yaml.safe_load(COMPOSE.read_text())
 
 
@@ -361,7 +364,9 @@ def test_dockerignore_keeps_secrets_and_local_state_out_and_the_code_in():
 # --- deploy/k8s -------------------------------------------------------------------------------------------
 
 
+@functools.cache
 def k8s_docs() -> list[dict]:
+    """Parsed once and shared, as are _by_kind()'s: deepcopy before changing them."""
     docs = []
     for path in sorted(K8S.glob("*.yaml")):
         if path.name != "kustomization.yaml":
@@ -373,6 +378,7 @@ def _containers(doc: dict) -> list[dict]:
     return doc["spec"]["template"]["spec"]["containers"] if doc["kind"] == "Deployment" else []
 
 
+@functools.cache
 def _by_kind(kind: str) -> dict[str, dict]:
     return {d["metadata"]["name"]: d for d in k8s_docs() if d["kind"] == kind}
 

@@ -16,10 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from brigade import heartbeats, jobs, procs
+from brigade import heartbeats, procs
 from brigade.localstack import Worker
 from tasks.autoscale import BrokerDepth, read_samples
-from tests.stack import hotel_stay, post_hotel_prices, premium_overtook
+from tests.stack import backlog_then_premium, finished, hotel_stay, post_hotel_prices, premium_overtook
 
 MAX, MIN, COOLDOWN_S = 4, 0, 3.0
 POOL_ENV = {"AUTOSCALE_COOLDOWN_S": str(COOLDOWN_S), "AUTOSCALE_INTERVAL_S": "0.25", "EVENTS_SIMULATED_IO_MS": "50"}
@@ -51,29 +51,18 @@ def events_pool(stack):
     procs.stop(proc)
 
 
-def _finished(job_id: str, timeout: float = 60) -> dict:
-    record = jobs.wait_for_terminal(job_id, timeout)
-    assert record and record["status"] == jobs.SUCCEEDED, record
-    return record
-
-
 def test_a_premium_request_overtakes_a_backlog_of_anonymous_ones(api, request):
     """12 anonymous requests queue while no pool process exists (each gets its 202 after
     HOTEL_SYNC_WAIT_S), then one premium request. The pool starts from zero: the premium one is
     taken first, although it arrived last."""
     assert _depth() == 0
-    with ThreadPoolExecutor(16) as pool:
-        anonymous = [pool.submit(post_hotel_prices, api, hotel_stay(days_ahead=20 + i)) for i in range(12)]
-        procs.wait_until(lambda: _depth() == 12, 30, what="12 anonymous requests queued")
-        premium = pool.submit(post_hotel_prices, api, hotel_stay(days_ahead=90), PREMIUM_KEYS[0])
-        procs.wait_until(lambda: _depth() == 13, 30, what="the premium request queued")
-        responses = [f.result() for f in anonymous] + [premium.result()]
+    responses = backlog_then_premium(api, _depth, PREMIUM_KEYS[0])
     for response in responses:  # nobody was there to answer within the sync wait: 202 and a job to poll
         assert response.status_code == 202, response.text
         assert response.headers["Location"] == response.json()["status_url"]
 
     request.getfixturevalue("events_pool")  # now the pool starts, from zero processes
-    records = [_finished(r.json()["job_id"]) for r in responses]
+    records = [finished(r.json()["job_id"]) for r in responses]
     # Prefetch (EVENTS_MAX messages per worker) is the only way an anonymous request could start
     # before it, as the pool grows from zero; bound it by that window.
     taken_before = premium_overtook([r["result"]["served"] for r in records], MAX)
@@ -125,7 +114,7 @@ def test_a_burst_grows_the_pool_to_max_and_it_shrinks_back_after_the_cooldown(ap
     assert {r.status_code for r in responses} <= {200, 202}, [r.text for r in responses if r.status_code not in (200, 202)]
     job_ids = [r.json()["job_id"] for r in responses]
     assert len(set(job_ids)) == 100
-    records = [_finished(job_id) for job_id in job_ids]  # none lost: every one succeeded
+    records = [finished(job_id) for job_id in job_ids]  # none lost: every one succeeded
     assert all(len(r["result"]["hotels"]) == 6 for r in records)
     stop.set()
     watcher.join()

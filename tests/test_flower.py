@@ -10,7 +10,6 @@ import pytest
 import requests
 
 from brigade import procs
-from tests.conftest import TEST_ENV
 
 USER = "flower-test"
 
@@ -19,7 +18,7 @@ USER = "flower-test"
 def flower(stack):
     password = secrets.token_urlsafe(12)
     port = procs.free_port()
-    proc = procs.spawn(procs.flower_command(port, USER, password), env=TEST_ENV, log_path=stack.logs / f"flower-{port}.log")
+    proc = procs.spawn(procs.flower_command(port, USER, password), log_path=stack.logs / f"flower-{port}.log")
     try:
         procs.wait_for_port(port, timeout=30)
         yield f"http://127.0.0.1:{port}", (USER, password)

@@ -12,6 +12,7 @@ import requests
 from app.errors import ApiError
 from app.hotel_validation import MAX_LEAD_DAYS, validate
 from models.hotel import catalog
+from tests.stack import assert_problem
 
 TODAY = date.today()
 
@@ -28,15 +29,6 @@ def _body(**changes) -> dict:
 
 def _post(api, body=None, **kwargs) -> requests.Response:
     return requests.post(f"{api}/v1/hotel-prices", json=body, timeout=30, **kwargs)
-
-
-def _problem(response: requests.Response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["status"] == status and body["type"].endswith("/" + code), body
-    assert body["title"] and body["detail"]
-    return body
 
 
 @pytest.mark.parametrize("changes, code, field", [
@@ -64,25 +56,25 @@ def _problem(response: requests.Response, status: int, code: str) -> dict:
     ({"nights": 3}, "unknown-field", "nights"),
 ])
 def test_an_invalid_query_is_a_422_naming_the_field(api, no_job_created, changes, code, field):
-    body = _problem(_post(api, _body(**changes)), 422, code)
+    body = assert_problem(_post(api, _body(**changes)), 422, code)
     assert {"field": field, "code": code} in [{k: e[k] for k in ("field", "code")} for e in body["errors"]]
 
 
 def test_an_unknown_destination_lists_the_known_ones(api, no_job_created):
-    body = _problem(_post(api, _body(destination="Atlantis")), 422, "unknown-destination")
+    body = assert_problem(_post(api, _body(destination="Atlantis")), 422, "unknown-destination")
     assert body["known_destinations"] == catalog.known_destinations()
     assert "paris" in body["detail"] and "aspen" in body["detail"]
 
 
 def test_every_problem_is_listed_at_once(api, no_job_created):
-    body = _problem(_post(api, {"destination": "atlantis", "check_in": _d(-9), "check_out": _d(60), "guests": 9, "x": 1}),
+    body = assert_problem(_post(api, {"destination": "atlantis", "check_in": _d(-9), "check_out": _d(60), "guests": 9, "x": 1}),
                     422, "unknown-destination")
     assert [e["code"] for e in body["errors"]] == ["unknown-destination", "stay-too-long", "date-in-the-past",
                                                    "guests-out-of-range", "unknown-field"]
 
 
 def test_a_stay_over_30_nights_is_refused_with_the_limit(api, no_job_created):
-    body = _problem(_post(api, _body(check_out=_d(40 + 31))), 422, "stay-too-long")
+    body = assert_problem(_post(api, _body(check_out=_d(40 + 31))), 422, "stay-too-long")
     assert body["max_nights"] == 30 and "31" in body["detail"]
 
 
@@ -96,16 +88,16 @@ def test_a_stay_over_30_nights_is_refused_with_the_limit(api, no_job_created):
 ])
 def test_a_body_that_is_not_a_json_object(api, no_job_created, data, status, code):
     response = requests.post(f"{api}/v1/hotel-prices", data=data, headers={"Content-Type": "application/json"}, timeout=30)
-    _problem(response, status, code)
+    assert_problem(response, status, code)
 
 
 def test_a_form_body_is_a_415(api, no_job_created):
     response = requests.post(f"{api}/v1/hotel-prices", data={"destination": "paris"}, timeout=30)
-    _problem(response, 415, "unsupported-media-type")
+    assert_problem(response, 415, "unsupported-media-type")
 
 
 def test_a_huge_body_is_a_413(api, no_job_created):
-    _problem(_post(api, _body(destination="x" * 20000)), 413, "body-too-large")
+    assert_problem(_post(api, _body(destination="x" * 20000)), 413, "body-too-large")
 
 
 def test_refusals_carry_the_rate_limit_headers_but_no_retry_after(api, no_job_created):
@@ -118,10 +110,10 @@ def test_refusals_carry_the_rate_limit_headers_but_no_retry_after(api, no_job_cr
 
 def test_an_unknown_api_key_is_a_401(api, no_job_created):
     response = _post(api, _body(), headers={"X-API-Key": "not-a-key"})
-    _problem(response, 401, "invalid-api-key")
+    assert_problem(response, 401, "invalid-api-key")
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
-    _problem(_post(api, _body(), headers={"Authorization": "Bearer not-a-key"}), 401, "invalid-api-key")
-    _problem(_post(api, _body(), headers={"X-API-Key": ""}), 401, "invalid-api-key")
+    assert_problem(_post(api, _body(), headers={"Authorization": "Bearer not-a-key"}), 401, "invalid-api-key")
+    assert_problem(_post(api, _body(), headers={"X-API-Key": ""}), 401, "invalid-api-key")
 
 
 # --- the validation in-process, at its boundaries -------------------------------------------------------

@@ -11,23 +11,22 @@ import subprocess
 import sys
 import time
 from datetime import date, timedelta
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from brigade.settings import ROOT
 from models import registry
 from models.hotel import catalog, data
+from tests.fixtures_media import SHIPPED_STORE
 
-REPO = Path(__file__).resolve().parents[1]
-STORE = REPO / "models" / "store"
 TODAY = date(2026, 6, 1)
 KEYS = {"hotel_id", "name", "stars", "rating", "nightly_price", "interval", "confidence", "total_price", "within_budget"}
 
 
 @pytest.fixture(scope="module")
 def pricer():
-    return registry.load_model("hotel-price", store=STORE)
+    return registry.load_model("hotel-price", store=SHIPPED_STORE)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +42,7 @@ def test_catalog_imports_without_torch():
         "bad = sorted(m for m in ('torch', 'numpy') if m in sys.modules)\n"
         "assert not bad, bad\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
 
 
@@ -70,7 +69,7 @@ def test_manifest_records_training(pricer):
     assert m["catalog_fingerprint"] == catalog.catalog_fingerprint(), "catalog changed: run `make model`"
     assert m["metrics"]["mape_median_vs_true"] <= 0.08
     assert 0.7 <= m["metrics"]["coverage_q10_q90"] <= 0.9
-    assert sum(p.stat().st_size for p in (STORE / "hotel-price" / "1.0.0").iterdir()) < 2_000_000
+    assert sum(p.stat().st_size for p in (SHIPPED_STORE / "hotel-price" / "1.0.0").iterdir()) < 2_000_000
 
 
 def test_generator_is_deterministic_and_matches_reference():

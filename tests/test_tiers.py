@@ -12,7 +12,6 @@ import hmac
 import itertools
 import os
 from dataclasses import fields
-from datetime import date, timedelta
 
 import pytest
 import requests
@@ -20,11 +19,11 @@ import requests
 from app import tiers
 from brigade import procs
 from brigade.settings import Settings
+from tests.stack import hotel_stay
 
 DEFAULTS = {f.name: f.default for f in fields(Settings)}
 PREMIUM, AUTHENTICATED = "tier-test-premium", "tier-test-authenticated"
-BODY = {"destination": "tokyo", "check_in": (date.today() + timedelta(days=60)).isoformat(),
-        "check_out": (date.today() + timedelta(days=62)).isoformat(), "guests": 2}
+BODY = hotel_stay(days_ahead=60, nights=2, destination="tokyo")
 
 
 # --- keys and tiers, in-process -------------------------------------------------------------------------

@@ -63,10 +63,6 @@ class HotelPricer:
         self.event_vocab: list[str] = list(config["event_vocab"])
         self._dest_index = {d: i for i, d in enumerate(self.destinations)}
 
-    @property
-    def metrics(self) -> dict:
-        return self.manifest.get("metrics", {})
-
     # --- serving ---------------------------------------------------------------------------
 
     def predict(self, destination: str, check_in: date, check_out: date, guests: int,

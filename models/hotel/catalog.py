@@ -361,12 +361,19 @@ def night_info(destination: str, day: date) -> NightInfo:
     )
 
 
+def day_of_year(day: date) -> tuple[int, int]:
+    """(`day`'s day of the year from 1, days in its year): the season and the model's yearly
+    harmonics both place a night in its year this way."""
+    year_days = 366 if date(day.year, 12, 31).timetuple().tm_yday == 366 else 365
+    return day.timetuple().tm_yday, year_days
+
+
 def season_factor(destination: str, day: date) -> float:
     """The destination's season multiplier on `day`: monthly anchors at mid-month, linear between."""
     profile = get_destination(destination).season
-    year_days = 366 if date(day.year, 12, 31).timetuple().tm_yday == 366 else 365
+    yday, year_days = day_of_year(day)
     # position in "months" where k.0 is the middle of month k (0 = January), cyclic
-    pos = (day.timetuple().tm_yday - 0.5) / year_days * 12.0 - 0.5
+    pos = (yday - 0.5) / year_days * 12.0 - 0.5
     lo = int(pos // 1)
     frac = pos - lo
     return profile[lo % 12] * (1.0 - frac) + profile[(lo + 1) % 12] * frac

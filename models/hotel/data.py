@@ -122,9 +122,8 @@ def night_feature_names(event_vocab: list[str]) -> list[str]:
 
 def night_feature_row(info: catalog.NightInfo, event_vocab: list[str]) -> list[float]:
     """Model features of one night; events outside `event_vocab` are ignored."""
-    day = info.day
-    year_days = 366 if date(day.year, 12, 31).timetuple().tm_yday == 366 else 365
-    t = 2.0 * math.pi * (day.timetuple().tm_yday - 0.5) / year_days
+    yday, year_days = catalog.day_of_year(info.day)
+    t = 2.0 * math.pi * (yday - 0.5) / year_days
     row = []
     for k in range(1, HARMONICS + 1):
         row += [math.sin(k * t), math.cos(k * t)]
