@@ -163,7 +163,9 @@ def test_depth_on_rabbitmq_from_a_passive_declare():
     if reason:
         pytest.skip(reason)
     queue = Queue("depth-probe", Exchange("depth-probe", type="direct"), routing_key="depth-probe")
-    with Connection(AMQP_URL, connect_timeout=3) as conn:
+    # Publisher confirms: each publish returns once the broker has the message, so the count read
+    # over another connection cannot race the publishes.
+    with Connection(AMQP_URL, connect_timeout=3, transport_options={"confirm_publish": True}) as conn:
         producer = conn.Producer()
         for n in range(3):
             producer.publish({"n": n}, exchange=queue.exchange, routing_key="depth-probe", declare=[queue], serializer="json")
