@@ -25,6 +25,7 @@ bench: $(STAMP)
 	$(PY) -m bench.run_all
 
 model: $(STAMP)
+	$(PY) -m models.build_tagger
 	$(PY) -m models.train_tagger
 	$(PY) -m models.train_hotel
 

@@ -9,11 +9,18 @@ The frame stamped `t` covers [t, t + 1/fps): ffmpeg's fps filter fills slot k wi
 frame before (k + 0.5)/fps, i.e. a frame from the middle of that window. `-xerror` makes ffmpeg
 exit non-zero on a corrupt packet, so a truncated file raises instead of silently ending early.
 `fast=True` decodes keyframes only; the fps filter then repeats each keyframe until the next one.
+
+Shots come from the same decode: with `cuts` given, a second branch of the filter graph (`split`)
+samples the decoded frames at `SHOT_FPS`, shrinks them to 64 px and prints (showinfo, on stderr)
+each frame whose scene score passes the threshold. Scoring frames 0.2 s apart sees hard cuts and
+not camera motion, which comparing keyframes 2 s apart mistakes for cuts, and costs no second
+decode of the video.
 """
 
 from __future__ import annotations
 
 import collections
+import re
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -26,16 +33,28 @@ from media.ffmpeg_bin import ffmpeg_binary, input_options
 from media.probe import ProbeError, duration_of, open_media
 
 STDERR_TAIL_LINES = 20
+SHOT_FPS = 5.0
+_SHOWINFO_PTS = re.compile(r"Parsed_showinfo.*?pts_time:\s*([0-9.]+)")
 
 
 class DecodeError(RuntimeError):
     """ffmpeg could not decode the input (missing, truncated, corrupt, or no frames in range)."""
 
 
-def _drain(stream, tail: collections.deque) -> None:
-    """Keep the last lines of ffmpeg's stderr; reading it stops ffmpeg blocking on a full pipe."""
+def _drain(stream, tail: collections.deque, cuts: list | None = None, offset: float = 0.0) -> None:
+    """Keep the last lines of ffmpeg's stderr (reading it stops ffmpeg blocking on a full pipe);
+    scene cuts reported by the shot branch go to `cuts` instead, in the file's time."""
+    first = True
     for line in iter(stream.readline, b""):
-        tail.append(line.decode("utf-8", "replace").rstrip())
+        text = line.decode("utf-8", "replace").rstrip()
+        match = _SHOWINFO_PTS.search(text) if cuts is not None else None
+        if match is None:
+            if "Parsed_showinfo" not in text:
+                tail.append(text)
+        elif first:  # the branch's first frame passes unconditionally (see build_command)
+            first = False
+        else:
+            cuts.append(round(offset + float(match.group(1)), 3))
     stream.close()
 
 
@@ -54,8 +73,10 @@ def _read_exact(stream, size: int) -> bytearray:
     return buf
 
 
-def build_command(path: str, *, fps: float, size: int, start: float | None, end: float | None, fast: bool) -> list[str]:
-    """The ffmpeg argv that writes `size`x`size` rgb24 frames at `fps` to stdout."""
+def build_command(path: str, *, fps: float, size: int, start: float | None, end: float | None, fast: bool,
+                  scene_threshold: float | None = None) -> list[str]:
+    """The ffmpeg argv that writes `size`x`size` rgb24 frames at `fps` to stdout (and, with a
+    `scene_threshold`, reports scene cuts on stderr from the same decode)."""
     settings = get_settings()
     in_opts = dict(input_options(), threads=settings.FFMPEG_THREADS)
     if start:
@@ -67,14 +88,20 @@ def build_command(path: str, *, fps: float, size: int, start: float | None, end:
         in_opts["t"] = f"{duration:.6f}"
     if fast:
         in_opts["skip_frame"] = "nokey"
-    stream = (
-        ffmpeg.input(str(path), **in_opts)
-        .filter("fps", fps=fps)
-        .filter("scale", size, size, flags="area")
-        .output("pipe:", format="rawvideo", pix_fmt="rgb24", an=None, sn=None, dn=None)
-        .global_args("-nostdin", "-hide_banner", "-loglevel", "error", "-xerror", "-filter_threads", "1")
-    )
-    return stream.compile(cmd=ffmpeg_binary())
+    video = ffmpeg.input(str(path), **in_opts).video
+    loglevel = "error"
+    if scene_threshold is not None:
+        video, shots = video.split()[0], video.split()[1]
+        # eq(n,0): the branch passes its first frame, or ffmpeg fails on an output stream with none.
+        shot_branch = (shots.filter("fps", fps=SHOT_FPS).filter("scale", 64, -2, flags="fast_bilinear")
+                       .filter("select", f"eq(n,0)+gt(scene,{scene_threshold})").filter("showinfo")
+                       .output("-", format="null"))
+        loglevel = "info"  # showinfo speaks at info level; _drain keeps it apart from the errors
+    frames = (video.filter("fps", fps=fps).filter("scale", size, size, flags="area")
+              .output("pipe:", format="rawvideo", pix_fmt="rgb24", an=None, sn=None, dn=None))
+    outputs = frames if scene_threshold is None else ffmpeg.merge_outputs(frames, shot_branch)
+    args = ("-nostdin", "-hide_banner", "-nostats", "-loglevel", loglevel, "-xerror", "-filter_threads", "1")
+    return outputs.global_args(*args).compile(cmd=ffmpeg_binary())
 
 
 def iter_frame_batches(
@@ -86,15 +113,18 @@ def iter_frame_batches(
     end: float | None = None,
     batch: int = 16,
     fast: bool = False,
+    cuts: list | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield (timestamps_s float64 [B], frames uint8 [B, size, size, 3]) until the range ends.
 
-    Timestamps are absolute in the file. Raises DecodeError when ffmpeg fails or yields no frame;
-    ffmpeg is killed if the consumer stops iterating early.
+    Timestamps are absolute in the file. With `cuts` (a list), the scene cuts found in the range
+    are appended to it (absolute times) by the time the iteration ends. Raises DecodeError when
+    ffmpeg fails or yields no frame; ffmpeg is killed if the consumer stops iterating early.
     """
     if fps <= 0 or size <= 0 or batch <= 0:
         raise ValueError("fps, size and batch must be positive")
-    cmd = build_command(path, fps=fps, size=size, start=start, end=end, fast=fast)
+    threshold = None if cuts is None else get_settings().SCENE_THRESHOLD
+    cmd = build_command(path, fps=fps, size=size, start=start, end=end, fast=fast, scene_threshold=threshold)
     frame_bytes = size * size * 3
     offset = float(start or 0.0)
     tail: collections.deque = collections.deque(maxlen=STDERR_TAIL_LINES)
@@ -102,7 +132,7 @@ def iter_frame_batches(
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     except OSError as exc:
         raise DecodeError(f"cannot start ffmpeg: {exc}") from exc
-    drainer = threading.Thread(target=_drain, args=(proc.stderr, tail), daemon=True)
+    drainer = threading.Thread(target=_drain, args=(proc.stderr, tail, cuts, offset), daemon=True)
     drainer.start()
     produced = 0
     try:

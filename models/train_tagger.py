@@ -27,7 +27,7 @@ from models.tagger.dataset import OVERSAMPLE, Windows, build_windows, decode_cli
 from models.tagger.evaluate import evaluate, heldout_clips
 from models.tagger.net import WindowTagger
 
-NAME = "video-tagger"
+NAME = "synth-tagger"
 INPUT_SPEC = {
     "frame_size": 128,
     "frames_per_window": 2,

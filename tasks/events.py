@@ -125,7 +125,7 @@ def predict_prices(self, job_id: str, request: dict, tier: str = "anonymous", pr
     jobs.mark_running(job_id, process_id())
 
     t0 = time.perf_counter()
-    pricer = hotel_pricer()  # the preloaded one: a dict lookup
+    pricer = hotel_pricer()  # the preloaded, version-pinned service (the registry's per-process cache)
     model_s = time.perf_counter() - t0
     simulated_ms = get_settings().EVENTS_SIMULATED_IO_MS
     if simulated_ms > 0:
@@ -149,6 +149,5 @@ def predict_prices(self, job_id: str, request: dict, tier: str = "anonymous", pr
     }
     timings = {"model_lookup_s": round(model_s, 6), "predict_s": round(predict_s, 6),
                "simulated_io_s": simulated_ms / 1000, "total_s": round(time.perf_counter() - started, 6)}
-    jobs.succeed(job_id, result, timings=timings,
-                 model={"name": pricer.name, "version": pricer.version, "device": "cpu"})
+    jobs.succeed(job_id, result, timings=timings, model=pricer.describe())
     return {"job_id": job_id, "started_seq": started_seq}

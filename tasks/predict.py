@@ -31,44 +31,38 @@ class ProgressReporter:
             jobs.set_progress(self.job_id, round(done, 2), round(total, 2), "video-seconds")
 
 
-def model_info(model) -> dict:
-    return {"name": model.name, "version": model.version, "device": str(model.device)}
-
-
-def public_result(model, raw: dict) -> dict:
-    """What a client sees for a whole-video job: tags, scores and timeline from the same summary
-    the sharded path uses, so both paths agree."""
-    from models.tagger.timeline import summarize
-
-    summary = summarize(raw["windows"], model.labels, model.groups, model.threshold)
-    return {**summary, "duration_s": raw["duration_s"], "frames": raw["frames"]}
+def public_result(tagged: dict) -> dict:
+    """What a client sees for a whole-video job: the service's summary (tags, scores, timeline,
+    shots: the same `summarize` the sharded merge calls), without the per-window scores."""
+    keep = ("tags", "scores", "timeline", "shots", "duration_s", "frames")
+    return {k: tagged[k] for k in keep}
 
 
 @app.task(name="tasks.predict.tag_video", bind=True, base=JobTask)
 def tag_video(self, job_id: str, video_uri: str, sha256: str, fast: bool = False) -> dict:
     from media.frames import DecodeError
-    from models.tagger.inference import tag_video as run_tagger
+    from models.tagger.inference import TagRequest
 
     started = time.perf_counter()
     model = load_tagger()
-    cache_parts = (sha256, f"{model.name}@{model.version}", "fast" if fast else "full")
+    cache_parts = (sha256, model.ref, "fast" if fast else "full")
     cached = get_cached("tags", *cache_parts)
     if cached is not None:
         done = {"done": cached["duration_s"], "total": cached["duration_s"], "unit": "video-seconds"}
         jobs.succeed(job_id, {**cached, "cached": True}, timings={"total_s": time.perf_counter() - started},
-                     model=model_info(model), progress=done)
+                     model=model.describe(), progress=done)
         return {"job_id": job_id, "cached": True}
     jobs.mark_running(job_id, process_id())
     try:
-        raw = run_tagger(model, str(local_path(video_uri)), fast=fast, progress=ProgressReporter(job_id))
+        tagged = model.handle(TagRequest(str(local_path(video_uri)), fast=fast, progress=ProgressReporter(job_id)))
     except (DecodeError, StorageError) as exc:
         jobs.fail(job_id, {"type": "decode-failed", "detail": str(exc)[-2000:]})
         return {"job_id": job_id, "failed": True}
     except SoftTimeLimitExceeded:
         jobs.fail(job_id, {"type": "time-limit", "detail": f"tagging exceeded {self.soft_time_limit or app.conf.task_soft_time_limit}s"})
         return {"job_id": job_id, "failed": True}
-    result = public_result(model, raw)
+    result = public_result(tagged)
     put_cached("tags", result, *cache_parts)
-    timings = {**raw["timings"], "total_s": round(time.perf_counter() - started, 4)}
-    jobs.succeed(job_id, {**result, "cached": False}, timings=timings, model=model_info(model))
+    timings = {**tagged["timings"], "total_s": round(time.perf_counter() - started, 4)}
+    jobs.succeed(job_id, {**result, "cached": False}, timings=timings, model=model.describe())
     return {"job_id": job_id, "cached": False}

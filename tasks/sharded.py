@@ -36,6 +36,7 @@ from media.index import read_packet_index
 from media.probe import ProbeError, VideoInfo, probe
 from media.scenes import SceneDetectionError, detect_cuts
 from models.registry import read_manifest
+from models.service import pinned_ref
 from tasks import queues
 from tasks.base import JobTask
 from tasks.celery_app import app
@@ -85,7 +86,7 @@ def plan_for(path, info, max_len: float, workers: int, fast: bool) -> tuple[list
     except SceneDetectionError as exc:
         cuts, cut_note = [], str(exc)[-300:]
     scanned = time.perf_counter()
-    window_s = float(read_manifest(s.TAGGER_MODEL)["input_spec"]["window_s"])
+    window_s = float(read_manifest(pinned_ref(s.TAGGER_MODEL))["input_spec"]["window_s"])
     segments = plan_segments(info.duration_s, cuts, min_s=s.SEGMENT_MIN_S, max_s=max_len, target_s=target,
                              reach_s=reach, align_s=window_s, targets=targets)
     shares = range_costs(segments, cost)
@@ -139,22 +140,20 @@ def _error_marker(segment: dict, exc: BaseException) -> dict:
 @app.task(name="tasks.sharded.tag_segment", bind=True, trims_memory=True)
 def tag_segment(self, job_id: str, video_uri: str, sha256: str, start: float, end: float, segment_id: int,
                 fast: bool = False) -> dict:
-    from models.tagger.inference import tag_video as run_tagger
+    from models.tagger.inference import TagRequest, tag_request
     from tasks.warmup import tagger as load_tagger
 
     segment = {"segment_id": segment_id, "start": start, "end": end}
     try:
         model = load_tagger()
-        ref = f"{model.name}@{model.version}"
-        cache_parts = (sha256, f"{start:.3f}", f"{end:.3f}", ref, "fast" if fast else "full")
+        cache_parts = (sha256, f"{start:.3f}", f"{end:.3f}", model.ref, "fast" if fast else "full")
         result, began = get_cached("segment", *cache_parts), time.time()
         cached = result is not None
         if not cached:
             started = time.perf_counter()
-            raw = run_tagger(model, str(local_path(video_uri)), start=start, end=end, fast=fast)
-            result = {**segment, "status": "ok", "windows": raw["windows"], "frames": raw["frames"],
-                      "model": {"name": model.name, "version": model.version, "labels": model.labels,
-                                "groups": model.groups, "threshold": model.threshold},
+            raw = tag_request(model, TagRequest(str(local_path(video_uri)), start, end, fast))
+            result = {**segment, "status": "ok", "windows": raw["windows"], "frames": raw["frames"], "cuts": raw["cuts"],
+                      "model": {**model.describe(), "vocab": model.vocab},
                       "timings": {**raw["timings"], "total_s": round(time.perf_counter() - started, 4)}}
             put_cached("segment", result, *cache_parts)
         result = {**result, "worker": process_id(), "ran": {"cached": cached, "began_at": began, "ended_at": time.time()}}
@@ -190,12 +189,17 @@ def merge_tags(results: list[dict], job_id: str, cuts: list[float], plan_s: floa
         return {"job_id": job_id, "failed": True}
     segments = sorted({r["segment_id"]: r for r in results}.values(), key=lambda r: r["start"])  # dedupe
     meta = segments[0]["model"]
-    summary_args = (meta["labels"], meta["groups"], meta["threshold"])
+    vocab = meta["vocab"]
     windows = [w for seg in segments for w in seg["windows"]]
-    summary = summarize(windows, *summary_args, cuts=cuts)
+    # Shots: the cuts each segment found in its range, plus the planner's (segment boundaries sit
+    # on cuts, and a cut exactly at a boundary is inside neither segment's open range).
+    all_cuts = sorted({*cuts, *(c for seg in segments for c in seg.get("cuts", []))})
+    summary = summarize(windows, **vocab, cuts=all_cuts, span=[segments[0]["start"], segments[-1]["end"]])
     per_segment = [
         {"segment_id": seg["segment_id"], "start": seg["start"], "end": seg["end"], "worker": seg.get("worker"),
-         "tags": summarize(seg["windows"], *summary_args)["tags"], **_when(seg, planned_at)}
+         "tags": [{"label": t["label"], "score": t["score"]} for t in
+                  summarize(seg["windows"], **vocab, span=[seg["start"], seg["end"]])["tags"]],
+         **_when(seg, planned_at)}
         for seg in segments
     ]
     merge_s = time.perf_counter() - started
@@ -203,5 +207,5 @@ def merge_tags(results: list[dict], job_id: str, cuts: list[float], plan_s: floa
     timings = {"plan_s": round(plan_s, 4), "segments_wall_s": round(time.time() - planned_at - merge_s, 4),
                "segment_compute_s": round(sum(segment_s), 4), "merge_s": round(merge_s, 4)}
     result = {**summary, "segments": per_segment, "duration_s": segments[-1]["end"], "frames": sum(s["frames"] for s in segments)}
-    jobs.succeed(job_id, result, timings=timings, model={"name": meta["name"], "version": meta["version"]})
+    jobs.succeed(job_id, result, timings=timings, model={k: meta[k] for k in ("name", "version", "device")})
     return {"job_id": job_id, "segments": len(segments)}

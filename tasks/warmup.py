@@ -7,15 +7,16 @@ from tasks import queues
 
 
 def tagger():
-    from models.registry import load_model
+    """The video tagger this process serves: the version is pinned at its first load (warm-up)."""
+    from models.service import service
 
-    return load_model(get_settings().TAGGER_MODEL)
+    return service(get_settings().TAGGER_MODEL)
 
 
 def hotel_pricer():
-    from models.registry import load_model
+    from models.service import service
 
-    return load_model("hotel-price")
+    return service("hotel-price")
 
 
 _LOADERS = {queues.PREDICT: tagger, queues.SEGMENTS: tagger, queues.EVENTS: hotel_pricer}
@@ -30,5 +31,5 @@ def warm_up_for(queue_names) -> dict:
             continue
         model = loader()
         if info["model"] is None:
-            info = {"model": f"{model.name}@{model.version}", "device": str(getattr(model, "device", "cpu"))}
+            info = {"model": model.ref, "device": str(model.device)}
     return info

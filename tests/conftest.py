@@ -28,6 +28,9 @@ TEST_ENV = {
     "MAX_VIDEO_WIDTH": "1920",
     "MAX_VIDEO_HEIGHT": "1080",
     "PYTHONUNBUFFERED": "1",
+    # The synthetic tagger: its generator knows each clip's true tags and timeline. Tests of the
+    # pretrained DEFAULT (video-tagger@2) start their own workers with TAGGER_MODEL=video-tagger.
+    "TAGGER_MODEL": "synth-tagger",
     # Event-driven pattern: the suite sends many keyless requests from 127.0.0.1, so the anonymous
     # limit is raised here; tests/test_tiers.py starts its own APIs with the strict defaults.
     "RATE_LIMIT_ANONYMOUS": "100000/hour;10000/minute",

@@ -13,7 +13,7 @@ from brigade.settings import ROOT
 from models.synth import GroundTruth, Scene, make_clip, random_scenes
 
 SHIPPED_STORE = ROOT / "models" / "store"
-TAGGER = "video-tagger"
+TAGGER = "synth-tagger"
 
 _clip_dir = Path(tempfile.mkdtemp(prefix="brigade-test-clips-"))
 atexit.register(shutil.rmtree, _clip_dir, ignore_errors=True)

@@ -1,4 +1,4 @@
-"""The shipped video-tagger artifact in the model store: integrity, lookup errors, drop-in contract."""
+"""The shipped synthetic tagger artifact in the model store: integrity, lookup errors, drop-in contract."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from models.synth import Scene
 from models.tagger.inference import tag_video
 from tests.fixtures_media import SHIPPED_STORE, TAGGER, copy_store, flip_byte, scenes_clip
 
+KIND = "video-tagger"  # the artifact kind every tagger shares: one loader serves them all
+
 
 @pytest.fixture(autouse=True)
 def fresh_cache():
@@ -25,7 +27,7 @@ def test_shipped_artifact_is_complete_small_and_default():
     folder = SHIPPED_STORE / TAGGER / "1.0.0"
     assert (SHIPPED_STORE / TAGGER / "DEFAULT").read_text().strip() == "1.0.0"
     manifest = registry.verify(folder)
-    assert manifest["kind"] == TAGGER and set(manifest["files"]) == {"model.ts", "labels.json"}
+    assert manifest["kind"] == KIND and set(manifest["files"]) == {"model.ts", "labels.json"}
     assert sum(p.stat().st_size for p in folder.iterdir()) < 3 * 2**20
     assert manifest["training"]["seed"] != manifest["evaluation"]["seed"]
     assert manifest["metrics"]["mAP"] >= 0.95 and len(manifest["metrics"]["f1_at_0.5"]) == 13
@@ -52,9 +54,9 @@ def test_tampered_file_is_refused(tmp_path, victim):
 
 def test_unknown_name_or_version_says_what_exists(tmp_path):
     store = copy_store(tmp_path)
-    with pytest.raises(UnknownModel, match="no model named 'video-taggr'.*known: video-tagger"):
-        load_model("video-taggr", store=store)
-    with pytest.raises(UnknownModel, match=r"video-tagger@9\.9\.9 not found.*versions: 1\.0\.0"):
+    with pytest.raises(UnknownModel, match="no model named 'synth-taggr'.*known: synth-tagger"):
+        load_model("synth-taggr", store=store)
+    with pytest.raises(UnknownModel, match=r"synth-tagger@9\.9\.9 not found.*versions: 1\.0\.0"):
         load_model(f"{TAGGER}@9.9.9", store=store)
 
 
@@ -67,14 +69,14 @@ class Brightness(torch.nn.Module):
 
 
 def test_dropped_in_torchscript_serves_without_code_changes(tmp_path):
-    """Any TorchScript + labels.json + manifest with kind video-tagger is served as is."""
+    """Any TorchScript + labels.json + manifest of kind video-tagger is served as is."""
     torch.jit.script(Brightness()).save(str(tmp_path / "model.ts"))
     (tmp_path / "labels.json").write_text(json.dumps(
         {"labels": ["day", "night"], "groups": {"lighting": {"exclusive": True, "labels": ["day", "night"]}}}))
     spec = {"frame_size": 32, "frames_per_window": 1, "window_s": 2.0, "fps": 0.5, "mean": [0.5] * 3, "std": [0.5] * 3}
     write_artifact(tmp_path / "store", "my-tagger", "0.1.0",
                    {"model.ts": tmp_path / "model.ts", "labels.json": tmp_path / "labels.json"},
-                   kind=TAGGER, metadata={"input_spec": spec})
+                   kind=KIND, metadata={"input_spec": spec})
     tagger = load_model("my-tagger", store=tmp_path / "store")
     path, _ = scenes_clip(Scene("outdoor", "day", duration_s=2.0), Scene("outdoor", "night", duration_s=4.0))
     result = tag_video(tagger, path)

@@ -10,7 +10,8 @@ import pytest
 from models.registry import load_model
 from models.synth import Scene
 from models.tagger.evaluate import evaluate, heldout_clips, window_labels
-from models.tagger.inference import WINDOWS_PER_BATCH, clip_scores, iter_windows, resolve_tags, tag_video
+from models.tagger.inference import WINDOWS_PER_BATCH, iter_windows, tag_video
+from models.tagger.timeline import summarize
 from tests.fixtures_media import SHIPPED_STORE, TAGGER, clip, scenes_clip
 
 
@@ -78,8 +79,9 @@ def test_segments_tag_like_the_whole_video_and_keep_absolute_times(tagger):
     assert merged[0]["start"] == 10.0 and merged[-1]["end"] == 20.0
     for a, b in zip(merged, whole["windows"], strict=True):
         assert max(abs(a["scores"][k] - b["scores"][k]) for k in a["scores"]) < 0.05
-    probs = np.array([[w["scores"][k] for k in tagger.labels] for w in merged])
-    assert np.allclose(clip_scores(probs), [whole["scores"][k] for k in tagger.labels], atol=0.05)
+    pooled = summarize(merged, **tagger.vocab)
+    assert {t["label"] for t in pooled["tags"]} == {t["label"] for t in whole["tags"]}
+    assert pooled["scores"] == pytest.approx(whole["scores"], abs=0.05)
 
 
 def test_progress_reports_up_to_the_total(tagger):
@@ -119,13 +121,22 @@ def test_iter_windows_groups_frames_and_keeps_a_trailing_partial_window():
     assert starts.tolist() == [0.0, 1.0, 2.0, 3.0] and firsts == [0, 2, 4, 5]
 
 
+def _windows(rows: list[dict]) -> list[dict]:
+    return [{"start": float(i), "end": float(i + 1), "scores": row} for i, row in enumerate(rows)]
+
+
 def test_exclusive_groups_resolve_to_one_label(tagger):
-    scores = dict.fromkeys(tagger.labels, 0.0) | {"indoor": 0.7, "park": 0.9, "ball": 0.8, "box": 0.6, "still": 0.4}
-    assert [t["label"] for t in resolve_tags(tagger, scores)] == ["park", "ball", "box"]
+    row = dict.fromkeys(tagger.labels, 0.0) | {"indoor": 0.7, "park": 0.9, "ball": 0.8, "box": 0.6, "still": 0.4}
+    summary = summarize(_windows([row] * 4), **tagger.vocab)
+    assert [t["label"] for t in summary["tags"]] == ["park", "ball", "box"]
 
 
-def test_clip_scores_ignore_single_window_blips():
-    probs = np.zeros((10, 2), np.float32)
-    probs[4, 0] = 0.99  # one window
-    probs[2:5, 1] = 0.9  # three windows
-    assert clip_scores(probs).tolist() == pytest.approx([0.33, 0.9], abs=0.01)
+def test_single_window_blips_are_not_tags():
+    rows = [{"a": 0.0, "b": 0.0} for _ in range(10)]
+    rows[4]["a"] = 0.99  # one window
+    for i in (2, 3, 4):
+        rows[i]["b"] = 0.9  # three windows
+    summary = summarize(_windows(rows), ["a", "b"], {}, 0.5)
+    assert [t["label"] for t in summary["tags"]] == ["b"]
+    assert summary["scores"] == pytest.approx({"a": 0.0, "b": 0.9})
+    assert summary["timeline"] == {"b": [[2.0, 5.0]]}

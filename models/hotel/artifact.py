@@ -28,6 +28,7 @@ import torch
 
 from models.hotel import catalog, data
 from models.hotel.model import QUANTILES, HotelPriceNet
+from models.service import ModelService
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,13 @@ def _as_date(value, what: str) -> date:
     raise ValueError(f"{what} must be a date, got {type(value).__name__}")
 
 
-class HotelPricer:
-    """A trained HotelPriceNet plus its feature spec; thread-safe for inference."""
+class HotelPricer(ModelService):
+    """A trained HotelPriceNet plus its feature spec; thread-safe for inference.
+
+    A `models.service.ModelService`: preprocess validates a stay and builds per-hotel tensors,
+    infer runs the network once for all hotels, postprocess turns quantiles into priced hotels."""
+
+    device = "cpu"
 
     def __init__(self, net: HotelPriceNet, config: dict, name: str = "hotel-price",
                  version: str = "dev", manifest: dict | None = None):
@@ -67,15 +73,22 @@ class HotelPricer:
 
     def predict(self, destination: str, check_in: date, check_out: date, guests: int,
                 budget: float | None = None, today: date | None = None) -> list[dict]:
+        """Price every hotel of `destination` for the stay (the service's `handle`)."""
+        return self.handle({"destination": destination, "check_in": check_in, "check_out": check_out,
+                            "guests": guests, "budget": budget, "today": today})
+
+    def preprocess(self, request: dict) -> dict:
+        """Validate the stay and build the network's input tensors (one row per hotel)."""
+        destination, guests, budget = request["destination"], request["guests"], request.get("budget")
         slug = catalog.normalize_destination(destination)
         if slug not in self._dest_index:
             raise ValueError(
                 f"destination {slug!r} is in the catalog but {self.name}@{self.version} was not "
                 "trained on it; retrain with `make model`"
             )
-        check_in = _as_date(check_in, "check_in")
-        check_out = _as_date(check_out, "check_out")
-        today = date.today() if today is None else _as_date(today, "today")
+        check_in = _as_date(request["check_in"], "check_in")
+        check_out = _as_date(request["check_out"], "check_out")
+        today = date.today() if request.get("today") is None else _as_date(request["today"], "today")
         nights = (check_out - check_in).days
         if nights < 1:
             raise ValueError(f"check_out ({check_out}) must be after check_in ({check_in})")
@@ -97,18 +110,29 @@ class HotelPricer:
         rows = [data.night_feature_row(catalog.night_info(slug, date.fromordinal(check_in.toordinal() + i)),
                                        self.event_vocab) for i in range(nights)]
         n_h = len(hotels)
-        night_x = torch.tensor(rows, dtype=torch.float32)[None].expand(n_h, -1, -1)
-        mask = torch.ones(n_h, nights, dtype=torch.bool)
-        stay_x = torch.from_numpy(data.stay_features(
-            [h.stars for h in hotels], [h.rating for h in hotels], lead, nights, guests))
-        dest = torch.full((n_h,), self._dest_index[slug], dtype=torch.long)
-        log_base = torch.full((n_h,), math.log(catalog.get_destination(slug).base_price))
-        with torch.inference_mode():
-            q = torch.exp(self.net(dest, night_x, mask, stay_x, log_base)).double().numpy()
-        conf = confidence(q[:, 0], q[:, 1], q[:, 2])
+        return {
+            "hotels": hotels, "nights": nights, "budget": budget,
+            "tensors": (
+                torch.full((n_h,), self._dest_index[slug], dtype=torch.long),
+                torch.tensor(rows, dtype=torch.float32)[None].expand(n_h, -1, -1),
+                torch.ones(n_h, nights, dtype=torch.bool),
+                torch.from_numpy(data.stay_features([h.stars for h in hotels], [h.rating for h in hotels],
+                                                    lead, nights, guests)),
+                torch.full((n_h,), math.log(catalog.get_destination(slug).base_price)),
+            ),
+        }
 
+    def infer(self, batch: dict) -> dict:
+        """Quantiles (q10, q50, q90) of the nightly price, one row per hotel, in one forward pass."""
+        with torch.inference_mode():
+            q = torch.exp(self.net(*batch["tensors"])).double().numpy()
+        return {**batch, "quantiles": q}
+
+    def postprocess(self, outputs: dict, request: dict | None = None) -> list[dict]:
+        q, nights, budget = outputs["quantiles"], outputs["nights"], outputs["budget"]
+        conf = confidence(q[:, 0], q[:, 1], q[:, 2])
         out = []
-        for h, (lo, mid, hi), c in zip(hotels, q, conf, strict=True):
+        for h, (lo, mid, hi), c in zip(outputs["hotels"], q, conf, strict=True):
             nightly = round(float(mid), 2)
             total = round(nightly * nights, 2)
             out.append({

@@ -3,9 +3,14 @@
 Anything that follows this contract serves without code changes (see docs/MODEL_TAGGER.md):
   * `model.ts` (manifest `weights`): TorchScript; input float [B, T, 3, H, W] normalized with
     `input_spec.mean`/`std` (RGB, 0..1 scale), output [B, len(labels)] logits (or probabilities
-    when `input_spec.output == "probabilities"`);
-  * `labels.json`: {"labels": [...], "groups": {group: {"exclusive": bool, "labels": [...]}}};
+    when `input_spec.output == "probabilities"`), or, with a `class_map`, [B, classes] logits of a
+    classifier whose softmax is summed into tags;
+  * `labels.json`: {"labels": [...], "groups": {group: {"exclusive": bool, "labels": [...]}},
+    optional "parents": {label: [parent, ...]}, optional "class_map": {label: [class index, ...]}};
   * manifest `input_spec`: frame_size, frames_per_window, window_s, mean, std (+ `threshold`).
+
+The loaded `Tagger` is a `models.service.ModelService`: preprocess streams sampled frames,
+infer is the batched forward pass, postprocess is `models.tagger.timeline.summarize`.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ import numpy as np
 import torch
 
 from brigade.settings import get_settings
+from models.service import ModelService
+from models.tagger.vocabulary import ancestors
 
 DEFAULT_THRESHOLD = 0.5
 REQUIRED_SPEC = ("frame_size", "frames_per_window", "window_s", "mean", "std")
@@ -42,12 +49,21 @@ def to_model_input(windows: torch.Tensor, offset: torch.Tensor, scale: torch.Ten
     return (windows.permute(0, 1, 4, 2, 3).float() - offset) * scale
 
 
-class Tagger:
+def class_matrix(labels: list[str], class_map: dict[str, list[int]], num_classes: int) -> torch.Tensor:
+    """float [classes, labels]: 1 where a class shows a label (its own or a descendant's)."""
+    matrix = torch.zeros(num_classes, len(labels))
+    for col, label in enumerate(labels):
+        matrix[class_map.get(label, []), col] = 1.0
+    return matrix
+
+
+class Tagger(ModelService):
     """A loaded tagger: metadata plus `window_probs`, the batched forward pass."""
 
     def __init__(self, model, *, name: str, version: str, labels: list[str], groups: dict, input_spec: dict,
                  threshold: float = DEFAULT_THRESHOLD, device: torch.device | None = None,
-                 dtype: torch.dtype | None = None):
+                 dtype: torch.dtype | None = None, parents: dict | None = None,
+                 class_map: dict[str, list[int]] | None = None):
         missing = [key for key in REQUIRED_SPEC if key not in input_spec]
         if missing:
             raise ValueError(f"{name}@{version}: input_spec lacks {', '.join(missing)}")
@@ -61,6 +77,15 @@ class Tagger:
         self.model = model.to(self.torch_device, self.dtype).eval()
         self._offset, self._scale = normalizer(input_spec, self.torch_device)
         self._outputs_probabilities = input_spec.get("output", "logits") == "probabilities"
+        self.parents = {label: list((parents or {}).get(label, [])) for label in self.labels}
+        self.ancestors = ancestors(self.parents)
+        self._class_map, self._class_matrix = class_map or None, None
+
+    @property
+    def vocab(self) -> dict:
+        """What `summarize` needs to turn window scores into tags: JSON, so it can travel in a
+        segment result to the merge callback, which loads no model."""
+        return {"labels": self.labels, "groups": self.groups, "parents": self.parents, "threshold": self.threshold}
 
     @property
     def frame_size(self) -> int:
@@ -79,9 +104,33 @@ class Tagger:
         with torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(windows)).to(self.torch_device, non_blocking=True)
             out = self.model(to_model_input(x, self._offset, self._scale).to(self.dtype)).float()
-            if not self._outputs_probabilities:
+            if self._class_map is not None:  # a classifier: tag = summed probability of its classes
+                if self._class_matrix is None:
+                    self._class_matrix = class_matrix(self.labels, self._class_map, out.shape[1]).to(out.device)
+                out = (torch.softmax(out, dim=1) @ self._class_matrix).clamp_(0.0, 1.0)
+            elif not self._outputs_probabilities:
                 out = torch.sigmoid(out)
             return out.cpu().numpy()
+
+    # The service stages (models.service.ModelService); `handle` streams them batch by batch.
+    def preprocess(self, request, cuts: list | None = None):
+        from models.tagger.inference import frame_batches
+
+        return frame_batches(self, request, cuts)
+
+    def infer(self, windows: np.ndarray) -> np.ndarray:
+        return self.window_probs(windows)
+
+    def postprocess(self, raw: dict, request=None) -> dict:
+        from models.tagger.timeline import summarize
+
+        return summarize(raw["windows"], **self.vocab, cuts=raw.get("cuts"), span=raw.get("span"))
+
+    def handle(self, request) -> dict:
+        from models.tagger.inference import tag_request
+
+        raw = tag_request(self, request)
+        return {**raw, **self.postprocess(raw, request)}
 
     def __repr__(self) -> str:
         return f"Tagger({self.name}@{self.version}, {len(self.labels)} labels, device={self.device})"
@@ -100,6 +149,8 @@ def load(artifact_dir, manifest: dict) -> Tagger:
         version=manifest["version"],
         labels=labels_doc["labels"],
         groups=labels_doc.get("groups", {}),
+        parents=labels_doc.get("parents"),
+        class_map=labels_doc.get("class_map"),
         input_spec=manifest["input_spec"],
         threshold=manifest.get("threshold", labels_doc.get("threshold", DEFAULT_THRESHOLD)),
         device=device,

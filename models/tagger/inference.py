@@ -1,13 +1,17 @@
 """Tag a video, or a segment of one, streaming frames through the model batch by batch.
 
 Per-window scores are independent of each other, so the windows of several segments can be
-concatenated and pooled with `clip_scores` to get the same answer as tagging the whole file.
+concatenated and summarized (`models.tagger.timeline.summarize`) to get the same answer as
+tagging the whole file. Frames are sampled at the artifact's rate (`frames_per_window /
+window_s`: 1 frame per second for video-tagger@2, from the middle of each second) and
+`WINDOWS_PER_BATCH` windows go through one forward pass.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -15,7 +19,18 @@ from media.frames import iter_frame_batches, probe_duration
 from models.tagger.artifact import Tagger
 
 WINDOWS_PER_BATCH = 16
-SMOOTH_WINDOWS = 3
+
+
+@dataclass(frozen=True)
+class TagRequest:
+    """What to tag: a file, or its [start, end) range; `shots` also scans the range for scene cuts."""
+
+    path: str
+    start: float | None = None
+    end: float | None = None
+    fast: bool = False
+    shots: bool = True
+    progress: Callable[[float, float], None] | None = None
 
 
 def iter_windows(batches: Iterable[tuple[np.ndarray, np.ndarray]], frames_per_window: int
@@ -44,32 +59,6 @@ def iter_windows(batches: Iterable[tuple[np.ndarray, np.ndarray]], frames_per_wi
         yield carry_stamps[:1], window[None]
 
 
-def clip_scores(window_probs: np.ndarray) -> np.ndarray:
-    """Clip-level score per label: the best `SMOOTH_WINDOWS`-window running mean.
-
-    A tag seen for a couple of seconds anywhere counts; a single-window blip does not.
-    """
-    if len(window_probs) == 0:
-        return np.zeros(window_probs.shape[1:], np.float32)
-    if len(window_probs) < SMOOTH_WINDOWS:
-        return window_probs.mean(axis=0)
-    kernel = np.ones(SMOOTH_WINDOWS) / SMOOTH_WINDOWS
-    smoothed = np.apply_along_axis(lambda column: np.convolve(column, kernel, mode="valid"), 0, window_probs)
-    return smoothed.max(axis=0)
-
-
-def resolve_tags(tagger: Tagger, scores: dict[str, float]) -> list[dict]:
-    """Labels at or above the threshold, one per exclusive group, sorted by score (desc)."""
-    kept = {label for label, score in scores.items() if score >= tagger.threshold}
-    for group in tagger.groups.values():
-        members = [label for label in group["labels"] if label in kept]
-        if group.get("exclusive") and len(members) > 1:
-            best = max(members, key=scores.__getitem__)
-            kept -= set(members) - {best}
-    return sorted(({"label": label, "score": round(float(scores[label]), 4)} for label in kept),
-                  key=lambda tag: -tag["score"])
-
-
 def tag_frames(tagger: Tagger, batches: Iterable[tuple[np.ndarray, np.ndarray]], *, range_end: float | None = None,
                progress: Callable[[float, float], None] | None = None, range_start: float = 0.0) -> dict:
     """Tag already-decoded frame batches (as `media.frames.iter_frame_batches` yields them)."""
@@ -85,7 +74,7 @@ def tag_frames(tagger: Tagger, batches: Iterable[tuple[np.ndarray, np.ndarray]],
         if item is None:
             break
         window_starts, windows = item
-        probs.append(tagger.window_probs(windows))
+        probs.append(tagger.infer(windows))
         infer_s += time.perf_counter() - t1
         starts.append(window_starts)
         frame_count += windows.shape[0] * windows.shape[1]
@@ -93,8 +82,6 @@ def tag_frames(tagger: Tagger, batches: Iterable[tuple[np.ndarray, np.ndarray]],
             progress(min(float(window_starts[-1]) + window_s, range_end) - range_start, range_end - range_start)
     all_starts = np.concatenate(starts) if starts else np.empty(0)
     all_probs = np.concatenate(probs) if probs else np.empty((0, len(tagger.labels)), np.float32)
-    clip = clip_scores(all_probs)
-    scores = {label: round(float(clip[i]), 4) for i, label in enumerate(tagger.labels)}
     windows = []
     for start, row in zip(all_starts, all_probs, strict=True):
         end = start + window_s if range_end is None else min(start + window_s, range_end)
@@ -102,32 +89,48 @@ def tag_frames(tagger: Tagger, batches: Iterable[tuple[np.ndarray, np.ndarray]],
                         "scores": {label: round(float(p), 4) for label, p in zip(tagger.labels, row, strict=True)}})
     end = range_end if range_end is not None else (windows[-1]["end"] if windows else range_start)
     return {
-        "tags": resolve_tags(tagger, scores),
-        "scores": scores,
         "windows": windows,
+        "span": [round(range_start, 3), round(end, 3)],
         "duration_s": round(max(0.0, end - range_start), 3),
         "frames": frame_count,
         "timings": {"decode_s": round(decode_s, 4), "infer_s": round(infer_s, 4)},
     }
 
 
-def tag_video(tagger: Tagger, path, *, start: float | None = None, end: float | None = None, fast: bool = False,
-              progress: Callable[[float, float], None] | None = None) -> dict:
-    """Tag `path` (or its [start, end) range): clip tags, clip scores and per-window scores."""
-    t0 = time.perf_counter()
-    range_start = float(start or 0.0)
-    file_end = probe_duration(path)
-    range_end = file_end if end is None else min(float(end), file_end)
-    probe_s = time.perf_counter() - t0
-    batches = iter_frame_batches(
-        path,
+def frame_batches(tagger: Tagger, request: TagRequest, cuts: list | None = None
+                  ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The preprocess stage: sampled, resized frames of the range, a batch of windows at a time
+    (and, into `cuts`, the scene cuts the same decode finds)."""
+    return iter_frame_batches(
+        request.path,
         fps=tagger.frames_per_window / tagger.window_s,
         size=tagger.frame_size,
-        start=start,
-        end=end,
+        start=request.start,
+        end=request.end,
         batch=WINDOWS_PER_BATCH * tagger.frames_per_window,
-        fast=fast,
+        fast=request.fast,
+        cuts=cuts,
     )
-    result = tag_frames(tagger, batches, range_start=range_start, range_end=range_end, progress=progress)
+
+
+def tag_request(tagger: Tagger, request: TagRequest) -> dict:
+    """Per-window scores of the range (streamed through preprocess and infer), its span, and the
+    scene cuts inside it (the shots of the result)."""
+    t0 = time.perf_counter()
+    range_start = float(request.start or 0.0)
+    file_end = probe_duration(request.path)
+    range_end = file_end if request.end is None else min(float(request.end), file_end)
+    probe_s = time.perf_counter() - t0
+    cuts: list[float] | None = [] if request.shots else None
+    result = tag_frames(tagger, tagger.preprocess(request, cuts), range_start=range_start, range_end=range_end,
+                        progress=request.progress)
     result["timings"]["decode_s"] = round(result["timings"]["decode_s"] + probe_s, 4)
+    result["cuts"] = sorted({c for c in cuts or [] if range_start < c < range_end})
     return result
+
+
+def tag_video(tagger: Tagger, path, *, start: float | None = None, end: float | None = None, fast: bool = False,
+              progress: Callable[[float, float], None] | None = None, shots: bool = True) -> dict:
+    """Tag `path` (or its [start, end) range) in process: the per-window scores, the span and cuts,
+    and the summary a client sees (tags, scores, timeline, shots), exactly as a worker does."""
+    return tagger.handle(TagRequest(str(path), start, end, fast, shots, progress))
