@@ -85,7 +85,14 @@ SPEC = {
         "Accepted": {"type": "object", "required": ["job_id", "status_url"], "properties": {
             "job_id": {"type": "string"}, "status": {"type": "string"}, "mode": {"type": "string"},
             "status_url": {"type": "string"}}},
-        "Tag": {"type": "object", "properties": {"label": {"type": "string"}, "score": {"type": "number"}}},
+        "Tag": {"type": "object", "required": ["label", "score"], "properties": {
+            "label": {"type": "string"}, "score": {"type": "number", "description": "confidence 0-1"},
+            "covered_s": {"type": "number", "description": "video-seconds in which the tag is shown"},
+            "parents": {"type": "array", "items": {"type": "string"},
+                        "description": "every ancestor in the tag hierarchy, nearest first (Dog: Pet, Animal)"}}},
+        "Span": {"type": "object", "required": ["start", "end", "tags"], "properties": {
+            "start": {"type": "number"}, "end": {"type": "number"},
+            "tags": {"type": "array", "items": {"$ref": "#/components/schemas/Tag"}}}},
         "Job": {"type": "object", "required": ["job_id", "status"], "properties": {
             "job_id": {"type": "string"},
             "status": {"type": "string", "enum": ["queued", "running", "succeeded", "failed"]},
@@ -96,8 +103,20 @@ SPEC = {
             "finished_at": {"type": "number", "description": "epoch seconds when the job succeeded or failed"},
             "plan": {"type": "object", "description": "sharded jobs: segments, scene cuts, how they were balanced"},
             "result": {"type": "object", "properties": {
-                "tags": {"type": "array", "items": {"$ref": "#/components/schemas/Tag"}},
-                "model": {"type": "object", "properties": {"name": {"type": "string"}, "version": {"type": "string"}}},
+                "tags": {"type": "array", "items": {"$ref": "#/components/schemas/Tag"},
+                         "description": "video-level tags, best first"},
+                "scores": {"type": "object", "additionalProperties": {"type": "number"}},
+                "timeline": {"type": "object", "additionalProperties": {
+                    "type": "array", "items": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}},
+                    "description": "tag -> [[start, end], ...] seconds where it is shown"},
+                "shots": {"type": "array", "items": {"$ref": "#/components/schemas/Span"},
+                          "description": "stretches between scene cuts, each with its own tags (every job)"},
+                "segments": {"type": "array", "items": {"$ref": "#/components/schemas/Span"},
+                             "description": "sharded jobs: each segment's own tags"},
+                "duration_s": {"type": "number"}, "frames": {"type": "integer"},
+                "model": {"type": "object", "properties": {"name": {"type": "string"}, "version": {"type": "string"},
+                                                            "device": {"type": "string"}},
+                          "description": "the model version that actually answered"},
                 "timings": {"type": "object"}}},
             "error": {"type": "object"}}},
     }},

@@ -21,7 +21,7 @@ def test_readyz_follows_the_predict_replicas(api, stack):
     status, body = _ready(api)
     assert status == 200
     listed = [r for r in body["replicas"] if r["hostname"] == worker.name]
-    assert listed and listed[0]["ready"] and listed[0]["model"].startswith("video-tagger@")
+    assert listed and listed[0]["ready"] and listed[0]["model"] == "synth-tagger@1.0.0"
     assert listed[0]["device"] == "cpu"
 
     procs.stop(worker.proc)  # warm shutdown removes the heartbeat at once

@@ -37,7 +37,7 @@ def test_generated_clip_comes_back_with_the_tags_of_its_scene(api, replicas, cli
     body = wait_job(api, accepted["job_id"])
     assert body["status"] == "succeeded", body
     assert tag_labels(body) == set(truth.tags)
-    assert body["result"]["model"]["name"] == "video-tagger"
+    assert body["result"]["model"]["name"] == "synth-tagger"
     assert body["result"]["model"]["version"]
     assert body["result"]["timings"]["infer_s"] > 0
     assert body["progress"]["percent"] == 100.0
@@ -51,10 +51,8 @@ def test_generated_clip_comes_back_with_the_tags_of_its_scene(api, replicas, cli
 def _tag_in_process(path):
     from models.registry import load_model
     from models.tagger.inference import tag_video
-    from models.tagger.timeline import summarize
 
-    model = load_model("video-tagger")
-    return summarize(tag_video(model, str(path))["windows"], model.labels, model.groups, model.threshold)
+    return tag_video(load_model("synth-tagger"), str(path))
 
 
 def test_the_same_video_twice_is_answered_from_the_cache(api, replicas, clips):
