@@ -26,6 +26,7 @@ import importlib.util
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -50,7 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: is a whole number of batches (WINDOWS_PER_BATCH one-second windows each).
 CLIPS = {"720p": (1280, 720, 2.0 * WINDOWS_PER_BATCH), "360p": (640, 360, 4.0 * WINDOWS_PER_BATCH)}
 SOURCE_FPS = 25
-SERVED_REPS = 5  # served / bare pairs, order alternating (ABBA) so drift cancels
+SERVED_REPS = 6  # served / bare pairs of one batch each, order alternating (ABBA) so drift cancels
 BATCH_SIZES = (1, 4, 16, 32)
 BATCH_ROUNDS = 2
 BATCH_FRAMES = 16  # frames per batch size per round (at least one call)
@@ -87,10 +88,12 @@ def ready_batch(tagger, path: Path, windows: int) -> torch.Tensor:
         return x.to(tagger.dtype).clone()
 
 
-def served_vs_bare(tagger, path: Path, span_s: float) -> dict:
-    request = TagRequest(str(path), None, span_s)  # the served path as a worker runs it (shots on)
-    x = ready_batch(tagger, path, WINDOWS_PER_BATCH)
-    tag_request(tagger, TagRequest(str(path), None, WINDOWS_PER_BATCH * tagger.window_s))  # warm-up
+def served_vs_bare(tagger, path: Path, x: torch.Tensor) -> dict:
+    """Pairs of (served run, bare run) over one batch each: the served run tags the clip's first
+    `WINDOWS_PER_BATCH` windows through `tag_request` (shots on, as a worker runs it)."""
+    span_s = WINDOWS_PER_BATCH * tagger.window_s
+    request = TagRequest(str(path), None, span_s)
+    tag_request(tagger, request)  # warm-up (TorchScript profiles its first calls; the file enters the page cache)
     bare_rate(tagger.model, x, 1)
     served, bare, served_runs = [], [], []
     for rep in range(SERVED_REPS):
@@ -120,6 +123,7 @@ def served_vs_bare(tagger, path: Path, span_s: float) -> dict:
         "bare_fps_median": round(median(bare), 2),
         "ratio": round(median(served) / median(bare), 3),
         "paired_ratio_median": round(median(paired), 3),
+        "paired_ratio_range": [round(min(paired), 3), round(max(paired), 3)],
         "served_runs": served_runs,
     }
 
@@ -136,12 +140,22 @@ def batch_effect(model, x16: torch.Tensor) -> dict:
     return {str(b): round(median(r), 2) for b, r in rates.items()}
 
 
+def cpu_times() -> tuple[float, float]:
+    """(this process's CPU s, finished children's CPU s): ffmpeg is a child that has been waited for."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
+
+
 def tag_once(tagger, request: TagRequest) -> dict:
+    own0, child0 = cpu_times()
     started = time.perf_counter()
     result = tagger.handle(request)
     wall = time.perf_counter() - started
+    own1, child1 = cpu_times()
     return {
         "wall_s": round(wall, 3),
+        "python_cpu_s": round(own1 - own0, 3),
+        "ffmpeg_cpu_s": round(child1 - child0, 3),
         "video_s_per_wall_s": round(result["duration_s"] / wall, 2),
         "decode_s": result["timings"]["decode_s"],
         "infer_s": result["timings"]["infer_s"],
@@ -150,6 +164,10 @@ def tag_once(tagger, request: TagRequest) -> dict:
         "shots": len(result.get("shots", [])),
         "_windows": result["windows"],
     }
+
+
+def mean_of(runs: list[dict], key: str) -> float:
+    return max(1e-9, statistics.fmean(r[key] for r in runs))
 
 
 def jaccard(a: set, b: set) -> float | None:
@@ -168,12 +186,16 @@ def window_agreement(full: list[dict], fast: list[dict], threshold: float) -> fl
 
 
 def split(tagger, name: str, path: Path, gt) -> dict:
+    """Full, fast and shots-off runs of one clip; shots on/off alternate (ABBA) for the branch's cost."""
     full = tag_once(tagger, TagRequest(str(path)))
-    no_shots = tag_once(tagger, TagRequest(str(path), shots=False))
+    no_shots = [tag_once(tagger, TagRequest(str(path), shots=False)) for _ in range(2)]
+    full_again = tag_once(tagger, TagRequest(str(path)))
     fast = tag_once(tagger, TagRequest(str(path), fast=True))
     agreement = jaccard(set(full["tags"]), set(fast["tags"]))
     windows = window_agreement(full.pop("_windows"), fast.pop("_windows"), tagger.threshold)
-    no_shots.pop("_windows")
+    for run in (*no_shots, full_again):
+        run.pop("_windows")
+    shots_on, shots_off = [full, full_again], no_shots
     width, height, _ = CLIPS[name]
     return {
         "clip": {"resolution": f"{width}x{height}", "fps": SOURCE_FPS, "duration_s": gt.duration_s,
@@ -181,13 +203,15 @@ def split(tagger, name: str, path: Path, gt) -> dict:
                  "drawn_tags": sorted({t for _, _, scene in gt.scenes for t in scene.tags})},
         "full": full,
         "fast": fast,
-        "no_shots": no_shots,
+        "no_shots": no_shots[0],
+        "shots_runs": {"on": shots_on, "off": shots_off},
         "fast_speedup": round(full["wall_s"] / fast["wall_s"], 2),
         "fast_decode_speedup": round(full["decode_s"] / max(fast["decode_s"], 1e-9), 2),
         "fast_tag_jaccard": None if agreement is None else round(agreement, 3),
         "fast_window_agreement": windows,
-        "shots_wall_ratio": round(full["wall_s"] / no_shots["wall_s"], 3),
-        "shots_decode_ratio": round(full["decode_s"] / max(no_shots["decode_s"], 1e-9), 3),
+        "shots_wall_ratio": round(mean_of(shots_on, "wall_s") / mean_of(shots_off, "wall_s"), 3),
+        "shots_decode_ratio": round(mean_of(shots_on, "decode_s") / mean_of(shots_off, "decode_s"), 3),
+        "shots_ffmpeg_cpu_ratio": round(mean_of(shots_on, "ffmpeg_cpu_s") / mean_of(shots_off, "ffmpeg_cpu_s"), 3),
     }
 
 
@@ -207,25 +231,39 @@ def build_variant(variant: str, store: Path) -> str | None:
     return None
 
 
-def variants(default, default_manifest: dict, folder: Path) -> dict:
+def is_variant(manifest: dict, variant: str) -> bool:
+    return f"Lite{variant.removeprefix('lite')} " in manifest.get("architecture", "")
+
+
+def build_variants(default_manifest: dict, folder: Path) -> dict[str, str | None]:
+    """Build every variant the served artifact is not into `folder/store-<variant>`:
+    variant -> None when built (or served), else why it was skipped."""
+    notes: dict[str, str | None] = {}
+    for variant in VARIANTS:
+        notes[variant] = None if is_variant(default_manifest, variant) else build_variant(variant, folder / f"store-{variant}")
+    return notes
+
+
+def variants(default, default_manifest: dict, folder: Path, notes: dict[str, str | None]) -> dict:
     from models.registry import load_model
     from models.tagger.photo_eval import evaluate
 
     rows: dict[str, dict] = {}
     loaded = {}
     for variant in VARIANTS:
-        if f"Lite{variant[-1]} " in default_manifest.get("architecture", ""):
+        if notes.get(variant) is not None:
+            rows[variant] = {"note": notes[variant]}
+            print(variant, notes[variant], flush=True)
+            continue
+        if is_variant(default_manifest, variant):
             tagger, source = default, f"{default.ref} (the served artifact)"
         else:
             store = folder / f"store-{variant}"
-            note = build_variant(variant, store)
-            if note is not None:
-                rows[variant] = {"note": note}
-                print(variant, note, flush=True)
-                continue
             tagger = load_model("video-tagger@2.0.0", store=store)
-            source = f"built into a temp store ({read_manifest('video-tagger@2.0.0', store)['provenance']['package']})"
-        report = evaluate(tagger, folder / f"photos-{variant}")
+            source = f"built into a temp store from {read_manifest('video-tagger@2.0.0', store)['provenance']['package']}"
+        photos = folder / f"photos-{variant}"
+        photos.mkdir(parents=True, exist_ok=True)
+        report = evaluate(tagger, photos)
         concat = report["concatenation"]
         rows[variant] = {
             "source": source,
@@ -240,11 +278,10 @@ def variants(default, default_manifest: dict, folder: Path) -> dict:
         }
         loaded[variant] = tagger
         print(variant, json.dumps(rows[variant]), flush=True)
-    inputs = {}
+    inputs = {}  # the photo evaluation has already run each model at this batch size (warm)
     for variant, tagger in loaded.items():
         size = tagger.frame_size
         inputs[variant] = torch.randn(WINDOWS_PER_BATCH, tagger.frames_per_window, 3, size, size).to(tagger.dtype)
-        bare_rate(tagger.model, inputs[variant], 1)  # warm-up at this shape
     rates: dict[str, list[float]] = {v: [] for v in loaded}
     for _ in range(VARIANT_REPS):  # interleaved, so drift hits every variant alike
         for variant, tagger in loaded.items():
@@ -346,23 +383,27 @@ def main(argv=None) -> None:
     }
     with tempfile.TemporaryDirectory(prefix="bench-tagger-") as tmp:
         folder = Path(tmp)
-        with ThreadPoolExecutor(len(CLIPS)) as pool:  # painting + libx264 of both clips at once
+        # Untimed set-up, all at once: paint + encode both clips, build the other variants.
+        with ThreadPoolExecutor(len(CLIPS) + 1) as pool:
             futures = {name: pool.submit(make_clip, folder / f"{name}.mp4", seed=args.seed,
                                          scenes=random_scenes(args.seed, seconds, 3.0, 8.0), width=w, height=h, fps=SOURCE_FPS)
                        for name, (w, h, seconds) in CLIPS.items()}
+            built = pool.submit(lambda: {} if args.no_variants else build_variants(manifest, folder))
             clips = {name: (folder / f"{name}.mp4", f.result()) for name, f in futures.items()}
-        report["clip_generation_s"] = round(time.perf_counter() - started, 1)
-        print(f"clips ready in {report['clip_generation_s']} s", flush=True)
+            notes = built.result()
+        report["setup_s"] = round(time.perf_counter() - started, 1)
+        print(f"clips and variants ready in {report['setup_s']} s: {notes}", flush=True)
         path720 = clips["720p"][0]
-        report["served_vs_bare"] = served_vs_bare(tagger, path720, CLIPS["720p"][2])
+        x16 = ready_batch(tagger, path720, WINDOWS_PER_BATCH)
+        report["served_vs_bare"] = served_vs_bare(tagger, path720, x16)
         print("served vs bare", json.dumps(report["served_vs_bare"]), flush=True)
-        report["batch_effect"] = batch_effect(tagger.model, ready_batch(tagger, path720, WINDOWS_PER_BATCH))
+        report["batch_effect"] = batch_effect(tagger.model, x16)
         print("batch effect", report["batch_effect"], flush=True)
         report["clips"] = {}
         for name, (path, gt) in clips.items():
             report["clips"][name] = split(tagger, name, path, gt)
             print(name, json.dumps(report["clips"][name]), flush=True)
-        report["variants"] = {} if args.no_variants else variants(tagger, manifest, folder)
+        report["variants"] = {} if args.no_variants else variants(tagger, manifest, folder, notes)
     report["wall_s"] = round(time.perf_counter() - started, 1)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "tagger.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -60,12 +60,17 @@ def procfile_lines(embedded_redis: bool, replicas: int, flower_auth: tuple[str, 
     return [f"{name}: {shlex.join(cmd)}" for name, cmd in lines + services]
 
 
-def sample_clip() -> Path:
-    path = VAR / "sample.mp4"
-    if not path.exists():
-        from models.synth import Scene, make_clip
+SAMPLE_PHOTOS = ("cat", "motorcycle", "coffee")
 
-        make_clip(path, seed=7, scenes=[Scene(setting="park", lighting="day", objects=("ball", "person"), moving=True, duration_s=8.0)])
+
+def sample_clip() -> Path:
+    """A 12-s reel of real photographs (a cat, a motorcycle, a coffee) cut together: what the
+    default tagger sees in it is easy to check by eye."""
+    path = VAR / "sample-reel.mp4"
+    if not path.exists():
+        from models.photos import make_concat_clip
+
+        make_concat_clip(path, list(SAMPLE_PHOTOS), seconds_each=4.0)
     return path
 
 
@@ -85,7 +90,7 @@ def main() -> None:
 Brigade is starting ({s.PREDICT_REPLICAS} predict replicas, Redis at {s.REDIS_URL}{'' if env_redis else ', embedded'})
   API        http://127.0.0.1:{API_PORT}      (readiness: /readyz, contract: /openapi.json)
   Flower     http://127.0.0.1:{FLOWER_PORT}      user {s.FLOWER_USER!r}, password {os.environ['FLOWER_PASSWORD']!r}
-Try it (a generated sample clip):
+Try it (real photographs cut together: {', '.join(SAMPLE_PHOTOS)}):
   curl -F video=@{clip} 'http://127.0.0.1:{API_PORT}/v1/videos'
   curl 'http://127.0.0.1:{API_PORT}/v1/jobs/<job_id>?wait=30'
 Ctrl-C stops everything.

@@ -32,7 +32,8 @@ def _processes_with(marker: str) -> list[int]:
 def test_make_run_serves_a_video_and_ctrl_c_stops_everything(tmp_path):
     marker = f"BRIGADE_RUN_MARKER={uuid.uuid4().hex}"
     api_port, flower_port, redis_port = procs.free_port(), procs.free_port(), procs.free_port()
-    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}  # no REDIS_URL: embedded Redis
+    # no REDIS_URL: embedded Redis; no TAGGER_MODEL: the default tagger, as a user gets it
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "TAGGER_MODEL")}
     env.update({"API_PORT": str(api_port), "FLOWER_PORT": str(flower_port), "EMBEDDED_REDIS_PORT": str(redis_port),
                 "PREDICT_REPLICAS": "1", "SHARD_WORKERS": "1", "EVENTS_MAX": "1",
                 marker.split("=")[0]: marker.split("=")[1]})
@@ -46,10 +47,15 @@ def test_make_run_serves_a_video_and_ctrl_c_stops_everything(tmp_path):
         text = log.read_text()
         assert f"http://127.0.0.1:{api_port}" in text and f"http://127.0.0.1:{flower_port}" in text
         assert "curl -F video=@" in text
-        sample = ROOT / "var" / "sample.mp4"
+        sample = ROOT / "var" / "sample-reel.mp4"
         with open(sample, "rb") as fh:
             job = requests.post(f"{api}/v1/videos", files={"video": fh}, timeout=30).json()
-        assert wait_job(api, job["job_id"])["status"] == "succeeded"
+        body = wait_job(api, job["job_id"])
+        assert body["status"] == "succeeded", body
+        # the default (pretrained) tagger sees what is in the sample: a cat, a motorcycle, a coffee
+        assert body["result"]["model"]["name"] == "video-tagger"
+        assert {"Cat", "Motorcycle", "Drink"} <= {t["label"] for t in body["result"]["tags"]}, body["result"]
+        assert len(body["result"]["shots"]) == 3
         assert len(_processes_with(marker)) >= 6  # redis, predict, control, shard, api, flower (+ pool children)
     finally:
         runner.send_signal(signal.SIGINT)  # what Ctrl-C sends to the foreground process
