@@ -43,7 +43,7 @@ class Settings:
     WORKER_CACHE_MAX_BYTES: int = _env_field(10 * 1024**3, "`s3` backend: after a download, the least recently used videos go until "
                                                            "WORKER_CACHE_DIR holds at most this; 0: no limit.")
     MODEL_STORE: str = _env_field(str(ROOT / "models" / "store"), "Model store: <store>/<name>/<version>/ with manifest.json.")
-    TAGGER_MODEL: str = _env_field("video-tagger", "Model the video endpoints serve, as name or name@version.")
+    TAGGER_MODEL: str = _env_field("video-tagger", "Model the video endpoints serve, as name or name@version (`synth-tagger`: the synthetic one); a name is pinned to its DEFAULT version at worker start.")
 
     # --- input limits ------------------------------------------------------------------------
     MAX_UPLOAD_BYTES: int = _env_field(512 * 1024 * 1024, "Largest accepted upload; enforced while reading (413).")
