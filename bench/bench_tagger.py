@@ -43,15 +43,16 @@ from brigade.settings import get_settings
 from models.registry import read_manifest
 from models.service import service
 from models.synth import make_clip, random_scenes
-from models.tagger.artifact import normalizer, to_model_input
-from models.tagger.inference import WINDOWS_PER_BATCH, TagRequest, tag_request
+from models.tagger.artifact import CPU_BATCH, normalizer, to_model_input
+from models.tagger.inference import TagRequest, tag_request
 
 ROOT = Path(__file__).resolve().parent.parent
 #: name -> (width, height, seconds): the 720p clip is also the served-vs-bare clip, so its length
 #: is a whole number of batches (WINDOWS_PER_BATCH one-second windows each).
-CLIPS = {"720p": (1280, 720, 2.0 * WINDOWS_PER_BATCH), "360p": (640, 360, 4.0 * WINDOWS_PER_BATCH)}
+WINDOWS_PER_BATCH = CPU_BATCH  # what a CPU worker serves at (TAGGER_BATCH=0); checked in main()
+CLIPS = {"720p": (1280, 720, 4.0 * WINDOWS_PER_BATCH), "360p": (640, 360, 8.0 * WINDOWS_PER_BATCH)}
 SOURCE_FPS = 25
-SERVED_REPS = 6  # served / bare pairs of one batch each, order alternating (ABBA) so drift cancels
+SERVED_REPS = 8  # served / bare pairs of one batch each, order alternating (ABBA) so drift cancels
 BATCH_SIZES = (1, 4, 16, 32)
 BATCH_ROUNDS = 2
 BATCH_FRAMES = 16  # frames per batch size per round (at least one call)
@@ -256,6 +257,16 @@ def build_variant(variant: str, store: Path) -> str | None:
     return None
 
 
+def param_count(ref: str, store=None) -> int:
+    """Parameters of the artifact's TorchScript file (the served module is frozen: its weights are
+    constants, so `parameters()` of it is empty)."""
+    from models.registry import parse_ref, resolve
+
+    folder = resolve(*parse_ref(ref), store or get_settings().MODEL_STORE)
+    weights = read_manifest(ref, store).get("weights", "model.ts")
+    return sum(p.numel() for p in torch.jit.load(str(folder / weights), map_location="cpu").parameters())
+
+
 def is_variant(manifest: dict, variant: str) -> bool:
     return f"Lite{variant.removeprefix('lite')} " in manifest.get("architecture", "")
 
@@ -281,7 +292,7 @@ def variants(default, default_manifest: dict, folder: Path, notes: dict[str, str
             print(variant, notes[variant], flush=True)
             continue
         if is_variant(default_manifest, variant):
-            tagger, source = default, f"{default.ref} (the served artifact)"
+            tagger, source, store = default, f"{default.ref} (the served artifact)", None
         else:
             store = folder / f"store-{variant}"
             tagger = load_model("video-tagger@2.0.0", store=store)
@@ -293,7 +304,7 @@ def variants(default, default_manifest: dict, folder: Path, notes: dict[str, str
         rows[variant] = {
             "source": source,
             "frame_size": tagger.frame_size,
-            "params_m": round(sum(p.numel() for p in tagger.model.parameters()) / 1e6, 2),
+            "params_m": round(param_count(tagger.ref, store) / 1e6, 2),
             "precision": report["precision"],
             "recall": report["recall"],
             "shot_precision": concat["precision"],
@@ -389,13 +400,20 @@ def markdown(r: dict) -> str:
                   if c["fast"]["cuts"] > c["full"]["cuts"]]
     fast_cuts = (f", and its shot branch compares keyframes up to 2 s apart, so it reports motion as cuts (fast vs full: "
                  f"{', '.join(extra_cuts)})" if extra_cuts else "")
+    above = (" A served / bare ratio above 1 is noise (the served path does strictly more work than the bare model): "
+             "read it as no measurable overhead." if sb["ratio"] > 1 else "")
+    b1, b16 = batch["1"], batch[str(WINDOWS_PER_BATCH)]
+    batching = (f" On this CPU a batch of {WINDOWS_PER_BATCH} is slower per frame than a batch of 1 ({b16 / b1:.2f}x), presumably as "
+                f"the activations of {WINDOWS_PER_BATCH} frames at {r['frame_size']} px no longer fit in cache: batching pays on GPUs, "
+                "not on these cores." if b16 < 0.95 * b1 else
+                f" Batch {WINDOWS_PER_BATCH} runs at {b16 / b1:.2f}x the per-frame rate of batch 1 on this CPU.")
+    layout = (" The normalizing permute leaves channels-last strides, which these convolutions run faster than a contiguous "
+              "NCHW tensor." if batch["16 NCHW"] < 0.95 * batch["16"] else "")
     notes = (
         f"All rows from one run ({r['wall_s']:.0f} s wall, {r['machine']['cpus']} CPUs shared with other work, load average "
         f"{r['load_average'][0]:.1f} at the start): absolute rates drift, compare the ratios. Served vs bare alternates the arms "
         "(ABBA, one batch each); the served number is the time inside `Tagger.infer` (uint8 -> tensor, normalization, forward "
-        "pass, softmax summed into tags, copy out) during a real `tag_request`. On this CPU a larger batch is slower per frame, "
-        "presumably as the activations of 16 frames at 224 px no longer fit in cache, so batching pays on GPUs, not on these "
-        "cores; and the normalizing permute leaves channels-last strides, which these convolutions run faster than NCHW. "
+        f"pass, softmax summed into tags, copy out) during a real `tag_request`.{above}{batching}{layout} "
         f"The clips are drawn by `models.synth` (H.264, a keyframe every 2 s and at cuts); {dominant}. `fast` (keyframes only) "
         "cuts decode time several-fold but the wall time much less, since one frame per second still goes through the model "
         f"(the fps filter repeats each keyframe){fast_cuts}. "
@@ -425,6 +443,7 @@ def main(argv=None) -> None:
         "load_average": load_average,
         "model": tagger.ref,
         "architecture": manifest.get("architecture"),
+        "frozen_torchscript": bool(getattr(tagger.model, "_c", None) is not None and not list(tagger.model.parameters())),
         "device": tagger.device,
         "dtype": str(tagger.dtype).removeprefix("torch."),
         "torch_threads": torch.get_num_threads(),

@@ -32,8 +32,9 @@ DEFAULT_THRESHOLD = 0.5
 RANDOM_POOL = 64  # distinct random frames cycled through when there is no --video
 
 
-def load_artifact(folder: Path, device: torch.device) -> dict:
-    """Model (verified against the manifest's sha256s) and everything needed to run it as the server does."""
+def load_artifact(folder: Path, device: torch.device, freeze: bool = True) -> dict:
+    """Model (verified against the manifest's sha256s) and everything needed to run it as the server
+    does: in its device and dtype, then frozen (weights inlined, BatchNorm folded), as the loader does."""
     manifest = json.loads((folder / "manifest.json").read_text())
     for name, digest in manifest["files"].items():
         if hashlib.sha256((folder / name).read_bytes()).hexdigest() != digest:
@@ -42,13 +43,16 @@ def load_artifact(folder: Path, device: torch.device) -> dict:
     dtype = torch.float32
     if device.type == "cuda":
         dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    model = torch.jit.load(str(folder / manifest.get("weights", "model.ts")), map_location=device).eval()
+    model = torch.jit.load(str(folder / manifest.get("weights", "model.ts")), map_location=device).eval().to(device, dtype)
+    if freeze:
+        model = torch.jit.freeze(model)
     spec = manifest["input_spec"]
     mean = torch.tensor(spec["mean"], dtype=torch.float32, device=device).view(1, 1, 3, 1, 1)
     std = torch.tensor(spec["std"], dtype=torch.float32, device=device).view(1, 1, 3, 1, 1)
     return {
         "ref": f"{manifest.get('name', folder.parent.name)}@{manifest.get('version', folder.name)}",
-        "model": model.to(device, dtype),
+        "model": model,
+        "frozen": freeze,
         "spec": spec,
         "dtype": dtype,
         "device": device,
@@ -164,32 +168,36 @@ def raw_throughput(art: dict, batch: int, min_time_s: float, max_iterations: int
     return batch * per_window * iterations / elapsed
 
 
-def path_throughput(art: dict, batch: int, windows_iter) -> dict:
-    """Frames/s through preprocess -> infer -> postprocess, `batch` windows a call, from `windows_iter`."""
+def path_throughput(art: dict, batch: int, make_source, min_time_s: float, max_passes: int) -> dict:
+    """Frames/s through preprocess -> infer -> postprocess, `batch` windows a call, over passes of
+    `make_source()` (an iterator of windows) until `min_time_s` has gone by or `max_passes` are done."""
     per_window = art["spec"]["frames_per_window"]
     warm = np.random.default_rng(1).integers(0, 256, (batch, per_window, art["spec"]["frame_size"],
                                                       art["spec"]["frame_size"], 3), dtype=np.uint8)
     for _ in range(3):
         run_path(art, warm)
     synchronize(art["device"])
-    windows, tagged, pending, first = 0, 0, [], None
+    windows, tagged, passes, first = 0, 0, 0, None
     started = time.perf_counter()
-    for window in windows_iter:
-        pending.append(window)
-        if len(pending) == batch:
+    while passes < max_passes and (passes == 0 or time.perf_counter() - started < min_time_s):
+        passes += 1
+        pending = []
+        for window in make_source():
+            pending.append(window)
+            if len(pending) == batch:
+                out = run_path(art, np.stack(pending))
+                first = first if first is not None else out[0]
+                tagged += sum(bool(w) for w in out)
+                windows, pending = windows + len(pending), []
+        if pending:
             out = run_path(art, np.stack(pending))
             first = first if first is not None else out[0]
             tagged += sum(bool(w) for w in out)
-            windows, pending = windows + len(pending), []
-    if pending:
-        out = run_path(art, np.stack(pending))
-        first = first if first is not None else out[0]
-        tagged += sum(bool(w) for w in out)
-        windows += len(pending)
+            windows += len(pending)
     synchronize(art["device"])
     elapsed = time.perf_counter() - started
     return {"frames_per_s": windows * per_window / elapsed if windows else 0.0, "windows": windows,
-            "windows_with_tags": tagged, "first_window_tags": first or {}, "seconds": round(elapsed, 3)}
+            "windows_with_tags": tagged, "first_window_tags": first or {}, "seconds": round(elapsed, 3), "passes": passes}
 
 
 def main(argv=None) -> None:
@@ -204,23 +212,23 @@ def main(argv=None) -> None:
     parser.add_argument("--min-time", type=float, default=None, help="seconds of raw timing per batch size (2 on CUDA, 1 on CPU)")
     parser.add_argument("--max-iterations", type=int, default=200)
     parser.add_argument("--json", type=Path, help="also write the report here")
+    parser.add_argument("--no-freeze", action="store_true", help="run the TorchScript module unfrozen (the server freezes it)")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: no CUDA device visible to torch")
     batches = [int(b) for b in (args.batches or ("16,64,256" if device.type == "cuda" else "16")).split(",")]
     min_time = args.min_time if args.min_time is not None else (2.0 if device.type == "cuda" else 1.0)
-    art = load_artifact(args.artifact, device)
+    art = load_artifact(args.artifact, device, freeze=not args.no_freeze)
     spec = art["spec"]
     rows = []
     for batch in batches:
         raw = raw_throughput(art, batch, min_time, args.max_iterations)
         if args.video:
-            source = video_windows(args.video, spec, args.seconds)
+            path = path_throughput(art, batch, lambda: video_windows(args.video, spec, args.seconds), min_time, 1)
         else:
-            count = max(1, int(args.seconds / spec["window_s"]))
-            source = random_windows(spec, -(-count // batch) * batch)  # whole batches: the same batch as raw
-        path = path_throughput(art, batch, source)
+            count = -(-max(1, int(args.seconds / spec["window_s"])) // batch) * batch  # whole batches, as raw
+            path = path_throughput(art, batch, lambda count=count: random_windows(spec, count), min_time, args.max_iterations)
         rows.append({
             "batch": batch,
             "raw_frames_per_s": round(raw, 1),
@@ -228,6 +236,7 @@ def main(argv=None) -> None:
             "path_over_raw": round(path["frames_per_s"] / raw, 3) if raw else None,
             "path_video_s_per_s": round(path["frames_per_s"] / spec["frames_per_window"] * spec["window_s"], 1),
             "windows": path["windows"],
+            "passes": path["passes"],
             "windows_with_tags": path["windows_with_tags"],
             "first_window_tags": path["first_window_tags"],
         })
@@ -236,6 +245,7 @@ def main(argv=None) -> None:
         "artifact": art["ref"],
         "device": str(device) + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else f" ({platform.machine()})"),
         "dtype": str(art["dtype"]).removeprefix("torch."),
+        "frozen": art["frozen"],
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
         "frame_size": spec["frame_size"],

@@ -43,7 +43,8 @@ class Settings:
     WORKER_CACHE_MAX_BYTES: int = _env_field(10 * 1024**3, "`s3` backend: after a download, the least recently used videos go until "
                                                            "WORKER_CACHE_DIR holds at most this; 0: no limit.")
     MODEL_STORE: str = _env_field(str(ROOT / "models" / "store"), "Model store: <store>/<name>/<version>/ with manifest.json.")
-    TAGGER_MODEL: str = _env_field("video-tagger", "Model the video endpoints serve, as name or name@version (`synth-tagger`: the synthetic one); a name is pinned to its DEFAULT version at worker start.")
+    TAGGER_MODEL: str = _env_field("video-tagger", "Model the video endpoints serve, as name or name@version "
+                                   "(`synth-tagger`: the synthetic one); a name is pinned to its DEFAULT version at worker start.")
 
     # --- input limits ------------------------------------------------------------------------
     MAX_UPLOAD_BYTES: int = _env_field(512 * 1024 * 1024, "Largest accepted upload; enforced while reading (413).")
@@ -56,6 +57,8 @@ class Settings:
     # --- workers -------------------------------------------------------------------------------
     PREDICT_REPLICAS: int = _env_field(2, "`make run`: how many identical predict worker processes.")
     TORCH_THREADS: int = _env_field(1, "Intra-op threads per worker process (one core per replica).")
+    TAGGER_BATCH: int = _env_field(0, "Frames (windows) per forward pass of the tagger; 0: 8 on CPU (fastest per frame "
+                                   "there, see bench/results/tagger.md), 64 on CUDA.")
     FFMPEG_BINARY: str = _env_field("", "ffmpeg to use; empty: `ffmpeg` on PATH, else the imageio-ffmpeg wheel's.")
     FFMPEG_THREADS: int = _env_field(1, "Decoder threads per ffmpeg process (one core per replica).")
     TASK_SOFT_TIME_LIMIT_S: int = _env_field(540, "Soft time limit of a task (SoftTimeLimitExceeded is raised).")

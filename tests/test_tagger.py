@@ -10,7 +10,7 @@ import pytest
 from models.registry import load_model
 from models.synth import Scene
 from models.tagger.evaluate import evaluate, heldout_clips, window_labels
-from models.tagger.inference import WINDOWS_PER_BATCH, iter_windows, tag_video
+from models.tagger.inference import iter_windows, tag_video
 from models.tagger.timeline import summarize
 from tests.fixtures_media import SHIPPED_STORE, TAGGER, clip, scenes_clip
 
@@ -106,7 +106,7 @@ def test_tagging_memory_does_not_grow_with_length(tagger):
     long, _ = clip(seed=12, duration_s=120.0, cuts=True)
     _peak_tag_bytes(tagger, short)  # warm up one-time allocations
     short_peak, long_peak = _peak_tag_bytes(tagger, short), _peak_tag_bytes(tagger, long)
-    one_batch = WINDOWS_PER_BATCH * 2 * 128 * 128 * 3  # the frames of one decoded batch
+    one_batch = tagger.batch_windows * 2 * 128 * 128 * 3  # the frames of one decoded batch
     assert long_peak < 1.25 * short_peak, (short_peak, long_peak)
     assert long_peak < 2.5 * one_batch  # at most two batches alive; the long clip decodes to 7.5 batches
 
