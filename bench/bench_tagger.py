@@ -4,17 +4,22 @@ Everything below comes from one run, so every ratio compares numbers measured si
 
 1. served vs bare: frames/s of `Tagger.infer` inside the served path (`tag_request` on a generated
    720p clip: its `infer_s` timing into its frame count) against the bare TorchScript model on an
-   already-decoded, already-normalized float batch of the same size (`WINDOWS_PER_BATCH` windows,
-   same torch threads), alternating served and bare repetitions (ABBA) and taking medians; plus
-   bare frames/s at batch 1, 4, 16 and 32 (the batching claim);
+   already-decoded, already-normalized float batch of the same size (one served batch,
+   `Tagger.batch_windows` windows; same torch threads), alternating served and bare repetitions
+   (ABBA) and taking medians; plus bare frames/s at batch 1, 4, 8, 16 and 32 (why the CPU serves at
+   `CPU_BATCH`);
 2. decode vs inference: a 720p and a 360p generated clip (`models.synth.make_clip`, 25 fps) tagged
    in full and in `fast` (keyframes only) mode: wall, video-s per wall-s, decode_s, infer_s, the
    fast speed-up and how far the video-level tags agree; and the shot branch's cost (`shots=False`
    vs `shots=True`);
 3. variant choice: EfficientNet-Lite0/1/2 built from their wheels into a temp store (a variant
    whose wheel is not installed is skipped with a note): photo-eval precision / recall
-   (`models.tagger.photo_eval`) and bare frames/s at batch 16;
+   (`models.tagger.photo_eval`) and bare frames/s at the served batch;
 4. model ref, device, threads and machine.
+
+The served batch is `Tagger.batch_windows`; this benchmark measures the CPU default (TAGGER_BATCH
+unset or 0, so `CPU_BATCH` windows) and refuses to run at any other. CUDA (`CUDA_BATCH`) is measured
+by bench/gpu_tagger.py on a GPU machine.
 
 Writes bench/results/tagger.json and tagger.md. About 3-4 minutes on 2 busy cores.
 """
@@ -43,7 +48,7 @@ from brigade.settings import get_settings
 from models.registry import read_manifest
 from models.service import service
 from models.synth import make_clip, random_scenes
-from models.tagger.artifact import CPU_BATCH, normalizer, to_model_input
+from models.tagger.artifact import CPU_BATCH, CUDA_BATCH, normalizer, to_model_input
 from models.tagger.inference import TagRequest, tag_request
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,7 +58,7 @@ WINDOWS_PER_BATCH = CPU_BATCH  # what a CPU worker serves at (TAGGER_BATCH=0); c
 CLIPS = {"720p": (1280, 720, 4.0 * WINDOWS_PER_BATCH), "360p": (640, 360, 8.0 * WINDOWS_PER_BATCH)}
 SOURCE_FPS = 25
 SERVED_REPS = 8  # served / bare pairs of one batch each, order alternating (ABBA) so drift cancels
-BATCH_SIZES = (1, 4, 16, 32)
+BATCH_SIZES = (1, 4, 8, 16, 32)  # must hold WINDOWS_PER_BATCH
 BATCH_ROUNDS = 2
 BATCH_FRAMES = 16  # frames per batch size per round (at least one call)
 VARIANTS = ("lite0", "lite1", "lite2")
@@ -92,10 +97,10 @@ def ready_batch(tagger, path: Path, windows: int) -> tuple[np.ndarray, torch.Ten
 
 def served_vs_bare(tagger, path: Path, x: torch.Tensor, windows: np.ndarray) -> dict:
     """Rounds of (served run, bare run) over one batch each: the served run tags the clip's first
-    `WINDOWS_PER_BATCH` windows through `tag_request` (shots on, as a worker runs it). A third arm,
+    `tagger.batch_windows` windows through `tag_request` (shots on, as a worker runs it). A third arm,
     `Tagger.infer` on the already-decoded uint8 batch with no decode running, splits the gap into
     the service's own work (conversion, head) and the decode around it."""
-    span_s = WINDOWS_PER_BATCH * tagger.window_s
+    span_s = tagger.batch_windows * tagger.window_s
     request = TagRequest(str(path), None, span_s)
     tag_request(tagger, request)  # warm-up (TorchScript profiles its first calls; the file enters the page cache)
     bare_rate(tagger.model, x, 1)
@@ -123,9 +128,9 @@ def served_vs_bare(tagger, path: Path, x: torch.Tensor, windows: np.ndarray) -> 
     paired = [s / b for s, b in zip(served, bare, strict=True)]
     return {
         "clip_span_s": span_s,
-        "batch_windows": WINDOWS_PER_BATCH,
+        "batch_windows": tagger.batch_windows,
         "frames_per_run": served_runs[0]["frames"],
-        "whole_batches": served_runs[0]["frames"] % (WINDOWS_PER_BATCH * tagger.frames_per_window) == 0,
+        "whole_batches": served_runs[0]["frames"] % (tagger.batch_windows * tagger.frames_per_window) == 0,
         "reps": SERVED_REPS,
         "served_fps": [round(v, 2) for v in served],
         "bare_fps": [round(v, 2) for v in bare],
@@ -142,22 +147,26 @@ def served_vs_bare(tagger, path: Path, x: torch.Tensor, windows: np.ndarray) -> 
     }
 
 
-def batch_effect(model, x16: torch.Tensor) -> dict:
-    """Bare frames/s at each batch size, the sizes interleaved over BATCH_ROUNDS rounds; every input
-    keeps the served layout (`to_model_input`'s permute leaves channels-last strides), and
-    "16 NCHW" is batch 16 made contiguous, the layout a fresh tensor has."""
+def nchw_key(batch: int) -> str:
+    return f"{batch} NCHW"
+
+
+def batch_effect(model, x: torch.Tensor) -> dict:
+    """Bare frames/s at each batch size, the sizes interleaved over BATCH_ROUNDS rounds; `x` is one
+    served batch. Every input keeps the served layout (`to_model_input`'s permute leaves channels-last
+    strides), and "<served batch> NCHW" is `x` made contiguous, the layout a fresh tensor has."""
     def tile(b: int) -> torch.Tensor:
-        nhwc = x16.permute(0, 1, 3, 4, 2)  # contiguous: the served tensor is a permuted view of this
-        return torch.cat([nhwc] * -(-b // x16.shape[0]))[:b].permute(0, 1, 4, 2, 3)
+        nhwc = x.permute(0, 1, 3, 4, 2)  # contiguous: the served tensor is a permuted view of this
+        return torch.cat([nhwc] * -(-b // x.shape[0]))[:b].permute(0, 1, 4, 2, 3)
 
     inputs = {str(b): tile(b) for b in BATCH_SIZES}
-    inputs["16 NCHW"] = x16.contiguous()
-    for x in inputs.values():  # one warm-up call per shape and layout
-        bare_rate(model, x, 1)
+    inputs[nchw_key(x.shape[0])] = x.contiguous()
+    for each in inputs.values():  # one warm-up call per shape and layout
+        bare_rate(model, each, 1)
     rates: dict[str, list[float]] = {k: [] for k in inputs}
     for _ in range(BATCH_ROUNDS):
-        for key, x in inputs.items():
-            rates[key].append(bare_rate(model, x, max(1, BATCH_FRAMES // x.shape[0])))
+        for key, each in inputs.items():
+            rates[key].append(bare_rate(model, each, max(1, BATCH_FRAMES // each.shape[0])))
     return {key: round(median(r), 2) for key, r in rates.items()}
 
 
@@ -280,7 +289,12 @@ def build_variants(default_manifest: dict, folder: Path) -> dict[str, str | None
     return notes
 
 
+def fps_key(batch: int) -> str:
+    return f"bare_fps_b{batch}"
+
+
 def variants(default, default_manifest: dict, folder: Path, notes: dict[str, str | None]) -> dict:
+    """Photo scores of each variant and its bare frames/s at the served batch (`default.batch_windows`)."""
     from models.registry import load_model
     from models.tagger.photo_eval import evaluate
 
@@ -314,16 +328,17 @@ def variants(default, default_manifest: dict, folder: Path, notes: dict[str, str
         }
         loaded[variant] = tagger
         print(variant, json.dumps(rows[variant]), flush=True)
+    batch = default.batch_windows
     inputs = {}  # the photo evaluation has already run each model at this batch size (warm)
     for variant, tagger in loaded.items():
         size = tagger.frame_size
-        inputs[variant] = torch.randn(WINDOWS_PER_BATCH, tagger.frames_per_window, 3, size, size).to(tagger.dtype)
+        inputs[variant] = torch.randn(batch, tagger.frames_per_window, 3, size, size).to(tagger.dtype)
     rates: dict[str, list[float]] = {v: [] for v in loaded}
     for _ in range(VARIANT_REPS):  # interleaved, so drift hits every variant alike
         for variant, tagger in loaded.items():
             rates[variant].append(bare_rate(tagger.model, inputs[variant], 1))
     for variant in loaded:
-        rows[variant]["bare_fps_b16"] = round(median(rates[variant]), 2)
+        rows[variant][fps_key(batch)] = round(median(rates[variant]), 2)
     return rows
 
 
@@ -331,27 +346,53 @@ def fmt_tags(tags: list[str]) -> str:
     return ", ".join(tags) if tags else "none"
 
 
-def variant_sentence(variants_: dict) -> str:
-    """Why the served variant: its speed against each other variant, and their photo scores."""
-    measured = {k: v for k, v in variants_.items() if "bare_fps_b16" in v}
+def variant_sentence(variants_: dict, batch: int) -> str:
+    """Why the served variant: its speed at the served batch against each other variant, and their photo scores."""
+    key = fps_key(batch)
+    measured = {k: v for k, v in variants_.items() if key in v}
     skipped = [k for k, v in variants_.items() if "note" in v]
     text = ""
     if "lite0" in measured and len(measured) > 1:
         lite0 = measured["lite0"]
-        parts = [f"{lite0['bare_fps_b16'] / v['bare_fps_b16']:.1f}x as fast as {k.capitalize()} (recall {v['recall']:.2f})"
+        parts = [f"{lite0[key] / v[key]:.1f}x as fast as {k.capitalize()} (recall {v['recall']:.2f})"
                  for k, v in measured.items() if k != "lite0"]
         better = any(v["recall"] > lite0["recall"] or v["precision"] > lite0["precision"] for v in measured.values())
         verdict = ("a larger variant scores better here; weigh that against its speed" if better else
                    "the larger variants buy nothing measurable on these photos (7 of them, 11 expected tags: one tag "
                    "moves recall by 0.09), so Lite0 is served")
-        text = f" Variants: Lite0 (photo recall {lite0['recall']:.2f}) runs {' and '.join(parts)}; {verdict}."
+        text = (f" Variants, bare at batch {batch}: Lite0 (photo recall {lite0['recall']:.2f}) runs {' and '.join(parts)}; "
+                f"{verdict}.")
     if skipped:
         text += f" Not measured: {', '.join(s.capitalize() for s in skipped)} (wheel not installed)."
     return text
 
 
+def batching_sentence(r: dict) -> str:
+    """What the batch-size row measures, and how the served batch fared in this run."""
+    batch, served = r["batch_effect"], r["windows_per_batch"]
+    rates = {b: batch[str(b)] for b in BATCH_SIZES}
+    best = max(rates, key=rates.get)
+    others = [f"{rates[served] / rate:.2f}x batch {b}" for b, rate in rates.items() if b != served]
+    versus = ", ".join(others[:-1]) + f" and {others[-1]}"
+    if best == served:
+        this_run = f"In this run batch {served} is again the fastest: per frame it runs at {versus}."
+    else:
+        margin = rates[best] / rates[served]
+        this_run = (f"In this run batch {best} measured fastest, {margin:.2f}x batch {served} per frame"
+                    + (", a margin within the drift between repetitions" if margin < 1.05 else "")
+                    + f"; per frame batch {served} runs at {versus}.")
+    return (f" The batch-size row is the bare model's frames/s at each batch size (sizes interleaved, served layout). "
+            f"The CPU serves batches of {served} (`CPU_BATCH`), chosen in an earlier run where batches 4 and 8 tied as the "
+            f"fastest per frame on these cores (larger batches presumably spill the activations out of cache). {this_run} "
+            f"CUDA serves batches of "
+            f"{r['cuda_batch']} (`CUDA_BATCH`); `bench/gpu_tagger.py` measures 16, 64 and 256 there; it was not run "
+            "for these numbers (no GPU was lent).")
+
+
 def markdown(r: dict) -> str:
-    sb, batch = r["served_vs_bare"], r["batch_effect"]
+    sb, batch, served = r["served_vs_bare"], r["batch_effect"], r["windows_per_batch"]
+    nchw = batch[nchw_key(served)] / batch[str(served)]
+    best = max(BATCH_SIZES, key=lambda b: batch[str(b)])
     rows = [
         ("served path: `Tagger.infer` frames/s", f"{sb['served_fps_median']}",
          f"median of {sb['reps']}: `tag_request` on the 720p clip, {sb['frames_per_run']} frames / infer_s"),
@@ -362,9 +403,10 @@ def markdown(r: dict) -> str:
         ("`Tagger.infer` alone / bare", f"{sb['infer_only_over_bare']}",
          f"uint8 batch already decoded, no ffmpeg running: conversion + head cost; served / this {sb['served_over_infer_only']}"),
         ("bare frames/s at batch " + " / ".join(str(b) for b in BATCH_SIZES), " / ".join(str(batch[str(b)]) for b in BATCH_SIZES),
-         f"batch {WINDOWS_PER_BATCH} / batch 1: {batch[str(WINDOWS_PER_BATCH)] / batch['1']:.2f}x; served at {WINDOWS_PER_BATCH}"),
-        ("bare frames/s at batch 16, contiguous NCHW input", f"{batch['16 NCHW']}",
-         f"{batch['16 NCHW'] / batch['16']:.2f}x the served layout (channels-last strides left by the normalizing permute)"),
+         f"served at {served} (`CPU_BATCH`); batch {served} / batch 1: {batch[str(served)] / batch['1']:.2f}x; "
+         f"fastest here: batch {best}"),
+        (f"bare frames/s at batch {served}, contiguous NCHW input", f"{batch[nchw_key(served)]}",
+         f"{nchw:.2f}x the served layout (channels-last strides left by the normalizing permute)"),
     ]
     for name, c in r["clips"].items():
         clip = c["clip"]
@@ -385,8 +427,8 @@ def markdown(r: dict) -> str:
             rows.append((f"EfficientNet-{variant.capitalize()}", "—", v["note"]))
             continue
         rows.append((f"EfficientNet-{variant.capitalize()} ({v['frame_size']} px, {v['params_m']} M params): "
-                     "photo precision / recall; bare frames/s at batch 16",
-                     f"{v['precision']:.2f} / {v['recall']:.2f}; {v['bare_fps_b16']}",
+                     f"photo precision / recall; bare frames/s at batch {served}",
+                     f"{v['precision']:.2f} / {v['recall']:.2f}; {v[fps_key(served)]}",
                      f"shots {v['shot_precision']:.2f} / {v['shot_recall']:.2f}, cuts {v['cuts_found']}"))
     rows.append(("model / device / threads", f"`{r['model']}` / {r['device']} ({r['dtype']}) / "
                  f"torch {r['torch_threads']}, ffmpeg {r['ffmpeg_threads']}", r["machine_line"]))
@@ -402,13 +444,9 @@ def markdown(r: dict) -> str:
                  f"{', '.join(extra_cuts)})" if extra_cuts else "")
     above = (" A served / bare ratio above 1 is noise (the served path does strictly more work than the bare model): "
              "read it as no measurable overhead." if sb["ratio"] > 1 else "")
-    b1, b16 = batch["1"], batch[str(WINDOWS_PER_BATCH)]
-    batching = (f" On this CPU a batch of {WINDOWS_PER_BATCH} is slower per frame than a batch of 1 ({b16 / b1:.2f}x), presumably as "
-                f"the activations of {WINDOWS_PER_BATCH} frames at {r['frame_size']} px no longer fit in cache: batching pays on GPUs, "
-                "not on these cores." if b16 < 0.95 * b1 else
-                f" Batch {WINDOWS_PER_BATCH} runs at {b16 / b1:.2f}x the per-frame rate of batch 1 on this CPU.")
+    batching = batching_sentence(r)
     layout = (" The normalizing permute leaves channels-last strides, which these convolutions run faster than a contiguous "
-              "NCHW tensor." if batch["16 NCHW"] < 0.95 * batch["16"] else "")
+              "NCHW tensor." if nchw < 0.95 else "")
     notes = (
         f"All rows from one run ({r['wall_s']:.0f} s wall, {r['machine']['cpus']} CPUs shared with other work, load average "
         f"{r['load_average'][0]:.1f} at the start): absolute rates drift, compare the ratios. Served vs bare alternates the arms "
@@ -418,7 +456,7 @@ def markdown(r: dict) -> str:
         "cuts decode time several-fold but the wall time much less, since one frame per second still goes through the model "
         f"(the fps filter repeats each keyframe){fast_cuts}. "
         "An ImageNet classifier finds few of its tags in drawn shapes, so tag agreement on these clips says little; tag quality "
-        f"is measured on real photographs (`models.tagger.photo_eval`).{variant_sentence(r['variants'])}"
+        f"is measured on real photographs (`models.tagger.photo_eval`).{variant_sentence(r['variants'], served)}"
     )
     lines += ["", notes, ""]
     return "\n".join(lines)
@@ -435,6 +473,11 @@ def main(argv=None) -> None:
     started = time.perf_counter()
     load_average = [round(v, 2) for v in os.getloadavg()]
     tagger = service(args.model)
+    if tagger.batch_windows != WINDOWS_PER_BATCH:
+        parser.exit(2, f"{parser.prog}: {tagger.ref} serves {tagger.batch_windows} windows per batch on {tagger.device} "
+                       f"(TAGGER_BATCH={get_settings().TAGGER_BATCH}); this benchmark measures the CPU default, "
+                       f"{WINDOWS_PER_BATCH} windows (CPU_BATCH): unset TAGGER_BATCH or set it to 0, and run it on CPU "
+                       "(bench/gpu_tagger.py measures a GPU)\n")
     manifest = read_manifest(tagger.ref)
     report = {
         "benchmark": "tagger",
@@ -448,7 +491,8 @@ def main(argv=None) -> None:
         "dtype": str(tagger.dtype).removeprefix("torch."),
         "torch_threads": torch.get_num_threads(),
         "ffmpeg_threads": get_settings().FFMPEG_THREADS,
-        "windows_per_batch": WINDOWS_PER_BATCH,
+        "windows_per_batch": tagger.batch_windows,
+        "cuda_batch": CUDA_BATCH,
         "frame_size": tagger.frame_size,
     }
     with tempfile.TemporaryDirectory(prefix="bench-tagger-") as tmp:
@@ -464,10 +508,10 @@ def main(argv=None) -> None:
         report["setup_s"] = round(time.perf_counter() - started, 1)
         print(f"clips and variants ready in {report['setup_s']} s: {notes}", flush=True)
         path720 = clips["720p"][0]
-        windows16, x16 = ready_batch(tagger, path720, WINDOWS_PER_BATCH)
-        report["served_vs_bare"] = served_vs_bare(tagger, path720, x16, windows16)
+        windows, x = ready_batch(tagger, path720, tagger.batch_windows)
+        report["served_vs_bare"] = served_vs_bare(tagger, path720, x, windows)
         print("served vs bare", json.dumps(report["served_vs_bare"]), flush=True)
-        report["batch_effect"] = batch_effect(tagger.model, x16)
+        report["batch_effect"] = batch_effect(tagger.model, x)
         print("batch effect", report["batch_effect"], flush=True)
         report["clips"] = {}
         for name, (path, gt) in clips.items():
