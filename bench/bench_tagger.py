@@ -55,9 +55,11 @@ ROOT = Path(__file__).resolve().parent.parent
 #: name -> (width, height, seconds): the 720p clip is also the served-vs-bare clip, so its length
 #: is a whole number of batches (WINDOWS_PER_BATCH one-second windows each).
 WINDOWS_PER_BATCH = CPU_BATCH  # what a CPU worker serves at (TAGGER_BATCH=0); checked in main()
+#: Batches per served run: one batch alone is mostly ffmpeg's start-up around a 0.1-s forward pass.
+SERVED_BATCHES = 8
 CLIPS = {"720p": (1280, 720, 32.0), "360p": (640, 360, 64.0)}  # whole batches at CPU_BATCH 4 or 8
 SOURCE_FPS = 25
-SERVED_REPS = 8  # served / bare pairs of one batch each, order alternating (ABBA) so drift cancels
+SERVED_REPS = 8  # served / bare pairs of SERVED_BATCHES batches each, order alternating (ABBA) so drift cancels
 BATCH_SIZES = (1, 4, 8, 16, 32)  # must hold WINDOWS_PER_BATCH
 BATCH_ROUNDS = 2
 BATCH_FRAMES = 16  # frames per batch size per round (at least one call)
@@ -96,11 +98,12 @@ def ready_batch(tagger, path: Path, windows: int) -> tuple[np.ndarray, torch.Ten
 
 
 def served_vs_bare(tagger, path: Path, x: torch.Tensor, windows: np.ndarray) -> dict:
-    """Rounds of (served run, bare run) over one batch each: the served run tags the clip's first
-    `tagger.batch_windows` windows through `tag_request` (shots on, as a worker runs it). A third arm,
+    """Rounds of (served run, bare run) over SERVED_BATCHES batches each: the served run tags the
+    clip's first SERVED_BATCHES x `tagger.batch_windows` windows through `tag_request` (shots on, as a
+    worker runs it); the bare run times as many batches of the model alone. A third arm,
     `Tagger.infer` on the already-decoded uint8 batch with no decode running, splits the gap into
     the service's own work (conversion, head) and the decode around it."""
-    span_s = tagger.batch_windows * tagger.window_s
+    span_s = SERVED_BATCHES * tagger.batch_windows * tagger.window_s
     request = TagRequest(str(path), None, span_s)
     tag_request(tagger, request)  # warm-up (TorchScript profiles its first calls; the file enters the page cache)
     bare_rate(tagger.model, x, 1)
@@ -111,8 +114,9 @@ def served_vs_bare(tagger, path: Path, x: torch.Tensor, windows: np.ndarray) -> 
         for which in order:
             if which == "infer":
                 started = time.perf_counter()
-                tagger.infer(windows)
-                infer_only.append(windows.shape[0] * windows.shape[1] / (time.perf_counter() - started))
+                for _ in range(SERVED_BATCHES):
+                    tagger.infer(windows)
+                infer_only.append(SERVED_BATCHES * windows.shape[0] * windows.shape[1] / (time.perf_counter() - started))
                 continue
             if which == "served":
                 started = time.perf_counter()
@@ -451,7 +455,8 @@ def markdown(r: dict) -> str:
     notes = (
         f"All rows from one run ({r['wall_s']:.0f} s wall, {r['machine']['cpus']} CPUs shared with other work, load average "
         f"{r['load_average'][0]:.1f} at the start): absolute rates drift, compare the ratios. Served vs bare alternates the arms "
-        "(ABBA, one batch each); the served number is the time inside `Tagger.infer` (uint8 -> tensor, normalization, forward "
+        f"(ABBA, {SERVED_BATCHES} batches each); the served number is the time inside `Tagger.infer` (uint8 -> tensor, "
+        "normalization, forward "
         f"pass, softmax summed into tags, copy out) during a real `tag_request`.{above}{batching}{layout} "
         f"The clips are drawn by `models.synth` (H.264, a keyframe every 2 s and at cuts); {dominant}. `fast` (keyframes only) "
         "cuts decode time several-fold but the wall time much less, since one frame per second still goes through the model "
