@@ -57,7 +57,7 @@ class Settings:
     # --- workers -------------------------------------------------------------------------------
     PREDICT_REPLICAS: int = _env_field(2, "`make run`: how many identical predict worker processes.")
     TORCH_THREADS: int = _env_field(1, "Intra-op threads per worker process (one core per replica).")
-    TAGGER_BATCH: int = _env_field(0, "Frames (windows) per forward pass of the tagger; 0: 4 on CPU (fastest per frame "
+    TAGGER_BATCH: int = _env_field(0, "Frames (windows) per forward pass of the tagger; 0: 8 on CPU (fastest per frame "
                                    "there, see bench/results/tagger.md), 64 on CUDA.")
     FFMPEG_BINARY: str = _env_field("", "ffmpeg to use; empty: `ffmpeg` on PATH, else the imageio-ffmpeg wheel's.")
     FFMPEG_THREADS: int = _env_field(1, "Decoder threads per ffmpeg process (one core per replica).")

@@ -28,11 +28,12 @@ from models.tagger.vocabulary import ancestors
 
 DEFAULT_THRESHOLD = 0.5
 REQUIRED_SPEC = ("frame_size", "frames_per_window", "window_s", "mean", "std")
-#: Windows per forward pass when TAGGER_BATCH is 0. On these CPUs EfficientNet-Lite0 runs fastest
-#: per frame at 4 (16 is about 0.75x, 32 about 0.55x: the activations spill out of cache), and a
-#: shard worker's peak memory is ~100 MB lower than at 8 and creeps less across segments; a GPU
-#: wants large batches to fill it.
-CPU_BATCH, CUDA_BATCH = 4, 64
+#: Windows per forward pass when TAGGER_BATCH is 0. On these CPUs EfficientNet-Lite0 alone runs
+#: fastest per frame at batch 4-8 (16 is about 0.75x, 32 about 0.55x: the activations spill out of
+#: cache). In the served path, with ffmpeg decoding on the other core and sharing that cache,
+#: batches of 4 and 8 run at the same frames/s; 8 keeps more of the bare model's rate (0.93-0.95x
+#: against 0.81-0.87x). A GPU wants large batches to fill it.
+CPU_BATCH, CUDA_BATCH = 8, 64
 
 
 def default_batch(device: torch.device) -> int:
