@@ -386,9 +386,10 @@ def batching_sentence(r: dict) -> str:
                     + (", a margin within the drift between repetitions" if margin < 1.05 else "")
                     + f"; per frame batch {served} runs at {versus}.")
     return (f" The batch-size row is the bare model's frames/s at each batch size (sizes interleaved, served layout). "
-            f"The CPU serves batches of {served} (`CPU_BATCH`), chosen over earlier runs as the fastest per frame on these "
-            f"cores (larger batches presumably spill the activations out of cache), and for a ~100 MB lower peak in a shard "
-            f"worker than batch 8. {this_run} "
+            f"The CPU serves batches of {served} (`CPU_BATCH`): alone, batches of 4 and 8 are the fastest per frame on these "
+            f"cores (larger ones spill the activations out of cache); in the served path, with ffmpeg decoding on the other "
+            f"core and sharing that cache, 4 and 8 ran at the same frames/s in earlier runs, and 8 keeps more of the bare "
+            f"rate. {this_run} "
             f"CUDA serves batches of "
             f"{r['cuda_batch']} (`CUDA_BATCH`); `bench/gpu_tagger.py` measures 16, 64 and 256 there; it was not run "
             "for these numbers (no GPU was lent).")
