@@ -3,7 +3,6 @@ replicas, real ffmpeg and the shipped tagger."""
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -92,14 +91,13 @@ def test_a_replica_killed_mid_task_loses_nothing(api, replicas, clips, stack):
     record = procs.wait_until(_running_with_progress, 60, interval=0.01, what="job running")
     victim = next(w for w in replicas if record["worker"].startswith(w.name + ":"))
     procs.kill(victim.proc)  # SIGKILL to the replica's whole process group, mid-task
-    started = time.monotonic()
 
-    body = wait_job(api, job_id, timeout=120)
+    # Redelivered by the reaper within a few heartbeat TTLs, not after the hour-long visibility
+    # timeout: the job could not finish inside this wait otherwise (no speed bound beyond that).
+    body = wait_job(api, job_id, timeout=600)
     assert body["status"] == "succeeded", body
     assert not body["worker"].startswith(victim.name + ":")
     assert tag_labels(body) == {t["label"] for t in _tag_in_process(path)["tags"]}  # the whole video, once
-    # Redelivered by the reaper within a few heartbeat TTLs, not after the hour-long visibility timeout.
-    assert time.monotonic() - started < 60
     replicas.remove(victim)
 
 
