@@ -105,11 +105,11 @@ def verify(artifact_dir: Path) -> dict:
 def read_manifest(ref: str, store: str | Path | None = None) -> dict:
     """The manifest of `ref` without loading (or verifying) the model: for processes that need its
     metadata, not its weights (the sharded planner needs the tagger's window length)."""
-    store = _default_store(store)
+    store = default_store(store)
     return json.loads((resolve(*parse_ref(ref), store) / MANIFEST).read_text())
 
 
-def _default_store(store: str | Path | None) -> str | Path:
+def default_store(store: str | Path | None) -> str | Path:
     if store is None:
         from brigade.settings import get_settings
 
@@ -126,7 +126,7 @@ def _loader(kind: str) -> Callable[[Path, dict], Any]:
 
 def load_model(ref: str, store: str | Path | None = None) -> Any:
     """Load, verify and cache (per process) the model `ref` = name or name@version."""
-    store = _default_store(store)
+    store = default_store(store)
     name, version = parse_ref(ref)
     path = resolve(name, version, store)
     key = (str(Path(store).resolve()), name, path.name)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from models.registry import _default_store, load_model, parse_ref, resolve
+from models.registry import default_store, load_model, parse_ref, resolve
 
 
 class ModelService:
@@ -53,7 +53,7 @@ def pinned_ref(ref: str, store=None) -> str:
     name, version = parse_ref(ref)
     if version is not None:
         return f"{name}@{version}"
-    store = _default_store(store)
+    store = default_store(store)
     with _pin_lock:
         key = (str(store), name)
         if key not in _pinned:

@@ -177,7 +177,7 @@ def _when(segment: dict, planned_at: float) -> dict:
 
 @app.task(name="tasks.sharded.merge_tags", base=JobTask)
 def merge_tags(results: list[dict], job_id: str, cuts: list[float], plan_s: float, planned_at: float) -> dict:
-    from models.tagger.timeline import summarize
+    from models.tagger.timeline import brief, summarize
 
     started = time.perf_counter()
     failed = sorted((r for r in results if r.get("status") != "ok"), key=lambda r: r["start"])
@@ -197,8 +197,7 @@ def merge_tags(results: list[dict], job_id: str, cuts: list[float], plan_s: floa
     summary = summarize(windows, **vocab, cuts=all_cuts, span=[segments[0]["start"], segments[-1]["end"]])
     per_segment = [
         {"segment_id": seg["segment_id"], "start": seg["start"], "end": seg["end"], "worker": seg.get("worker"),
-         "tags": [{"label": t["label"], "score": t["score"]} for t in
-                  summarize(seg["windows"], **vocab, span=[seg["start"], seg["end"]])["tags"]],
+         "tags": brief(summarize(seg["windows"], **vocab, span=[seg["start"], seg["end"]])["tags"]),
          **_when(seg, planned_at)}
         for seg in segments
     ]

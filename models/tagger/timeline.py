@@ -91,9 +91,13 @@ def summarize(windows: list[dict], labels: list[str], groups: dict, threshold: f
         if inside.any():  # a shot needs half its length (at most MIN_TAG_S) covered to carry a tag
             tags = _tags(starts[inside], ends[inside], probs[inside], labels, groups, threshold, ancestors,
                          np.empty(0), min(MIN_TAG_S, (b - a) / 2))["tags"]
-        shots.append({"shot": index, "start": round(a, 3), "end": round(b, 3),
-                      "tags": [{"label": t["label"], "score": t["score"]} for t in tags]})
+        shots.append({"shot": index, "start": round(a, 3), "end": round(b, 3), "tags": brief(tags)})
     return {**summary, "shots": shots}
+
+
+def brief(tags: list[dict]) -> list[dict]:
+    """Tags as a shot or a segment lists them: label and score only."""
+    return [{"label": t["label"], "score": t["score"]} for t in tags]
 
 
 def _tags(starts: np.ndarray, ends: np.ndarray, probs: np.ndarray, labels: list[str], groups: dict, threshold: float,
