@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench model lint clean venv
+.PHONY: run test test-fast bench model lint docs clean venv
 
 venv: $(STAMP)
 
@@ -16,10 +16,14 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m brigade.run_stack
+	$(PY) -m devtools.run_stack
 
 test: $(STAMP) lint
 	$(PY) -m pytest -q --durations=15 tests
+
+# The unit and app layers only (tests/README.md): no gunicorn, no workers, no ffmpeg stack.
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "unit or app" tests
 
 bench: $(STAMP)
 	$(PY) -m bench.run_all
@@ -31,6 +35,10 @@ model: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+
+# docs/SETTINGS.md, the README's settings table and .env.example, from brigade/settings.py.
+docs: $(STAMP)
+	$(PY) -m devtools.settings_doc --write
 
 clean:
 	rm -rf var .pytest_cache

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app import context
 from app.errors import register_error_handlers
 from app.uploads import StreamingRequest, discard_uncommitted
 from brigade.settings import Settings, get_settings
@@ -14,9 +15,16 @@ from brigade.settings import Settings, get_settings
 MULTIPART_OVERHEAD = 64 * 1024
 
 
-def create_app(settings: Settings | None = None) -> Flask:
+def create_app(settings: Settings | None = None, *, celery=None) -> Flask:
+    """The API, serving with `settings` (default: `get_settings()`, the environment's) and sending
+    tasks with `celery` (default: `tasks.celery_app.app`). Both ride on the app (`app.context`):
+    every view, hook and helper of a request reads them there, so a test can build an app with
+    its own settings and a Celery stand-in that records what would have been sent."""
     s = settings or get_settings()
+    if celery is None:
+        from tasks.celery_app import app as celery  # the Celery app only, never the task modules (torch)
     app = Flask(__name__)
+    context.install(app, s, celery)
     app.request_class = StreamingRequest
     app.config.update(MAX_CONTENT_LENGTH=s.MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD)
     app.json.sort_keys = False

@@ -1,18 +1,21 @@
-"""Send work to the workers by task name: the API never imports the task modules (or torch)."""
+"""Send work to the workers by task name: the API never imports the task modules (or torch).
+
+The Celery app used is the one the Flask app carries (`app.context.celery()`), so a test app can
+record or refuse what is sent without a broker."""
 
 from __future__ import annotations
 
 from kombu.exceptions import OperationalError
 
+from app import context
 from app.errors import ApiError
 from brigade import jobs
-from tasks.celery_app import app as celery
 
 
 def enqueue(job_id: str, task_name: str, *, kwargs: dict, priority: int | None = None):
     """Publish the task (task id = job id). A job counts as accepted only once this returns."""
     try:
-        return celery.send_task(task_name, kwargs=kwargs, task_id=job_id, priority=priority)
+        return context.celery().send_task(task_name, kwargs=kwargs, task_id=job_id, priority=priority)
     except OperationalError as exc:
         jobs.fail(job_id, {"type": "enqueue-failed", "detail": str(exc)})
         raise ApiError(503, "broker-unavailable", "the job could not be queued: the broker does not answer; retry later") from exc
@@ -20,7 +23,7 @@ def enqueue(job_id: str, task_name: str, *, kwargs: dict, priority: int | None =
 
 def broker_answers() -> bool:
     try:
-        with celery.connection_for_write() as conn:
+        with context.celery().connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=1)
         return True
     except Exception:

@@ -10,31 +10,28 @@ from __future__ import annotations
 
 from flask import Blueprint, request, url_for
 
+from app import context
 from app.dispatch import enqueue
 from app.errors import ApiError
 from app.hotel_validation import read_json_body, validate
 from app.tiers import identify, priority_for
 from app.views import job_result
 from brigade import jobs
-from brigade.redis_client import key, redis_client
-from brigade.settings import get_settings
+from tasks import work
 
 bp = Blueprint("hotels", __name__)
-
-TASK = "tasks.events.predict_prices"
 
 
 @bp.post("/v1/hotel-prices")
 def submit_hotel_prices():
-    s = get_settings()
+    s = context.settings()
     stay = validate(read_json_body(request))
     caller = identify()
     priority = priority_for(caller.tier, s.broker_url)
-    seq = redis_client().incr(key("events", "submitted"))  # arrival order, for the ordering checks
     message = stay.message()
     job_id = jobs.create_job("hotel-prices", "event", input={**message, "tier": caller.tier})
-    enqueue(job_id, TASK, priority=priority,
-            kwargs={"job_id": job_id, "request": message, "tier": caller.tier, "priority": priority, "seq": seq})
+    enqueue(job_id, work.task_for(request.endpoint), priority=priority,
+            kwargs={"job_id": job_id, "request": message, "tier": caller.tier, "priority": priority})
     record = jobs.wait_for_terminal(job_id, s.HOTEL_SYNC_WAIT_S, just_created=True)
     status_url = url_for("jobs.get_job", job_id=job_id)
     if record and record["status"] == jobs.SUCCEEDED:

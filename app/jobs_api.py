@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from flask import Blueprint, request
 
+from app import context
 from app.dispatch import enqueue
 from app.errors import ApiError
 from app.views import render_job
 from brigade import jobs
-from brigade.settings import get_settings
+from tasks import work
 
 bp = Blueprint("jobs", __name__)
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -32,7 +34,7 @@ def echo():
     the benchmark compares its round trip with a bare Celery round trip."""
     payload = (request.get_json(silent=True) or {}).get("payload")
     job_id = jobs.create_job("echo", "single")
-    enqueue(job_id, "tasks.ops.echo", kwargs={"job_id": job_id, "payload": payload})
+    enqueue(job_id, work.task_for(request.endpoint), kwargs={"job_id": job_id, "payload": payload})
     record = jobs.wait_for_terminal(job_id, max_wait(), just_created=True)
     return render_job(record), (200 if record["status"] in jobs.TERMINAL else 202)
 
@@ -41,8 +43,10 @@ def max_wait() -> float:
     raw = request.args.get("wait", "0")
     try:
         wait = float(raw)
+        if math.isnan(wait):
+            raise ValueError(raw)
     except ValueError as exc:
         raise ApiError(400, "invalid-parameter", f"wait={raw!r} is not a number of seconds") from exc
     if wait < 0:
         raise ApiError(400, "invalid-parameter", "wait must be >= 0")
-    return min(wait, get_settings().MAX_WAIT_S)
+    return min(wait, context.settings().MAX_WAIT_S)

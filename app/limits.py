@@ -24,19 +24,22 @@ import time
 from flask import Flask, g, request
 from flask_limiter import ApplicationLimit, Limiter, RateLimitExceeded
 
+from app import context
 from app.errors import problem
 from app.tiers import identify, limits_for
-from brigade.settings import Settings, get_settings
+from brigade.settings import Settings
+from tasks import work
 
-#: Endpoints (blueprint.view) that put work on a queue: one shared budget per caller.
-WORK_ENDPOINTS = frozenset({"videos.submit_video", "jobs.echo", "hotels.submit_hotel_prices"})
+#: Endpoints (blueprint.view) that put work on a queue: one shared budget per caller (the table of work says which).
+WORK_ENDPOINTS = work.rate_limited_endpoints()
 SCOPE = "work"
 
 
 def register_limits(app: Flask, settings: Settings | None = None) -> Limiter:
     """Identify the caller of every /v1/ request (401 for an unknown key), then rate-limit the
-    work endpoints by tier; 429 as a JSON problem with Retry-After."""
-    s = settings or get_settings()
+    work endpoints by tier; 429 as a JSON problem with Retry-After. `settings` default to the
+    app's own (`app.context`); the hooks below close over them, being called inside requests."""
+    s = settings or context.settings(app)
 
     def caller_identity() -> str:
         return identify(s).identity

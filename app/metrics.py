@@ -32,13 +32,12 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, g
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from app import context
 from brigade import jobs
 from brigade.broker_queues import amqp_queue_depth, is_redis_url, redis_layout, redis_queue_depths
 from brigade.heartbeats import list_replicas
 from brigade.redis_client import key
-from brigade.settings import get_settings
 from tasks import queues
-from tasks.celery_app import app as celery  # as app/dispatch.py: the Celery app only, never the task modules (torch)
 
 REQUESTS = Counter("brigade_http_requests", "HTTP requests the API answered.", ["method", "endpoint", "status"])
 LATENCY = Histogram(
@@ -98,13 +97,14 @@ def _scrape_client(url: str) -> redis.Redis:
 
 def queue_names() -> tuple[str, ...]:
     """tasks.queues.ALL, plus the `shard.<n>` queues when SHARD_ROUTING=hash uses them."""
-    s = get_settings()
+    s = context.settings()
     return queues.declared(s.NUM_SHARDS) if s.SHARD_ROUTING == "hash" else queues.ALL
 
 
 def queue_depths() -> dict[str, int]:
     """Waiting messages per queue (see queue_names), read from the broker now. Messages a worker
     has already taken (unacked) are not counted. Raises when the broker does not answer."""
+    celery = context.celery()
     url = celery.conf.broker_url
     if is_redis_url(url):
         steps, prefix = redis_layout(celery)
@@ -148,7 +148,7 @@ class RedisStatsCollector:
         yield up
         yield depth
 
-        s = get_settings()
+        s = context.settings()
         finished = CounterMetricFamily("brigade_jobs_finished", "Jobs that reached a terminal status, by status.", labels=["status"])
         ready = GaugeMetricFamily("brigade_ready_replicas", "Worker processes with a live heartbeat that report ready, per queue.",
                                   labels=["queue"])

@@ -23,9 +23,10 @@ from dataclasses import dataclass
 
 from flask import g, request
 
+from app import context
 from app.errors import ApiError
 from brigade.broker_queues import is_amqp_url
-from brigade.settings import Settings, get_settings
+from brigade.settings import Settings
 
 ANONYMOUS, AUTHENTICATED, PREMIUM = "anonymous", "authenticated", "premium"
 TIERS = (ANONYMOUS, AUTHENTICATED, PREMIUM)
@@ -45,8 +46,9 @@ def priority_for(tier: str, broker_url: str) -> int:
 
 
 def limits_for(tier: str, settings: Settings | None = None) -> str:
-    """The flask-limiter limit string of `tier`, e.g. `10/hour;3/minute`."""
-    s = settings or get_settings()
+    """The flask-limiter limit string of `tier`, e.g. `10/hour;3/minute` (by default from the
+    settings of the app serving the request)."""
+    s = settings or context.settings()
     return {ANONYMOUS: s.RATE_LIMIT_ANONYMOUS, AUTHENTICATED: s.RATE_LIMIT_AUTHENTICATED,
             PREMIUM: s.RATE_LIMIT_PREMIUM}[tier]
 
@@ -121,7 +123,8 @@ _tables: dict[tuple[str, str], KeyTable] = {}
 
 
 def key_table(settings: Settings | None = None) -> KeyTable:
-    s = settings or get_settings()
+    """The key table of `settings`, by default those of the app serving the request."""
+    s = settings or context.settings()
     config = (s.API_KEYS, s.API_KEYS_FILE)
     table = _tables.get(config)
     if table is None:

@@ -1,5 +1,7 @@
 """Receive a video upload without holding it in memory: multipart files and raw bodies both stream
-into a HashingUpload (temp file in UPLOAD_DIR, sha256 while streaming, size limit while reading)."""
+into a HashingUpload (temp file in UPLOAD_DIR, sha256 while streaming, size limit while reading).
+The size limit is the MAX_UPLOAD_BYTES of the app's settings (`app.context`); where the temp file
+and the stored upload go is brigade.storage's business (the process-wide settings)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import mimetypes
 from flask import Request, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from app import context
 from app.errors import ApiError
 from brigade.storage import HashingUpload, UploadTooLarge
 
@@ -24,7 +27,7 @@ class StreamingRequest(Request):
 
 def _tracked_upload(environ) -> HashingUpload:
     """A new HashingUpload, listed on the request so its teardown discards it if never committed."""
-    upload = HashingUpload()
+    upload = HashingUpload(limit=context.settings().MAX_UPLOAD_BYTES)
     environ.setdefault("brigade.uploads", []).append(upload)
     return upload
 
@@ -65,7 +68,7 @@ def receive_upload() -> tuple[HashingUpload, str, str]:
     except UploadTooLarge as exc:
         raise _too_large(exc.limit) from exc
     except RequestEntityTooLarge as exc:
-        raise _too_large(HashingUpload.limit_from_settings()) from exc
+        raise _too_large(context.settings().MAX_UPLOAD_BYTES) from exc
     if upload.size == 0:
         upload.discard()
         raise ApiError(400, "empty-upload", "the upload is empty")

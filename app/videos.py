@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, request, url_for
 
+from app import context
 from app.dispatch import enqueue
 from app.errors import ApiError
 from app.uploads import receive_upload
 from brigade import jobs
-from brigade.settings import get_settings
 from brigade.storage import StorageError
 from media.probe import ProbeError, check_limits, probe
+from tasks import work
 
 bp = Blueprint("videos", __name__)
 
-TASK_FOR_MODE = {"single": "tasks.predict.tag_video", "sharded": "tasks.sharded.plan_video"}
 
 
 def _flag(name: str) -> bool:
@@ -26,7 +26,7 @@ def submit_video():
     upload, filename, extension = receive_upload()
     try:
         info = probe(upload.path, size_bytes=upload.size)
-        check_limits(info)
+        check_limits(info, context.settings())
     except ProbeError as exc:
         upload.discard()
         raise ApiError(415 if exc.code == "unsupported-container" else 422, exc.code, exc.detail) from exc
@@ -40,18 +40,21 @@ def submit_video():
     job_id = jobs.create_job("video-tags", mode, input={
         "filename": filename, "sha256": upload.sha256, "video_uri": video_uri, "probe": info.as_dict(), "fast": fast,
     })
-    enqueue(job_id, TASK_FOR_MODE[mode],
-            kwargs={"job_id": job_id, "video_uri": video_uri, "sha256": upload.sha256, "fast": fast})
+    message = {"job_id": job_id, "video_uri": video_uri, "sha256": upload.sha256, "fast": fast}
+    if mode == "sharded":  # the planner sizes segments from the probe: it travels with the message
+        message["probe"] = info.as_dict()
+    enqueue(job_id, work.task_for(request.endpoint, mode), kwargs=message)
     status_url = url_for("jobs.get_job", job_id=job_id)
     return {"job_id": job_id, "status": jobs.QUEUED, "mode": mode, "status_url": status_url}, 202, {"Location": status_url}
 
 
 def choose_mode(duration_s: float, size_bytes: int, requested: str) -> str:
     """`single` (one predict replica) or `sharded` (segments in parallel); `?mode=` overrides."""
-    if requested not in ("auto", "single", "sharded"):
-        raise ApiError(400, "invalid-parameter", f"mode={requested!r}: use single, sharded or auto")
+    modes = work.variants("videos.submit_video")
+    if requested != "auto" and requested not in modes:
+        raise ApiError(400, "invalid-parameter", f"mode={requested!r}: use {', '.join(modes)} or auto")
     if requested != "auto":
         return requested
-    s = get_settings()
+    s = context.settings()
     return "sharded" if duration_s > s.SHARD_THRESHOLD_S or size_bytes > s.SHARD_THRESHOLD_BYTES else "single"
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import requests
 
 from bench.report import UNLIMITED_ANONYMOUS, bench_stack, percentile, write
-from brigade.localstack import LocalStack, wait_for_job
+from devtools.localstack import LocalStack, wait_for_job
 
 CLIPS, CLIP_S, SIZE, FPS = 16, 20.0, (640, 360), 24
 ROUND_TRIPS = 200

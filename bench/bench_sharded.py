@@ -19,7 +19,7 @@ from pathlib import Path
 import requests
 
 from bench.report import RESULTS, UNLIMITED_ANONYMOUS, bench_stack, write
-from brigade.localstack import LocalStack, wait_for_job
+from devtools.localstack import LocalStack, wait_for_job
 
 LONG_S, SIZE, FPS = 600.0, (1280, 720), 24
 RSS_SHORT_S, RSS_LONG_S, RSS_SIZE, RSS_FPS = 60.0, 1800.0, (320, 180), 12

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from brigade.localstack import LocalStack
+from devtools.localstack import LocalStack
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # Keyless benchmark clients send far more than the default anonymous budget allows.

@@ -17,7 +17,7 @@ from brigade.settings import get_settings
 
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 TERMINAL = frozenset({SUCCEEDED, FAILED})
-_JSON_FIELDS = ("progress", "result", "error", "timings", "input", "model", "plan")
+_JSON_FIELDS = ("progress", "result", "error", "timings", "input", "model", "plan", "process")
 
 
 def _job_key(job_id: str) -> str:
@@ -32,7 +32,10 @@ def new_job_id() -> str:
     return uuid.uuid4().hex
 
 
-def create_job(kind: str, mode: str, *, job_id: str | None = None, input: dict | None = None) -> str:
+def create_job(kind: str, mode: str, *, job_id: str | None = None, input: dict | None = None,
+               deadline_s: float | None = None) -> str:
+    """A queued job with a deadline (`deadline_s`, default JOB_TIMEOUT_S) after which the watchdog
+    fails it if it has not ended, so that no client waits forever on a message nobody runs."""
     job_id = job_id or new_job_id()
     now = time.time()
     record = {
@@ -45,7 +48,10 @@ def create_job(kind: str, mode: str, *, job_id: str | None = None, input: dict |
         "progress": {"done": 0, "total": 1},
         "input": input or {},
     }
-    _write(job_id, record)
+    pipe = redis_client().pipeline(transaction=False)
+    _write(job_id, record, pipe)
+    pipe.zadd(_deadlines_key(), {job_id: now + (deadline_s or get_settings().JOB_TIMEOUT_S)})
+    pipe.execute()
     return job_id
 
 
@@ -77,6 +83,8 @@ def get_job(job_id: str) -> dict | None:
             record[name] = value
     if "segments_total" in record:  # sharded: progress is the set of segments done, each once
         record["progress"] = {"done": segments_done, "total": int(record["segments_total"]), "unit": "segments"}
+    if record.get("status") == SUCCEEDED and "progress" in record:  # done is done, whatever was last reported
+        record["progress"] = {**record["progress"], "done": record["progress"].get("total", 1)}
     return record
 
 
@@ -95,8 +103,8 @@ def update_job(job_id: str, **fields: Any) -> None:
     pipe.execute()
 
 
-def mark_running(job_id: str, worker: str) -> None:
-    update_job(job_id, status=RUNNING, worker=worker, started_at=time.time())
+def mark_running(job_id: str, worker: str, **fields: Any) -> None:
+    update_job(job_id, status=RUNNING, worker=worker, started_at=time.time(), **fields)
 
 
 def set_progress(job_id: str, done: float, total: float, unit: str = "") -> None:
@@ -153,6 +161,8 @@ def mark_segment_done(job_id: str, segment_id: int) -> int:
 
 
 # --- deadlines: the watchdog fails jobs that outlive them ------------------------------------------
+# Every job gets one at creation (JOB_TIMEOUT_S); planning a sharded job resets it to
+# SHARDED_JOB_TIMEOUT_S; a terminal update removes it (update_job).
 
 
 def _deadlines_key() -> str:
@@ -169,3 +179,23 @@ def clear_deadline(job_id: str) -> None:
 
 def expired_deadlines(now: float | None = None) -> list[str]:
     return redis_client().zrangebyscore(_deadlines_key(), 0, now or time.time())
+
+
+def fail_overdue_jobs(now: float | None = None) -> list[str]:
+    """The watchdog: a job past its deadline (a message nobody runs, a chord whose callback can no
+    longer run) is failed with what is known, so no client waits forever. Returns the failed ids."""
+    failed = []
+    for job_id in expired_deadlines(now):
+        record = get_job(job_id)
+        clear_deadline(job_id)
+        if record and record["status"] not in TERMINAL:
+            progress = record.get("progress") or {}
+            fail(job_id, {"type": "timed-out", "detail": f"job did not finish before its deadline (still "
+                          f"{record['status']}; {progress.get('done', 0)}/{progress.get('total', '?')} "
+                          f"{progress.get('unit', '')} done)"})
+            failed.append(job_id)
+    return failed
+
+
+def is_terminal(job_id: str) -> bool:
+    return redis_client().hget(_job_key(job_id), "status") in TERMINAL

@@ -83,7 +83,9 @@ class Settings:
     NUM_SHARDS: int = _env_field(2, "Shard queues `shard.0..N-1` used when SHARD_ROUTING=hash.")
     SHARD_STANDBY: bool = _env_field(False, "This worker is a standby: it takes over the queue of a shard whose heartbeat expired.")
     SEGMENT_MAX_RETRIES: int = _env_field(3, "Retries (with backoff) of a segment on a transient fault.")
-    SHARDED_JOB_TIMEOUT_S: float = _env_field(1800.0, "A sharded job not finished by then is failed by the watchdog.")
+    SHARDED_JOB_TIMEOUT_S: float = _env_field(1800.0, "A sharded job not finished by then (from its planning) is failed by the watchdog.")
+    JOB_TIMEOUT_S: float = _env_field(3600.0, "Any other job not finished by then (from its creation, queue wait "
+                                              "included) is failed by the watchdog.")
 
     # --- API -------------------------------------------------------------------------------------
     MAX_WAIT_S: float = _env_field(60.0, "Cap on `?wait=` of GET /v1/jobs/<id>.")
@@ -124,6 +126,8 @@ class Settings:
             (self.VISIBILITY_TIMEOUT_S > self.TASK_TIME_LIMIT_S,
              "VISIBILITY_TIMEOUT_S must exceed TASK_TIME_LIMIT_S, or Redis redelivers tasks that are still running"),
             (self.TASK_TIME_LIMIT_S > self.TASK_SOFT_TIME_LIMIT_S, "TASK_TIME_LIMIT_S must exceed TASK_SOFT_TIME_LIMIT_S"),
+            (self.JOB_TIMEOUT_S > self.TASK_TIME_LIMIT_S,
+             "JOB_TIMEOUT_S must exceed TASK_TIME_LIMIT_S, or the watchdog fails jobs still running"),
             (self.RESULT_EXPIRES_S > self.SHARDED_JOB_TIMEOUT_S,
              "RESULT_EXPIRES_S must outlive SHARDED_JOB_TIMEOUT_S, or a chord's segment results expire before its merge"),
             (self.HEARTBEAT_TTL_S > self.HEARTBEAT_INTERVAL_S,

@@ -19,12 +19,14 @@ import hashlib
 import os
 import re
 import tempfile
+import time
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from brigade.digest import sha256_file
+from brigade.redis_client import key, redis_client
 from brigade.settings import Settings, get_settings
 
 #: `<sha256>.<ext>`: the only object names an `s3://` URI may end with (no `/`, no `..`).
@@ -148,6 +150,21 @@ def sweep_uploads(root: Path, retention_s: float, now: float) -> list[Path]:
                 Path(entry.path).unlink(missing_ok=True)
                 doomed.append(Path(entry.path))
     return doomed
+
+
+#: How often one replica applies the upload retention (a directory scan; deletions are not urgent).
+UPLOAD_SWEEP_INTERVAL_S = 600
+
+
+def apply_upload_retention(owner: str, now: float | None = None) -> list[Path]:
+    """`sweep_uploads` over UPLOAD_DIR at most once per UPLOAD_SWEEP_INTERVAL_S across all
+    replicas (a Redis lock held by `owner` picks one); local backend only."""
+    s = get_settings()
+    if s.STORAGE_BACKEND != "local":
+        return []
+    if not redis_client().set(key("upload-sweep-lock"), owner, nx=True, ex=UPLOAD_SWEEP_INTERVAL_S):
+        return []
+    return sweep_uploads(Path(s.UPLOAD_DIR), s.UPLOAD_RETENTION_S, now or time.time())
 
 
 class LocalStorage:

@@ -10,9 +10,10 @@ from celery import Celery
 from kombu import Queue
 
 from brigade.settings import Settings, get_settings
-from tasks import queues
+from tasks import queues, work
 
-TASK_MODULES = ["tasks.predict", "tasks.sharded", "tasks.ops", "tasks.replica", "tasks.standby", "tasks.events"]
+#: What a worker imports: the task modules of the table of work, then the worker entry module.
+TASK_MODULES = work.task_modules()
 
 
 def celery_config(s: Settings) -> dict:
@@ -44,7 +45,7 @@ def celery_config(s: Settings) -> dict:
                         for name in queues.declared(s.NUM_SHARDS)],
         "task_default_queue": queues.PREDICT,
         "task_create_missing_queues": False,
-        "task_routes": queues.ROUTES,
+        "task_routes": work.routes(),
         "task_track_started": True,
         "task_send_sent_event": True,
         "worker_send_task_events": True,

@@ -17,15 +17,12 @@ import sys
 import time
 from datetime import date, timedelta
 
-from celery import signals
-
 from brigade import jobs
-from brigade.redis_client import key, redis_client
 from brigade.settings import get_settings
 from tasks import queues
 from tasks.base import JobTask
 from tasks.celery_app import app
-from tasks.replica import process_id
+from tasks.lifecycle import process_id
 from tasks.warmup import hotel_pricer
 
 log = logging.getLogger(__name__)
@@ -85,8 +82,8 @@ def freeze_heap() -> None:
     gc.freeze()
 
 
-@signals.worker_init.connect
-def _preload_in_parent(sender=None, **_):
+def preload_in_parent(sender=None, **_):
+    """worker_init (connected by tasks/worker.py): an events worker loads the pricer before forking."""
     consumed = {q.name for q in sender.app.amqp.queues.consume_from.values()} if sender is not None else set()
     if queues.EVENTS in consumed:
         try:
@@ -96,8 +93,8 @@ def _preload_in_parent(sender=None, **_):
             PRELOAD.update(preloaded=False, reason="preload failed; see the worker log")
 
 
-@signals.worker_ready.connect
-def _report_preload(sender=None, **_):
+def report_preload() -> None:
+    """At worker_ready (tasks/worker.py)."""
     # worker_init runs before Celery sets up logging: say what the preload did once it has.
     if PRELOAD["preloaded"]:
         freeze_heap()  # again, now that the consumer and the pool exist
@@ -106,23 +103,23 @@ def _report_preload(sender=None, **_):
         log.warning("events: model not preloaded in the parent: %s", PRELOAD["reason"])
 
 
-@signals.worker_process_init.connect
-def _on_child_start(**_):
+def on_pool_process_start(**_):
+    """worker_process_init (tasks/worker.py): count this child's tasks from here."""
     _PROCESS.update(pid=os.getpid(), tasks=0, started=time.time())
     if PRELOAD["preloaded"] and "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(get_settings().TORCH_THREADS)
 
 
 @app.task(name="tasks.events.predict_prices", bind=True, base=JobTask)
-def predict_prices(self, job_id: str, request: dict, tier: str = "anonymous", priority: int | None = None,
-                   seq: int | None = None) -> dict:
+def predict_prices(self, job_id: str, request: dict, tier: str = "anonymous", priority: int | None = None) -> dict:
     started = time.perf_counter()
-    client = redis_client()
-    started_seq = client.incr(key("events", "started"))  # the order the pool took the requests in
-    cold = _PROCESS["tasks"] == 0
     process_age_s = time.time() - _PROCESS["started"] if _PROCESS["started"] else None
+    # Which pool process ran it and how warm it was: operators read it from the job record (the
+    # autoscaler's cost of a scale-up), clients do not get it.
+    jobs.mark_running(job_id, process_id(), process={
+        "first_task_of_process": _PROCESS["tasks"] == 0, "process_age_s": process_age_s and round(process_age_s, 4),
+        "preloaded_in_parent": PRELOAD["preloaded"]})
     _PROCESS["tasks"] += 1
-    jobs.mark_running(job_id, process_id())
 
     t0 = time.perf_counter()
     pricer = hotel_pricer()  # the preloaded, version-pinned service (the registry's per-process cache)
@@ -143,11 +140,8 @@ def predict_prices(self, job_id: str, request: dict, tier: str = "anonymous", pr
         "destination": request["destination"], "check_in": request["check_in"], "check_out": request["check_out"],
         "nights": (check_out - check_in).days, "guests": request["guests"], "budget": request.get("budget"),
         "currency": "USD", "hotels": hotels,
-        "served": {"tier": tier, "priority": priority, "seq": seq, "started_seq": started_seq,
-                   "first_task_of_process": cold, "process_age_s": process_age_s and round(process_age_s, 4),
-                   "preloaded_in_parent": PRELOAD["preloaded"]},
     }
     timings = {"model_lookup_s": round(model_s, 6), "predict_s": round(predict_s, 6),
                "simulated_io_s": simulated_ms / 1000, "total_s": round(time.perf_counter() - started, 6)}
     jobs.succeed(job_id, result, timings=timings, model=pricer.describe())
-    return {"job_id": job_id, "started_seq": started_seq}
+    return {"job_id": job_id}

@@ -12,7 +12,7 @@ from brigade.result_cache import get_cached, put_cached
 from brigade.storage import StorageError, local_path
 from tasks.base import JobTask
 from tasks.celery_app import app
-from tasks.replica import process_id
+from tasks.lifecycle import process_id
 from tasks.warmup import tagger as load_tagger
 
 log = get_task_logger(__name__)

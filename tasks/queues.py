@@ -1,4 +1,5 @@
-"""Queue names and task routes: one place, so a typo cannot create a queue nobody consumes."""
+"""Queue names: one place, so a typo cannot create a queue nobody consumes (which task goes to
+which queue is the table of work, tasks/work.py)."""
 
 from __future__ import annotations
 
@@ -34,11 +35,3 @@ def is_shard_queue(name: str) -> bool:
 
 def declared(num_shards: int) -> tuple[str, ...]:
     return ALL + shard_queues(num_shards)
-
-ROUTES = {
-    "tasks.predict.*": {"queue": PREDICT},
-    "tasks.sharded.tag_segment": {"queue": SEGMENTS},
-    "tasks.sharded.*": {"queue": MERGE},
-    "tasks.events.*": {"queue": EVENTS},
-    "tasks.ops.*": {"queue": PREDICT},
-}

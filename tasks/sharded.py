@@ -4,7 +4,7 @@ plan_video (merge queue) -> chord(tag_segment x k on `segments` or `shard.<n>`) 
 (merge queue, which long segment tasks cannot block). With the Redis result backend a failed
 header task means the callback never runs, so tag_segment never raises: a segment that fails for
 good returns an error marker that merge_tags turns into a job error naming the segment and its
-time range; a watchdog (tasks.replica) fails any job still unfinished at its deadline.
+time range; a watchdog (brigade.jobs.fail_overdue_jobs, run by tasks.chores) fails any job still unfinished at its deadline.
 """
 
 from __future__ import annotations
@@ -15,105 +15,28 @@ import redis
 from celery import chord
 
 from brigade import jobs
-from brigade.heartbeats import list_replicas
 from brigade.result_cache import get_cached, put_cached
 from brigade.settings import get_settings
-from brigade.sharding import (
-    PlanError,
-    Segment,
-    boundary_targets,
-    cut_search_windows,
-    decode_cost_curve,
-    longest_first,
-    max_segment_seconds,
-    plan_segments,
-    range_costs,
-    shard_for,
-    target_length,
-)
+from brigade.sharding import PlanError, max_segment_seconds
 from brigade.storage import local_path
-from media.index import read_packet_index
-from media.probe import ProbeError, VideoInfo, probe
-from media.scenes import SceneDetectionError, detect_cuts
-from models.registry import read_manifest
-from models.service import pinned_ref
 from tasks import queues
 from tasks.base import JobTask
 from tasks.celery_app import app
-from tasks.replica import process_id
+from tasks.lifecycle import process_id
+from tasks.planner import live_shard_workers, plan_for, segment_queue, video_info
 
 #: Faults worth a retry with backoff; anything else is a property of the input and fails the segment.
 TRANSIENT = (redis.ConnectionError, redis.TimeoutError, ConnectionError, TimeoutError)
 
 
-def segment_queue(sha256: str, segment: Segment) -> str:
-    s = get_settings()
-    if s.SHARD_ROUTING == "hash":
-        return queues.shard_queue(shard_for(f"{sha256}:{segment.start:.3f}-{segment.end:.3f}", s.NUM_SHARDS))
-    return queues.SEGMENTS
-
-
-def live_shard_workers() -> int:
-    s = get_settings()
-    names = {queues.SEGMENTS, *queues.shard_queues(s.NUM_SHARDS)}
-    return len({r["process"] for r in list_replicas(ready_only=True) if names & set(r.get("queues", []))})
-
-
-def plan_for(path, info, max_len: float, workers: int, fast: bool) -> tuple[list[Segment], dict]:
-    """Segments of equal decoding cost (from the packet index), about SEGMENTS_PER_WORKER per live
-    shard worker, each boundary moved to a nearby scene cut and onto the tagger's window grid;
-    returned in the order to dispatch them: costliest first (in time order without a cost curve),
-    with the plan (its "cuts" are the scene cuts found)."""
-    s = get_settings()
-    began = time.perf_counter()
-    target = target_length(info.duration_s, workers, s.SEGMENTS_PER_WORKER, s.SEGMENT_MIN_S, max_len)
-    reach = min(target / 4, s.SCENE_SEARCH_S)
-    cost = keyframes = start_s = None
-    try:  # without the index, segments are equally long and the scan reach alone bounds it
-        index = read_packet_index(path)
-    except ProbeError:
-        pass
-    else:
-        keyframes, start_s = index.keyframe_times, index.start_s
-        if s.SEGMENT_BALANCE != "duration":
-            decoded = index.keyframes if fast else slice(None)  # fast mode decodes keyframes only
-            cost = decode_cost_curve(index.times[decoded], index.sizes[decoded], index.width, index.height)
-    targets = boundary_targets(info.duration_s, target_s=target, max_s=max_len, cost=cost)
-    indexed = time.perf_counter()
-    try:  # cuts are a hint: without them, plan on cost alone (a bad range then fails its segment)
-        windows = cut_search_windows(info.duration_s, targets, reach_s=reach, keyframes=keyframes)
-        cuts, cut_note = detect_cuts(str(path), windows=windows, start_s=start_s), "ok"
-    except SceneDetectionError as exc:
-        cuts, cut_note = [], str(exc)[-300:]
-    scanned = time.perf_counter()
-    window_s = float(read_manifest(pinned_ref(s.TAGGER_MODEL))["input_spec"]["window_s"])
-    segments = plan_segments(info.duration_s, cuts, min_s=s.SEGMENT_MIN_S, max_s=max_len, target_s=target,
-                             reach_s=reach, align_s=window_s, targets=targets)
-    shares = range_costs(segments, cost)
-    plan = {"segments": [{**seg.as_dict(), "cost_share": round(share, 4)} for seg, share in zip(segments, shares, strict=True)],
-            "cuts": cuts, "max_segment_s": round(max_len, 1),
-            "target_segment_s": round(target, 1), "cut_search_s": round(reach, 1), "shard_workers": workers,
-            "routing": s.SHARD_ROUTING, "scene_detection": cut_note,
-            "balanced_by": "duration" if cost is None else "decode-cost",
-            "timings": {"index_s": round(indexed - began, 4), "scene_scan_s": round(scanned - indexed, 4)}}
-    return (segments if cost is None else longest_first(segments, shares)), plan  # no estimate: time order
-
-
-def _probed(job_id: str, path) -> VideoInfo:
-    """The API's probe of this very file (content-addressed by sha256), else a fresh one."""
-    stored = ((jobs.get_job(job_id) or {}).get("input") or {}).get("probe")
-    try:
-        return VideoInfo(**stored)
-    except TypeError:  # none stored, or from an older release
-        return probe(path)
-
-
 @app.task(name="tasks.sharded.plan_video", base=JobTask)
-def plan_video(job_id: str, video_uri: str, sha256: str, fast: bool = False) -> dict:
+def plan_video(job_id: str, video_uri: str, sha256: str, fast: bool = False, probe: dict | None = None) -> dict:
+    """`probe`: the API's probe of this very file (`VideoInfo.as_dict()`); without it (or if it
+    does not parse) the file is probed again here."""
     s = get_settings()
     started = time.perf_counter()
     path = local_path(video_uri)
-    info = _probed(job_id, path)
+    info = video_info(probe, path)
     try:
         max_len = max_segment_seconds(s.SEGMENT_MEMORY_MB, info.width, info.height, s.SEGMENT_MAX_S)
     except PlanError as exc:

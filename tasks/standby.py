@@ -11,11 +11,9 @@ from __future__ import annotations
 import logging
 import threading
 
-from celery import signals
-
 from brigade.heartbeats import list_replicas
 from brigade.settings import get_settings
-from tasks import queues, replica
+from tasks import lifecycle, queues
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +39,13 @@ def watch_shards(app, hostname: str, stop: threading.Event) -> None:
                     app.control.cancel_consumer(queue, destination=[hostname], reply=True, timeout=5)
                     taken.discard(queue)
                     log.warning("standby %s handed %s back to its shard worker", hostname, queue)
-            replica.set_extra_queues(sorted(taken))
+            lifecycle.set_extra_queues(sorted(taken))
         except Exception:
             log.warning("standby check failed", exc_info=True)
 
 
-@signals.worker_ready.connect
-def _start_standby(sender, **_):
+def start_if_standby(worker) -> None:
+    """At worker_ready (tasks/worker.py): a worker started with SHARD_STANDBY=true starts watching."""
     if get_settings().SHARD_STANDBY:
-        hostname = sender.hostname
-        threading.Thread(target=watch_shards, args=(sender.app, hostname, threading.Event()),
+        threading.Thread(target=watch_shards, args=(worker.app, worker.hostname, threading.Event()),
                          name="brigade-standby", daemon=True).start()

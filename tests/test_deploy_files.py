@@ -8,7 +8,7 @@ what it should. Every command line they run is parsed by the real CLI (celery, g
 must be the process model's command, and must name queues and modules that exist.
 
 `.env.example` is generated from `brigade.settings.describe()`; rewrite it with
-`python -m brigade.settings_doc --write`.
+`python -m devtools.settings_doc --write`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import yaml
 
 from brigade import settings as settings_module
 from brigade.settings import ROOT
-from brigade.settings_doc import DEPLOY_VARS, env_example
+from devtools.settings_doc import DEPLOY_VARS, env_example
 from tasks import queues
 
 COMPOSE = ROOT / "docker-compose.yml"
@@ -71,13 +71,13 @@ def test_env_example_lists_every_setting_and_nothing_else():
     unknown = sorted(set(names) - set(settings) - set(DEPLOY_VARS))
     assert not missing and not unknown, (
         f"settings missing from .env.example: {missing}; not settings nor deployment variables: {unknown}. "
-        "Run `python -m brigade.settings_doc --write`.")
+        "Run `python -m devtools.settings_doc --write`.")
 
 
 def test_env_example_is_the_generated_one():
     assert ENV_EXAMPLE.read_text() == env_example(), (
         ".env.example is stale (a setting's default or help changed): "
-        "run `python -m brigade.settings_doc --write`")
+        "run `python -m devtools.settings_doc --write`")
 
 
 def test_env_example_names_every_variable_the_compose_file_reads():

@@ -16,8 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from brigade import heartbeats, procs
-from brigade.localstack import Worker
+from brigade import heartbeats
+from devtools import procs
+from devtools.localstack import Worker
 from tasks.autoscale import BrokerDepth, read_samples
 from tests.stack import backlog_then_premium, finished, hotel_stay, post_hotel_prices, premium_overtook
 
@@ -65,13 +66,14 @@ def test_a_premium_request_overtakes_a_backlog_of_anonymous_ones(api, request):
     records = [finished(r.json()["job_id"]) for r in responses]
     # Prefetch (EVENTS_MAX messages per worker) is the only way an anonymous request could start
     # before it, as the pool grows from zero; bound it by that window.
-    taken_before = premium_overtook([r["result"]["served"] for r in records], MAX)
+    taken_before = premium_overtook(records, MAX)
     print(f"premium arrived 13th of 13 and was taken after {taken_before} anonymous request(s)")
     # The first request after scale-from-zero: a fresh process, with the model already in memory.
-    first = min(records, key=lambda r: r["result"]["served"]["started_seq"])
-    assert first["result"]["served"]["first_task_of_process"] is True
-    assert first["result"]["served"]["preloaded_in_parent"] is True
-    assert first["timings"]["model_lookup_s"] < 0.01
+    first = min(records, key=lambda r: r["started_at"])
+    assert first["process"]["first_task_of_process"] is True
+    assert first["process"]["preloaded_in_parent"] is True
+    assert "served" not in first["result"]  # how it was served is the operator's, not the client's
+    assert first["model"]["name"] == "hotel-price"  # the preloaded model answered (how fast: make bench)
 
     polled = requests.get(f"{api}{responses[-1].json()['status_url']}", timeout=30).json()
     assert polled["status"] == "succeeded" and len(polled["result"]["hotels"]) == 6
@@ -97,7 +99,10 @@ def _wait_for_processes(name: str, predicate, timeout: float, what: str) -> dict
 
 
 def test_a_burst_grows_the_pool_to_max_and_it_shrinks_back_after_the_cooldown(api, events_pool):
-    _wait_for_processes(events_pool.name, lambda n: n == MIN, COOLDOWN_S + 10, "the pool back at its minimum")
+    """Behaviour only (what grew the pool, that the cool-down held it, that it shrank); the
+    cool-down's length is checked against a fake clock in test_autoscale_unit.py, and how fast the
+    pool follows a load is bench/bench_events.py's."""
+    _wait_for_processes(events_pool.name, lambda n: n == MIN, COOLDOWN_S + 60, "the pool back at its minimum")
     ready_seen, stop = [0], threading.Event()
 
     def _watch_heartbeats():
@@ -110,7 +115,6 @@ def test_a_burst_grows_the_pool_to_max_and_it_shrinks_back_after_the_cooldown(ap
     started = time.time()
     with ThreadPoolExecutor(32) as pool:
         responses = list(pool.map(lambda i: post_hotel_prices(api, hotel_stay(days_ahead=10 + i % 200), PREMIUM_KEYS[i % 4]), range(100)))
-    burst_s = time.time() - started
     assert {r.status_code for r in responses} <= {200, 202}, [r.text for r in responses if r.status_code not in (200, 202)]
     job_ids = [r.json()["job_id"] for r in responses]
     assert len(set(job_ids)) == 100
@@ -122,14 +126,13 @@ def test_a_burst_grows_the_pool_to_max_and_it_shrinks_back_after_the_cooldown(ap
     samples = [s for s in read_samples(events_pool.name) if s["t"] >= started]
     peak = max(s["processes"] for s in samples)
     assert peak == MAX, samples
-    reached = next(s["t"] for s in samples if s["processes"] == MAX)
-    assert reached - started < burst_s, "the pool reached its maximum only after the burst"
+    first_at_max = next(s for s in samples if s["processes"] == MAX)
+    assert first_at_max["depth"] + first_at_max["in_worker"] >= MAX, first_at_max  # grown by the burst's backlog
     assert ready_seen[0] >= 2, "pool children started by the autoscaler heartbeat as ready"
 
-    down = _wait_for_processes(events_pool.name, lambda n: n == MIN, COOLDOWN_S + 10, "the pool back at its minimum")
+    down = _wait_for_processes(events_pool.name, lambda n: n == MIN, COOLDOWN_S + 60, "the pool back at its minimum")
     samples = [s for s in read_samples(events_pool.name) if started <= s["t"] <= down["t"]]
-    last_needed = max((s["t"] for s in samples if s["depth"] + s["in_worker"] >= s["processes"] > 0), default=reached)
-    first_drop = next(s["t"] for s in samples if s["t"] > reached and s["processes"] < MAX)
-    assert first_drop - last_needed >= COOLDOWN_S - 0.3, (first_drop, last_needed)  # not before the cool-down ...
-    assert first_drop - last_needed <= COOLDOWN_S + 2.0  # ... and soon after it
+    # Without a cool-down the first idle look would shrink the pool; with it, the pool is seen idle
+    # at its maximum before it shrinks.
+    assert any(s["processes"] == MAX and s["depth"] + s["in_worker"] == 0 for s in samples), samples
     procs.wait_until(lambda: not heartbeats.list_replicas("events"), 10, what="the stopped children's heartbeats gone")

@@ -9,7 +9,7 @@ import secrets
 import pytest
 import requests
 
-from brigade import procs
+from devtools import procs
 
 USER = "flower-test"
 

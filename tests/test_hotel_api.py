@@ -1,18 +1,18 @@
 """POST /v1/hotel-prices refuses bad queries with a JSON problem and creates no job: 422 for JSON
 that parses but cannot be served, 400 for bytes that are not JSON, 415 for another content type.
-The validation itself is also checked in-process at its boundaries (30 nights, today in UTC)."""
+Through the API in this process (the app layer, tests/appkit.py); the validation itself is also
+checked at its boundaries (30 nights, today in UTC). What a valid query sends: test_app_hotels.py."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
 import pytest
-import requests
 
 from app.errors import ApiError
 from app.hotel_validation import MAX_LEAD_DAYS, validate
 from models.hotel import catalog
-from tests.stack import assert_problem
+from tests.appkit import problem
 
 TODAY = date.today()
 
@@ -27,8 +27,8 @@ def _body(**changes) -> dict:
     return {k: v for k, v in body.items() if v is not ...}
 
 
-def _post(api, body=None, **kwargs) -> requests.Response:
-    return requests.post(f"{api}/v1/hotel-prices", json=body, timeout=30, **kwargs)
+def _post(client, body=None, **kwargs):
+    return client.post("/v1/hotel-prices", json=body, **kwargs)
 
 
 @pytest.mark.parametrize("changes, code, field", [
@@ -55,26 +55,26 @@ def _post(api, body=None, **kwargs) -> requests.Response:
     ({"guests": ...}, "missing-field", "guests"),
     ({"nights": 3}, "unknown-field", "nights"),
 ])
-def test_an_invalid_query_is_a_422_naming_the_field(api, no_job_created, changes, code, field):
-    body = assert_problem(_post(api, _body(**changes)), 422, code)
+def test_an_invalid_query_is_a_422_naming_the_field(client, no_job_created, changes, code, field):
+    body = problem(_post(client, _body(**changes)), 422, code)
     assert {"field": field, "code": code} in [{k: e[k] for k in ("field", "code")} for e in body["errors"]]
 
 
-def test_an_unknown_destination_lists_the_known_ones(api, no_job_created):
-    body = assert_problem(_post(api, _body(destination="Atlantis")), 422, "unknown-destination")
+def test_an_unknown_destination_lists_the_known_ones(client, no_job_created):
+    body = problem(_post(client, _body(destination="Atlantis")), 422, "unknown-destination")
     assert body["known_destinations"] == catalog.known_destinations()
     assert "paris" in body["detail"] and "aspen" in body["detail"]
 
 
-def test_every_problem_is_listed_at_once(api, no_job_created):
-    body = assert_problem(_post(api, {"destination": "atlantis", "check_in": _d(-9), "check_out": _d(60), "guests": 9, "x": 1}),
-                    422, "unknown-destination")
+def test_every_problem_is_listed_at_once(client, no_job_created):
+    body = problem(_post(client, {"destination": "atlantis", "check_in": _d(-9), "check_out": _d(60), "guests": 9, "x": 1}),
+                   422, "unknown-destination")
     assert [e["code"] for e in body["errors"]] == ["unknown-destination", "stay-too-long", "date-in-the-past",
                                                    "guests-out-of-range", "unknown-field"]
 
 
-def test_a_stay_over_30_nights_is_refused_with_the_limit(api, no_job_created):
-    body = assert_problem(_post(api, _body(check_out=_d(40 + 31))), 422, "stay-too-long")
+def test_a_stay_over_30_nights_is_refused_with_the_limit(client, no_job_created):
+    body = problem(_post(client, _body(check_out=_d(40 + 31))), 422, "stay-too-long")
     assert body["max_nights"] == 30 and "31" in body["detail"]
 
 
@@ -86,34 +86,26 @@ def test_a_stay_over_30_nights_is_refused_with_the_limit(api, no_job_created):
     (b"[1, 2]", 422, "invalid-body"),
     (b'"paris"', 422, "invalid-body"),
 ])
-def test_a_body_that_is_not_a_json_object(api, no_job_created, data, status, code):
-    response = requests.post(f"{api}/v1/hotel-prices", data=data, headers={"Content-Type": "application/json"}, timeout=30)
-    assert_problem(response, status, code)
+def test_a_body_that_is_not_a_json_object(client, no_job_created, data, status, code):
+    response = client.post("/v1/hotel-prices", data=data, content_type="application/json")
+    problem(response, status, code)
 
 
-def test_a_form_body_is_a_415(api, no_job_created):
-    response = requests.post(f"{api}/v1/hotel-prices", data={"destination": "paris"}, timeout=30)
-    assert_problem(response, 415, "unsupported-media-type")
+def test_a_form_body_is_a_415(client, no_job_created):
+    response = client.post("/v1/hotel-prices", data={"destination": "paris"})
+    problem(response, 415, "unsupported-media-type")
 
 
-def test_a_huge_body_is_a_413(api, no_job_created):
-    assert_problem(_post(api, _body(destination="x" * 20000)), 413, "body-too-large")
+def test_a_huge_body_is_a_413(client, no_job_created):
+    problem(_post(client, _body(destination="x" * 20000)), 413, "body-too-large")
 
 
-def test_refusals_carry_the_rate_limit_headers_but_no_retry_after(api, no_job_created):
-    response = _post(api, _body(guests=0))
+def test_refusals_carry_the_rate_limit_headers_but_no_retry_after(client, no_job_created):
+    response = _post(client, _body(guests=0))
     assert response.status_code == 422
     assert int(response.headers["X-RateLimit-Limit"]) > 0
     assert int(response.headers["X-RateLimit-Remaining"]) >= 0
     assert "X-RateLimit-Reset" in response.headers and "Retry-After" not in response.headers
-
-
-def test_an_unknown_api_key_is_a_401(api, no_job_created):
-    response = _post(api, _body(), headers={"X-API-Key": "not-a-key"})
-    assert_problem(response, 401, "invalid-api-key")
-    assert response.headers["WWW-Authenticate"].startswith("Bearer")
-    assert_problem(_post(api, _body(), headers={"Authorization": "Bearer not-a-key"}), 401, "invalid-api-key")
-    assert_problem(_post(api, _body(), headers={"X-API-Key": ""}), 401, "invalid-api-key")
 
 
 # --- the validation in-process, at its boundaries -------------------------------------------------------

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import requests
 
-from brigade import procs
 from brigade.settings import ROOT
+from devtools import procs
 from tests.stack import wait_job
 
 
@@ -39,7 +39,7 @@ def test_make_run_serves_a_video_and_ctrl_c_stops_everything(tmp_path):
                 marker.split("=")[0]: marker.split("=")[1]})
     log = tmp_path / "run.log"
     with open(log, "wb") as out:
-        runner = subprocess.Popen([sys.executable, "-m", "brigade.run_stack"], cwd=ROOT, env=env, stdout=out,
+        runner = subprocess.Popen([sys.executable, "-m", "devtools.run_stack"], cwd=ROOT, env=env, stdout=out,
                                   stderr=subprocess.STDOUT, start_new_session=True)
     api = f"http://127.0.0.1:{api_port}"
     try:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from brigade import heartbeats, procs
+from brigade import heartbeats
 from brigade.redis_client import redis_client
+from devtools import procs
 from tasks import queues
 from tests.stack import submit, wait_job
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from brigade import procs
+from devtools import procs
 from models.photos import PHOTOS, make_concat_clip
 from tests.stack import submit, tag_labels, wait_job
 

@@ -12,7 +12,7 @@ import pytest
 
 from brigade import heartbeats
 from brigade.redis_client import redis_client
-from tasks.replica import recover_orphans, running_key
+from tasks.lifecycle import recover_orphans, running_key
 
 # Takes one message from `predict` without acking it, then dies without closing anything, as a
 # SIGKILLed worker would: the message is left in kombu's unacked hash, invisible to other workers.

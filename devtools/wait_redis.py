@@ -1,4 +1,4 @@
-"""`python -m brigade.wait_redis -- CMD…`: wait until REDIS_URL answers, then exec CMD."""
+"""`python -m devtools.wait_redis -- CMD…`: wait until REDIS_URL answers, then exec CMD."""
 
 from __future__ import annotations
 

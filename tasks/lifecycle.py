@@ -1,4 +1,6 @@
-"""Replica life cycle: heartbeats with a TTL, readiness, and redelivery of a dead replica's work.
+"""Worker life cycle: who this process is, its heartbeat and readiness, what it holds, and the
+redelivery of a dead replica's work. Chores (the job watchdog, upload retention, heap trimming)
+live in tasks/chores.py; tasks/worker.py wires both to Celery's signals.
 
 Each pool process that executes tasks publishes `<prefix>:hb:<hostname>:<pid>` every
 HEARTBEAT_INTERVAL_S with a TTL of HEARTBEAT_TTL_S: hostname, queues, model name@version, device,
@@ -18,22 +20,17 @@ import logging
 import os
 import threading
 import time
-from pathlib import Path
+from collections.abc import Callable
 
-from celery import signals
 from kombu.utils.encoding import bytes_to_str
 from kombu.utils.json import loads as kombu_loads
 
 from brigade import heartbeats, jobs
 from brigade.broker_queues import is_redis_url
-from brigade.memory import release_free_heap
 from brigade.redis_client import key, redis_client
 from brigade.settings import get_settings
-from brigade.storage import sweep_uploads
 
 log = logging.getLogger(__name__)
-#: How often one replica applies the upload retention (a directory scan; deletions are not urgent).
-UPLOAD_SWEEP_INTERVAL_S = 600
 
 _worker: dict = {"hostname": "", "queues": [], "extra_queues": [], "solo": False}
 _state: dict = {"model": None, "device": None, "ready": False, "error": None}
@@ -81,21 +78,24 @@ def _warm_up() -> None:
     publish_heartbeat()
 
 
-def _heartbeat_loop() -> None:
+def _heartbeat_loop(on_beat: Callable[[], None] | None) -> None:
     s = get_settings()
     while not _stop.wait(s.HEARTBEAT_INTERVAL_S):
         try:
             publish_heartbeat()
-            housekeeping()
+            if on_beat is not None:
+                on_beat()
         except Exception:  # Redis briefly away: try again next beat
             log.warning("heartbeat failed", exc_info=True)
 
 
-def start_heartbeat() -> None:
+def start_heartbeat(on_beat: Callable[[], None] | None = None) -> None:
+    """Heartbeat this process from now on and warm its model up in a thread; `on_beat` runs after
+    every beat (the worker entry passes the chores)."""
     _stop.clear()
     publish_heartbeat()  # unready at once, so a task that arrives now is accounted for
     threading.Thread(target=_warm_up, name="brigade-warmup", daemon=True).start()
-    threading.Thread(target=_heartbeat_loop, name="brigade-heartbeat", daemon=True).start()
+    threading.Thread(target=_heartbeat_loop, args=(on_beat,), name="brigade-heartbeat", daemon=True).start()
 
 
 def start_host_heartbeat() -> None:
@@ -144,22 +144,6 @@ def _restore_unacked(task_id: str) -> bool:
     return False
 
 
-def housekeeping() -> None:
-    """Once per heartbeat interval across all replicas (a Redis lock picks one): redeliver the
-    work of dead replicas, fail jobs past their deadline; every UPLOAD_SWEEP_INTERVAL_S, apply
-    the upload retention (local backend)."""
-    s = get_settings()
-    client = redis_client()
-    if client.set(key("housekeeping-lock"), process_id(), nx=True, px=int(s.HEARTBEAT_INTERVAL_S * 1000)):
-        recover_orphans()
-        fail_overdue_jobs()
-    if s.STORAGE_BACKEND == "local" and client.set(key("upload-sweep-lock"), process_id(), nx=True,
-                                                   ex=UPLOAD_SWEEP_INTERVAL_S):
-        deleted = sweep_uploads(Path(s.UPLOAD_DIR), s.UPLOAD_RETENTION_S, time.time())
-        if deleted:
-            log.info("upload retention: deleted %d file(s) older than %.0f s", len(deleted), s.UPLOAD_RETENTION_S)
-
-
 def recover_orphans() -> list[str]:
     """Requeue tasks whose executing process stopped heartbeating."""
     s = get_settings()
@@ -183,58 +167,27 @@ def recover_orphans() -> list[str]:
     return recovered
 
 
-def fail_overdue_jobs() -> list[str]:
-    """The watchdog: a job past its deadline (e.g. a chord whose callback can no longer run) is
-    failed with what is known, so no client waits forever."""
-    failed = []
-    for job_id in jobs.expired_deadlines():
-        record = jobs.get_job(job_id)
-        jobs.clear_deadline(job_id)
-        if record and record["status"] not in jobs.TERMINAL:
-            progress = record.get("progress") or {}
-            jobs.fail(job_id, {"type": "timed-out", "detail": f"job did not finish before its deadline "
-                               f"({progress.get('done', 0)}/{progress.get('total', '?')} {progress.get('unit', '')} done)"})
-            failed.append(job_id)
-    return failed
+# --- the worker's signals (connected by tasks/worker.py) ---------------------------------------------
 
 
-# --- Celery signals ---------------------------------------------------------------------------------
-
-
-@signals.celeryd_after_setup.connect
-def _remember_worker(sender, instance, **_):
+def remember_worker(sender, instance, **_):
+    """celeryd_after_setup: the worker's name and queues, and whether it has pool children."""
     _worker["hostname"] = sender
     _worker["queues"] = sorted(q.name for q in instance.app.amqp.queues.consume_from.values())
     # solo and threads pools run tasks in the main process: it has no pool children to heartbeat
     _worker["solo"] = any(name in str(instance.pool_cls).lower() for name in ("solo", "thread"))
 
 
-@signals.worker_process_init.connect
-def _on_pool_process_start(**_):
-    start_heartbeat()
+def runs_tasks_in_main_process() -> bool:
+    return _worker["solo"]
 
 
-@signals.worker_ready.connect
-def _on_worker_ready(**_):
-    start_host_heartbeat()
-    if _worker["solo"]:
-        start_heartbeat()
-
-
-@signals.worker_process_shutdown.connect
-def _on_pool_process_stop(**_):
-    stop_heartbeat()
-
-
-@signals.worker_shutdown.connect
-def _on_worker_stop(**_):
+def stop_host_heartbeat() -> None:
     _host_stop.set()
     try:
         heartbeats.remove_host(_worker["hostname"])
     except Exception:
         log.warning("could not remove the worker heartbeat", exc_info=True)
-    if _worker["solo"]:
-        stop_heartbeat()
 
 
 def _track(task_id: str, hostname: str, process: str | None, task_name: str, kwargs: dict | None) -> None:
@@ -244,20 +197,18 @@ def _track(task_id: str, hostname: str, process: str | None, task_name: str, kwa
     redis_client().hset(running_key(), task_id, json.dumps(entry))
 
 
-@signals.task_received.connect
-def _track_received(request, **_):
-    """From the moment a worker holds a message (before any pool process runs it), a record says
-    whose it is: a worker killed between taking a message and starting it must not strand it."""
+def track_received(request, **_):
+    """task_received: from the moment a worker holds a message (before any pool process runs it),
+    a record says whose it is: a worker killed between taking a message and starting it must not
+    strand it."""
     _track(request.id, _worker["hostname"] or request.hostname, None, request.name, request.kwargs)
 
 
-@signals.task_prerun.connect
-def _track_running(task_id, task, args=None, kwargs=None, **_):
+def track_running(task_id, task, args=None, kwargs=None, **_):
+    """task_prerun: the record now names the executing process."""
     _track(task_id, _worker["hostname"], process_id(), task.name, kwargs)
 
 
-@signals.task_postrun.connect
-def _untrack_running(task_id, task=None, **_):
+def untrack(task_id: str) -> None:
+    """task_postrun: the task is done (acked); nothing to redeliver."""
     redis_client().hdel(running_key(), task_id)
-    if getattr(task, "trims_memory", False):  # segment tasks: see brigade/memory.py
-        release_free_heap()

@@ -1,6 +1,7 @@
-"""`python -m brigade.settings_doc [--write]`: the markdown table of every setting; `--write` puts it
-into the README between its settings markers and regenerates `.env.example`. Tests keep both in
-step with brigade/settings.py."""
+"""`python -m devtools.settings_doc [--write]` (`make docs`): the markdown table of every setting;
+`--write` puts it into the README between its settings markers and regenerates `.env.example` and
+`docs/SETTINGS.md` (the settings by section, with their values in the containers). Tests keep all
+three in step with brigade/settings.py."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from brigade.settings import ROOT, describe
 
 README = ROOT / "README.md"
 ENV_EXAMPLE = ROOT / ".env.example"
+SETTINGS_DOC = ROOT / "docs" / "SETTINGS.md"
+SETTINGS_SOURCE = ROOT / "brigade" / "settings.py"
 START, END = "<!-- settings:start -->", "<!-- settings:end -->"
 
 
@@ -26,10 +29,30 @@ def _default(value: object) -> str:
     return f"`{text}`" if text != "" else "(empty)"
 
 
-def table() -> str:
+def table(settings: list[tuple[str, object, str]] | None = None) -> str:
+    """The README's table: every setting (or those given), its default and meaning."""
     rows = ["| setting | default | meaning |", "|---|---|---|"]
-    rows += [f"| `{name}` | {_default(default)} | {help_text} |" for name, default, help_text in describe()]
+    rows += [f"| `{name}` | {_default(default)} | {help_text} |" for name, default, help_text in settings or describe()]
     return "\n".join(rows)
+
+
+_SECTION = re.compile(r"^\s*# --- (.+?) -+\s*$")
+_FIELD = re.compile(r"^\s*([A-Z][A-Z0-9_]*)\s*:")
+
+
+def sections() -> list[tuple[str, list[tuple[str, object, str]]]]:
+    """describe()'s settings grouped under the `# --- name ---` comments that head them in
+    brigade/settings.py, in their order there."""
+    section_of, current = {}, "Settings"
+    for line in SETTINGS_SOURCE.read_text().splitlines():
+        if match := _SECTION.match(line):
+            current = match.group(1)[:1].upper() + match.group(1)[1:]
+        elif match := _FIELD.match(line):
+            section_of.setdefault(match.group(1), current)
+    groups: dict[str, list] = {}
+    for setting in describe():
+        groups.setdefault(section_of.get(setting[0], "Settings"), []).append(setting)
+    return list(groups.items())
 
 
 # --- .env.example ------------------------------------------------------------------------------
@@ -64,8 +87,8 @@ def env_example() -> str:
     lines = [
         "# Brigade: the settings of brigade/settings.py and the knobs of docker-compose.yml.",
         "# Copy to .env and set FLOWER_PASSWORD. A line left commented (#NAME=value) keeps its default.",
-        "# Generated from brigade.settings.describe(): `python -m brigade.settings_doc --write`",
-        "# rewrites it (and the README's table); tests/test_deploy_files.py fails when it is out of date.",
+        "# Generated from brigade.settings.describe(): `make docs` (`python -m devtools.settings_doc --write`)",
+        "# rewrites it, the README's table and docs/SETTINGS.md; tests/test_deploy_files.py fails when it is out of date.",
         "",
         "# ---- docker compose (not Brigade settings) ----",
     ]
@@ -82,16 +105,47 @@ def env_example() -> str:
     return "\n".join(lines) + "\n"
 
 
+# --- docs/SETTINGS.md ---------------------------------------------------------------------------
+
+
+def settings_md() -> str:
+    """docs/SETTINGS.md: every setting under its section, then where the containers differ."""
+    parts = [
+        "# Settings",
+        "",
+        "<!-- Generated from brigade/settings.py by `make docs` (`python -m devtools.settings_doc --write`);",
+        "     tests/test_devtools.py fails when it is out of date. Edit the settings module, not this file. -->",
+        "",
+        "Every setting is an environment variable, read once per process by `brigade.settings.get_settings()`",
+        "in the API and the workers alike. The defaults suit `make run` on one machine (`<repo>` is the",
+        "checkout). The containers read `.env` (copy `.env.example`), which lists the same settings.",
+    ]
+    for title, settings in sections():
+        parts += ["", f"## {title}", "", table(settings)]
+    parts += ["", "## In the containers", "",
+              "Where docker-compose.yml or the image give a setting another value, or say more of it:", "",
+              "| setting | in the containers |", "|---|---|"]
+    for name, _, _ in describe():
+        if name in CONTAINER_VALUES:
+            value, who = CONTAINER_VALUES[name]
+            parts.append(f"| `{name}` | `{value}` ({who}) |")
+        elif name in NOTES:
+            parts.append(f"| `{name}` | {NOTES[name]} |")
+    return "\n".join(parts) + "\n"
+
+
 def readme_table() -> str:
     match = re.search(f"{re.escape(START)}\n(.*?)\n{re.escape(END)}", README.read_text(), flags=re.S)
     return match.group(1) if match else ""
 
 
-def write_readme() -> None:
+def write() -> None:
+    """Regenerate .env.example, docs/SETTINGS.md and the README's table."""
     ENV_EXAMPLE.write_text(env_example())
+    SETTINGS_DOC.write_text(settings_md())
     text = README.read_text()
     README.write_text(re.sub(f"{re.escape(START)}.*?{re.escape(END)}", lambda _: f"{START}\n{table()}\n{END}", text, flags=re.S))
 
 
 if __name__ == "__main__":
-    write_readme() if "--write" in sys.argv else print(table())
+    write() if "--write" in sys.argv else print(table())

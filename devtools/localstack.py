@@ -11,7 +11,8 @@ from pathlib import Path
 
 import requests
 
-from brigade import heartbeats, jobs, procs
+from brigade import heartbeats, jobs
+from devtools import procs
 
 _names = itertools.count(1)
 

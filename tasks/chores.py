@@ -1,0 +1,40 @@
+"""Chores a worker does besides its tasks, apart from its life cycle (tasks/lifecycle.py):
+
+* every heartbeat, one replica across the deployment (a Redis lock picks it) redelivers the work
+  of dead replicas (`lifecycle.recover_orphans`) and fails jobs past their deadline
+  (`jobs.fail_overdue_jobs`, the watchdog);
+* every UPLOAD_SWEEP_INTERVAL_S, one replica applies the upload retention
+  (`storage.apply_upload_retention`, local backend);
+* after a task marked `trims_memory` (segments), the process hands its free heap back
+  (`memory.release_free_heap`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from brigade import jobs
+from brigade.memory import release_free_heap
+from brigade.redis_client import key, redis_client
+from brigade.settings import get_settings
+from brigade.storage import apply_upload_retention
+from tasks import lifecycle
+
+log = logging.getLogger(__name__)
+
+
+def on_heartbeat() -> None:
+    """Run after each heartbeat of each pool process; cheap when another replica holds the lock."""
+    owner = lifecycle.process_id()
+    lock_ms = int(get_settings().HEARTBEAT_INTERVAL_S * 1000)
+    if redis_client().set(key("housekeeping-lock"), owner, nx=True, px=lock_ms):
+        lifecycle.recover_orphans()
+        jobs.fail_overdue_jobs()
+    deleted = apply_upload_retention(owner)
+    if deleted:
+        log.info("upload retention: deleted %d file(s) older than %.0f s", len(deleted), get_settings().UPLOAD_RETENTION_S)
+
+
+def after_task(task) -> None:
+    if getattr(task, "trims_memory", False):  # segment tasks: see brigade/memory.py
+        release_free_heap()

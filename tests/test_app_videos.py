@@ -1,0 +1,149 @@
+"""POST /v1/videos in this process (the app layer, tests/appkit.py): a real upload is stored,
+probed, recorded as a job and sent as one task; the mode follows the app's own settings; refused
+uploads are JSON problems that create no job and send nothing; a broker that does not answer is a
+503 and a failed job."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from brigade import jobs
+from brigade.storage import local_path
+from tests import media_samples as samples
+from tests.appkit import conforms, problem, upload
+
+SINGLE, SHARDED = "tasks.predict.tag_video", "tasks.sharded.plan_video"
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    """A real 2-second 64x48 H.264 mp4 (ffmpeg's lavfi test source)."""
+    return samples.lavfi_video(tmp_path_factory.mktemp("app-videos") / "small.mp4", size="64x48", rate=5, duration=2.0)
+
+
+def test_an_upload_is_stored_recorded_as_a_job_and_sent_as_one_task(client, recorder, clip):
+    response = upload(client, clip)
+    assert response.status_code == 202, response.get_data(as_text=True)
+    body = response.get_json()
+    conforms(body, "Accepted")
+    assert body["status"] == "queued" and body["mode"] == "single"
+    assert response.headers["Location"] == body["status_url"] == f"/v1/jobs/{body['job_id']}"
+
+    sha256 = hashlib.sha256(clip.read_bytes()).hexdigest()
+    sent = recorder.only()
+    assert sent.name == SINGLE and sent.task_id == body["job_id"]
+    assert sent.kwargs == {"job_id": body["job_id"], "video_uri": sent.kwargs["video_uri"], "sha256": sha256, "fast": False}
+    stored = local_path(sent.kwargs["video_uri"])
+    assert stored.name == f"{sha256}.mp4" and stored.read_bytes() == clip.read_bytes()
+
+    record = jobs.get_job(body["job_id"])
+    assert (record["status"], record["kind"], record["mode"]) == ("queued", "video-tags", "single")
+    assert record["input"]["sha256"] == sha256 and record["input"]["filename"] == "small.mp4"
+    assert record["input"]["video_uri"] == sent.kwargs["video_uri"]
+    assert {k: record["input"]["probe"][k] for k in ("width", "height", "codec")} == {"width": 64, "height": 48, "codec": "h264"}
+
+
+def test_a_raw_body_and_the_fast_flag(client, recorder, clip):
+    response = client.post("/v1/videos?fast=1", data=clip.read_bytes(), content_type="video/mp4")
+    assert response.status_code == 202, response.get_data(as_text=True)
+    sent = recorder.only()
+    assert sent.kwargs["fast"] is True and sent.kwargs["video_uri"].endswith(".mp4")
+    assert jobs.get_job(response.get_json()["job_id"])["input"]["fast"] is True
+
+
+@pytest.mark.parametrize("query, overrides, mode", [
+    ("", {}, "single"),  # 2 s and a few KB: under both thresholds
+    ("", {"SHARD_THRESHOLD_S": "1.5"}, "sharded"),  # longer than this app's threshold
+    ("", {"SHARD_THRESHOLD_BYTES": "1000"}, "sharded"),  # larger than it
+    ("?mode=sharded", {}, "sharded"),
+    ("?mode=single", {"SHARD_THRESHOLD_S": "1.5"}, "single"),  # the client's choice wins
+    ("?mode=auto", {"SHARD_THRESHOLD_S": "1.5"}, "sharded"),
+])
+def test_the_mode_follows_the_apps_thresholds_unless_the_client_chooses(make_app, recorder, clip, query, overrides, mode):
+    response = upload(make_app(**overrides).test_client(), clip, query)
+    assert response.status_code == 202, response.get_data(as_text=True)
+    assert response.get_json()["mode"] == mode
+    assert recorder.only().name == {"single": SINGLE, "sharded": SHARDED}[mode]
+    assert jobs.get_job(response.get_json()["job_id"])["mode"] == mode
+
+
+def test_an_unknown_mode_is_a_400(client, recorder, clip, no_job_created):
+    body = problem(upload(client, clip, "?mode=turbo"), 400, "invalid-parameter")
+    assert "turbo" in body["detail"]
+    assert recorder.sent == []
+
+
+def test_an_upload_over_the_apps_limit_is_a_413(make_app, recorder, no_job_created):
+    client = make_app(MAX_UPLOAD_BYTES="4096").test_client()
+    body = problem(client.post("/v1/videos", data=b"\0" * 5000, content_type="video/mp4"), 413, "upload-too-large")
+    assert body["limit_bytes"] == 4096
+    multipart = client.post("/v1/videos", data={"video": (io.BytesIO(b"\0" * 200_000), "big.mp4")},
+                            content_type="multipart/form-data")
+    assert problem(multipart, 413, "upload-too-large")["limit_bytes"] == 4096
+    assert recorder.sent == []
+    assert list((Path(os.environ["UPLOAD_DIR"]) / ".incoming").glob("*.part")) == []  # the partial files went with the requests
+
+
+@pytest.mark.parametrize("request_kwargs, status, code", [
+    (lambda: {"json": {"video": "x"}}, 415, "unsupported-media-type"),
+    (lambda: {"data": b"", "content_type": "video/mp4"}, 400, "empty-upload"),
+    (lambda: {"data": {"clip": (io.BytesIO(b"12345"), "a.mp4")}, "content_type": "multipart/form-data"}, 400, "missing-field"),
+    (lambda: {"data": os.urandom(20000), "content_type": "video/mp4"}, 422, "not-a-video"),
+], ids=["json", "empty", "no-video-field", "noise"])
+def test_uploads_that_are_not_videos_are_refused(client, recorder, no_job_created, request_kwargs, status, code):
+    problem(client.post("/v1/videos", **request_kwargs()), status, code)
+    assert recorder.sent == []
+
+
+def test_a_missing_video_field_names_the_fields_sent(client, no_job_created):
+    response = client.post("/v1/videos", data={"clip": (io.BytesIO(b"12345"), "a.mp4"), "note": "hi"}, content_type="multipart/form-data")
+    assert problem(response, 400, "missing-field")["fields"] == ["clip", "note"]
+
+
+def test_a_playlist_naming_a_url_is_refused_without_fetching_it(client, tmp_path, no_job_created):
+    """An HLS playlist disguised as .mp4 must not make the probe open a connection."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        listener.settimeout(0.5)
+        port = listener.getsockname()[1]
+        path = tmp_path / "playlist.mp4"
+        path.write_text(f"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\nhttp://127.0.0.1:{port}/seg.ts\n#EXT-X-ENDLIST\n")
+        problem(upload(client, path), 422, "not-a-video")
+        with pytest.raises(socket.timeout):
+            listener.accept()
+
+
+def test_a_concat_script_naming_local_files_is_refused(client, tmp_path, no_job_created):
+    path = tmp_path / "concat.mp4"
+    path.write_text("ffconcat version 1.0\nfile /etc/passwd\n")
+    problem(upload(client, path), 422, "not-a-video")
+
+
+def test_the_video_limits_are_the_apps(make_app, recorder, clip, no_job_created):
+    narrow = make_app(MAX_VIDEO_WIDTH="32").test_client()
+    assert "64x48" in problem(upload(narrow, clip), 422, "resolution-too-large")["detail"]
+    short = make_app(MAX_VIDEO_SECONDS="1").test_client()
+    assert "MAX_VIDEO_SECONDS" in problem(upload(short, clip), 422, "too-long")["detail"]
+    assert recorder.sent == []
+
+
+def test_a_truncated_or_audio_only_file_is_a_422(client, recorder, tmp_path, no_job_created):
+    problem(upload(client, samples.truncated(tmp_path / "cut.mp4")), 422, "truncated")
+    problem(upload(client, samples.audio_only(tmp_path / "sound.m4a")), 422, "no-video-stream")
+    assert recorder.sent == []
+
+
+def test_a_broker_that_does_not_answer_is_a_503_and_the_job_fails(client, recorder, clip):
+    recorder.down = True
+    problem(upload(client, clip), 503, "broker-unavailable")
+    assert recorder.sent == [] and len(recorder.refused) == 1
+    record = jobs.get_job(recorder.refused[0].task_id)  # created before the send, failed by it
+    assert record["status"] == "failed" and record["error"]["type"] == "enqueue-failed"
+    assert "Connection refused" in record["error"]["detail"]
