@@ -17,7 +17,7 @@ def enqueue(job_id: str, task_name: str, *, kwargs: dict, priority: int | None =
     try:
         return context.celery().send_task(task_name, kwargs=kwargs, task_id=job_id, priority=priority)
     except OperationalError as exc:
-        jobs.fail(job_id, {"type": "enqueue-failed", "detail": str(exc)})
+        jobs.fail(job_id, {"type": "enqueue-failed", "detail": str(exc)}, notify=False)  # the client gets the 503
         raise ApiError(503, "broker-unavailable", "the job could not be queued: the broker does not answer; retry later") from exc
 
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import redis
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
+from brigade.redis_client import TRANSIENT
+
 PROBLEM_BASE = "https://brigade.dev/problems/"
+#: Seconds a client should wait before retrying after a 503 (a Redis stall or restart).
+RETRY_AFTER_S = 5
 
 
 class ApiError(Exception):
@@ -37,6 +42,16 @@ def register_error_handlers(app: Flask) -> None:
     def _http_error(exc: HTTPException):
         code = (exc.name or "error").lower().replace(" ", "-")
         return problem(exc.code or 500, code, exc.description or exc.name, title=exc.name)
+
+    @app.errorhandler(redis.RedisError)
+    def _store_unavailable(exc: redis.RedisError):
+        if not isinstance(exc, TRANSIENT):
+            return _unexpected(exc)
+        app.logger.warning("Redis unavailable: %s", exc)
+        response = problem(503, "store-unavailable", "the job store does not answer; nothing was done, retry later",
+                           retry_after_s=RETRY_AFTER_S)
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -8,15 +8,20 @@ the answer: 200 with the hotels when it comes in time, else 202 with the job to 
 
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, request, url_for
 
 from app import context
 from app.dispatch import enqueue
 from app.errors import ApiError
 from app.hotel_validation import read_json_body, validate
-from app.tiers import identify, priority_for
+from app.tiers import identify, job_owner, priority_for
 from app.views import job_result
+from app.webhooks import requested_callback
 from brigade import jobs
+from models import registry
+from models.hotel import catalog
 from tasks import work
 
 bp = Blueprint("hotels", __name__)
@@ -27,9 +32,10 @@ def submit_hotel_prices():
     s = context.settings()
     stay = validate(read_json_body(request))
     caller = identify()
+    callback = requested_callback()
     priority = priority_for(caller.tier, s.broker_url)
     message = stay.message()
-    job_id = jobs.create_job("hotel-prices", "event", input={**message, "tier": caller.tier})
+    job_id = jobs.create_job("hotel-prices", "event", input={**message, "tier": caller.tier}, owner=job_owner(), **callback)
     enqueue(job_id, work.task_for(request.endpoint), priority=priority,
             kwargs={"job_id": job_id, "request": message, "tier": caller.tier, "priority": priority})
     record = jobs.wait_for_terminal(job_id, s.HOTEL_SYNC_WAIT_S, just_created=True)
@@ -42,3 +48,23 @@ def submit_hotel_prices():
                        job_id=job_id, status_url=status_url)
     return ({"job_id": job_id, "status": record["status"] if record else jobs.QUEUED, "tier": caller.tier,
              "status_url": status_url}, 202, {"Location": status_url})
+
+
+@bp.get("/v1/hotel-destinations")
+def list_destinations():
+    """The destinations POST /v1/hotel-prices accepts: those the served hotel model was trained on
+    (its artifact's manifest, read as JSON: the API never loads the model, nor torch) that the
+    catalog also knows, with their names, hotel counts and the limits of a stay."""
+    try:
+        folder = registry.resolve(work.HOTEL_PRICER, None, context.settings().MODEL_STORE)
+        manifest = json.loads((folder / registry.MANIFEST).read_text())
+    except (registry.ModelError, OSError, ValueError) as exc:
+        raise ApiError(503, "model-unavailable", f"the hotel model's artifact cannot be read: {exc}") from exc
+    served = [slug for slug in manifest.get("destinations", []) if slug in catalog.DESTINATIONS]
+    return {
+        "model": {"name": manifest.get("name", work.HOTEL_PRICER), "version": manifest.get("version", folder.name)},
+        "destinations": [{"slug": slug, "name": catalog.DESTINATIONS[slug].name,
+                          "hotels": len(catalog.DESTINATIONS[slug].hotels)} for slug in served],
+        "max_nights": catalog.MAX_NIGHTS,
+        "max_guests": catalog.MAX_GUESTS,
+    }

@@ -61,7 +61,7 @@ def register_limits(app: Flask, settings: Settings | None = None) -> Limiter:
         if response.status_code == 429:
             # flask-limiter rewrites it as int(reset - now), which can round down to a second early
             response.headers["Retry-After"] = str(g.get("brigade_retry_after") or response.headers.get("Retry-After") or 1)
-        else:
+        elif response.status_code != 503:  # a 503's own Retry-After (app/errors.py) stays
             response.headers.pop("Retry-After", None)  # flask-limiter sets it on every limited response
         if response.status_code == 401:
             response.headers.setdefault("WWW-Authenticate", 'Bearer realm="brigade"')

@@ -1,4 +1,4 @@
-"""Prometheus metrics of the API: `GET /metrics`.
+"""Prometheus metrics of the API: `GET /metrics`, for the operator only (app/operator.py).
 
 What is exposed (docs/DEPLOY.md has the list with their meaning):
 
@@ -6,7 +6,7 @@ What is exposed (docs/DEPLOY.md has the list with their meaning):
   `brigade_http_request_duration_seconds{method,endpoint,status}` (histogram), recorded by this
   process for every request. `endpoint` is the URL rule (`/v1/jobs/<job_id>`), never the raw path,
   so job ids cannot blow up the number of series; requests that match no rule count as
-  `<unmatched>`.
+  `<unmatched>`, and methods outside the standard ones as `OTHER`.
 - Read from the broker and Redis at scrape time (nothing the API counts itself, so every API
   replica reports the same values): `brigade_queue_depth{queue}` (messages waiting in the broker
   for each queue of `tasks.queues.ALL`, plus the `shard.<n>` queues under SHARD_ROUTING=hash),
@@ -33,6 +33,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from app import context
+from app.operator import require_operator
 from brigade import jobs
 from brigade.broker_queues import amqp_queue_depth, is_redis_url, redis_layout, redis_queue_depths
 from brigade.heartbeats import list_replicas
@@ -47,6 +48,7 @@ LATENCY = Histogram(
 )
 
 UNMATCHED = "<unmatched>"
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def register_metrics(app: Flask) -> None:
@@ -60,7 +62,8 @@ def register_metrics(app: Flask) -> None:
 
     @app.after_request
     def _record(response):
-        labels = (request.method, request.url_rule.rule if request.url_rule else UNMATCHED, str(response.status_code))
+        method = request.method if request.method in KNOWN_METHODS else "OTHER"  # invented methods: one series
+        labels = (method, request.url_rule.rule if request.url_rule else UNMATCHED, str(response.status_code))
         REQUESTS.labels(*labels).inc()
         started = g.pop("_brigade_metrics_started", None)
         if started is not None:
@@ -71,6 +74,7 @@ def register_metrics(app: Flask) -> None:
 
 
 def metrics_view() -> Response:
+    require_operator()
     registry = CollectorRegistry(auto_describe=False)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess

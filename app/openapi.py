@@ -17,6 +17,27 @@ def _json(description: str, ref: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
 
 
+_CALLBACK_URL = {
+    "name": "callback_url", "in": "query", "schema": {"type": "string", "format": "uri", "maxLength": 2048},
+    "description": "POSTed the job's body, signed, when the job ends (docs/WEBHOOKS.md): http(s), a host that "
+                   "WEBHOOK_ALLOWED_HOSTS allows, no user:password@; needs an API key"}
+_WEBHOOK_HEADER = {"required": True, "schema": {"type": "string"}}
+_CALLBACKS = {"jobFinished": {"{$request.query.callback_url}": {"post": {
+    "summary": "The job ended (succeeded or failed): its body as GET /v1/jobs/{job_id} renders it, without `webhook`. "
+               "Delivered by a worker, at least once; retried with exponential backoff on a network error, 408, 429 "
+               "or 5xx, up to WEBHOOK_MAX_ATTEMPTS; any other answer but 2xx gives up. Redirects are not followed.",
+    "parameters": [
+        {"name": "X-Brigade-Timestamp", "in": "header", **_WEBHOOK_HEADER, "description": "unix seconds of this attempt"},
+        {"name": "X-Brigade-Signature", "in": "header", **_WEBHOOK_HEADER,
+         "description": "`v1=<hex HMAC-SHA256(secret, '<timestamp>.<raw body>')>`, secret: GET /v1/webhook-secret"},
+        {"name": "X-Brigade-Event", "in": "header", **_WEBHOOK_HEADER, "description": "`job.succeeded` or `job.failed`"},
+        {"name": "X-Brigade-Job", "in": "header", **_WEBHOOK_HEADER, "description": "the job id"},
+        {"name": "X-Brigade-Attempt", "in": "header", **_WEBHOOK_HEADER, "description": "1 for the first attempt"},
+    ],
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
+    "responses": {"2XX": {"description": "delivered"}, "default": {"description": "retried (408, 429, 5xx) or given up"}},
+}}}}
+
 SPEC = {
     "openapi": "3.1.0",
     "info": {"title": "Brigade", "version": "1.0.0",
@@ -26,8 +47,11 @@ SPEC = {
             "summary": "Upload a video to tag; answers 202 with a job to poll.",
             "parameters": [
                 {"name": "fast", "in": "query", "schema": {"type": "boolean"}, "description": "keyframe-only sampling"},
-                {"name": "mode", "in": "query", "schema": {"type": "string", "enum": ["single", "sharded"]}},
+                {"name": "mode", "in": "query", "schema": {"type": "string", "enum": ["auto", "single", "sharded"], "default": "auto"},
+                 "description": "auto: sharded when longer than SHARD_THRESHOLD_S or larger than SHARD_THRESHOLD_BYTES"},
+                _CALLBACK_URL,
             ],
+            "callbacks": _CALLBACKS,
             "requestBody": {"required": True, "content": {
                 "multipart/form-data": {"schema": {"type": "object", "required": ["video"],
                                                    "properties": {"video": {"type": "string", "format": "binary"}}}},
@@ -36,7 +60,8 @@ SPEC = {
             }},
             "responses": {
                 "202": _json("job accepted", "Accepted"),
-                "400": _problem("empty body or missing field"),
+                "400": _problem("empty body or missing field; `invalid-callback`: a callback_url not allowed, or webhooks off"),
+                "401": _problem("unknown API key; `api-key-required`: callback_url without a key"),
                 "413": _problem("upload larger than MAX_UPLOAD_BYTES"),
                 "415": _problem("not a video, or an unsupported content type"),
                 "422": _problem("a video outside the duration, resolution or fps limits, or truncated"),
@@ -50,12 +75,15 @@ SPEC = {
                 {"name": "wait", "in": "query", "schema": {"type": "number", "minimum": 0},
                  "description": "seconds to wait for a terminal status (capped by MAX_WAIT_S)"},
             ],
-            "responses": {"200": _json("the job", "Job"), "404": _problem("unknown job")},
+            "responses": {"200": _json("the job", "Job"), "400": _problem("`wait` is not a number of seconds >= 0"),
+                          "404": _problem("unknown job")},
         }},
         "/v1/hotel-prices": {"post": {
             "summary": "Nightly prices per hotel at a destination, with an interval and a confidence.",
             "parameters": [{"name": "X-API-Key", "in": "header", "schema": {"type": "string"},
-                            "description": "API key (tier); none = anonymous, limited by client address"}],
+                            "description": "API key (tier); none = anonymous, limited by client address"},
+                           _CALLBACK_URL],
+            "callbacks": _CALLBACKS,
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 "type": "object", "required": ["destination", "check_in", "check_out", "guests"],
                 "properties": {"destination": {"type": "string"}, "check_in": {"type": "string", "format": "date"},
@@ -64,15 +92,35 @@ SPEC = {
             "responses": {
                 "200": {"description": "the hotels, answered within HOTEL_SYNC_WAIT_S"},
                 "202": _json("still running: poll the job", "Accepted"),
-                "400": _problem("malformed JSON"),
-                "401": _problem("unknown API key"),
+                "400": _problem("malformed JSON; `invalid-callback`: a callback_url not allowed, or webhooks off"),
+                "401": _problem("unknown API key; `api-key-required`: callback_url without a key"),
                 "422": _problem("invalid request: unknown destination, bad dates, stay too long, guests out of range"),
                 "429": _problem("rate limit of the caller's tier exceeded (see Retry-After)"),
             },
         }},
+        "/v1/hotel-destinations": {"get": {
+            "summary": "The destinations POST /v1/hotel-prices accepts (the served hotel model's), and the limits of a stay.",
+            "responses": {"200": _json("the destinations", "Destinations"), "503": _problem("the hotel model's artifact is unreadable")},
+        }},
+        "/": {"get": {
+            "summary": "The web page: upload a video and see its tags on a timeline; price hotels (a client of this API).",
+            "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}},
+        }},
+        "/v1/webhook-secret": {"get": {
+            "summary": "The secret the caller's webhooks are signed with (one per API key; docs/WEBHOOKS.md).",
+            "responses": {"200": _json("the secret and how it signs", "WebhookSecret"),
+                          "401": _problem("no API key (`api-key-required`), or an unknown one"),
+                          "404": _problem("webhooks are off on this server (`webhooks-disabled`)")},
+        }},
         "/v1/echo": {"post": {
             "summary": "Round trip of a trivial task through the whole serving path.",
-            "responses": {"200": _json("the finished job", "Job"), "202": _json("still running", "Job")},
+            "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"payload": {"description": "returned as the job's result"}},
+                "additionalProperties": False}}}},
+            "responses": {"200": _json("the finished job", "Job"), "202": _json("still running", "Job"),
+                          "400": _problem("malformed JSON, or nested too deeply"),
+                          "413": _problem("a body over 4096 bytes"), "415": _problem("a body that is not JSON"),
+                          "422": _problem("not a JSON object, or fields other than `payload`")},
         }},
         "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "alive"}}}},
         "/readyz": {"get": {"summary": "Readiness: broker answers and a ready predict replica exists",
@@ -85,6 +133,16 @@ SPEC = {
         "Accepted": {"type": "object", "required": ["job_id", "status_url"], "properties": {
             "job_id": {"type": "string"}, "status": {"type": "string"}, "mode": {"type": "string"},
             "status_url": {"type": "string"}}},
+        "Destinations": {"type": "object", "required": ["destinations", "max_nights", "max_guests"], "properties": {
+            "model": {"type": "object", "properties": {"name": {"type": "string"}, "version": {"type": "string"}}},
+            "destinations": {"type": "array", "items": {"type": "object", "required": ["slug", "name"], "properties": {
+                "slug": {"type": "string", "description": "the value of `destination`"}, "name": {"type": "string"},
+                "hotels": {"type": "integer"}}}},
+            "max_nights": {"type": "integer"}, "max_guests": {"type": "integer"}}},
+        "WebhookSecret": {"type": "object", "required": ["secret", "algorithm", "timestamp_header", "signature_header"],
+                          "properties": {"secret": {"type": "string"}, "algorithm": {"type": "string"},
+                                         "timestamp_header": {"type": "string"}, "signature_header": {"type": "string"},
+                                         "signature": {"type": "string"}}},
         "Tag": {"type": "object", "required": ["label", "score"], "properties": {
             "label": {"type": "string"}, "score": {"type": "number", "description": "confidence 0-1"},
             "covered_s": {"type": "number", "description": "video-seconds in which the tag is shown"},
@@ -118,9 +176,42 @@ SPEC = {
                                                             "device": {"type": "string"}},
                           "description": "the model version that actually answered"},
                 "timings": {"type": "object"}}},
-            "error": {"type": "object"}}},
+            "error": {"type": "object"},
+            "webhook": {"type": "object", "description": "jobs with a callback_url: the delivery of their webhook", "properties": {
+                "status": {"type": "string", "enum": ["pending", "retrying", "delivered", "failed"]},
+                "attempts": {"type": "integer"}, "last_error": {"type": ["string", "null"]},
+                "last_status_code": {"type": ["integer", "null"]}, "last_attempt_at": {"type": "number"}}}}},
     }},
 }
+
+
+#: The paths of the endpoints whose work spends the caller's rate limit (`tasks.work`).
+RATE_LIMITED_PATHS = frozenset({"/v1/videos", "/v1/hotel-prices", "/v1/echo"})
+
+
+def _add_shared_responses(spec: dict) -> dict:
+    """Answers every operation under /v1/ can give: an unknown API key (401, checked before any
+    view), the rate limit on the endpoints that send work (429, `x-rate-limited`), a server fault
+    (500); POST bodies: too large (413) and not of an accepted type (415). A status an operation
+    documents itself keeps its own description. (tests/test_work_table.py checks RATE_LIMITED_PATHS
+    against the table of work.)"""
+    for path, operations in spec["paths"].items():
+        if not path.startswith("/v1/"):
+            continue
+        for method, operation in operations.items():
+            shared = {"401": "unknown API key", "500": "the server failed; the body names no internals"}
+            if method == "post":
+                shared.update({"413": "body over the endpoint's limit", "415": "a content type the endpoint does not take"})
+            if path in RATE_LIMITED_PATHS:
+                operation["x-rate-limited"] = True
+                shared["429"] = "rate limit of the caller's tier exceeded (see Retry-After)"
+                shared["503"] = "the broker does not answer: nothing was queued (the job, if created, is failed); retry later"
+            for status, description in shared.items():
+                operation["responses"].setdefault(status, _problem(description))
+    return spec
+
+
+_add_shared_responses(SPEC)
 
 
 @bp.get("/openapi.json")

@@ -157,6 +157,18 @@ def presented_key() -> str | None:
     return key
 
 
+def job_owner() -> str | None:
+    """Who may read the jobs this request creates: the key's identity; None for an anonymous
+    caller, whose job id is its capability (an address is no identity: it changes and is shared)."""
+    caller = identify()
+    return None if caller.tier == ANONYMOUS else caller.identity
+
+
+def may_read(record: dict) -> bool:
+    """A job with an owner is read only with the owner's key; one without, by whoever has its id."""
+    return not record.get("owner") or record["owner"] == job_owner()
+
+
 def identify(settings: Settings | None = None) -> Caller:
     """The caller of the current request (cached on `flask.g`); ApiError 401 for an unknown key."""
     caller = g.get("brigade_caller")

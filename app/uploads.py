@@ -5,8 +5,6 @@ and the stored upload go is brigade.storage's business (the process-wide setting
 
 from __future__ import annotations
 
-import mimetypes
-
 from flask import Request, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -42,8 +40,9 @@ def _too_large(limit: int) -> ApiError:
     return ApiError(413, "upload-too-large", f"the upload exceeds MAX_UPLOAD_BYTES={limit} bytes", limit_bytes=limit)
 
 
-def receive_upload() -> tuple[HashingUpload, str, str]:
-    """The streamed upload, its original file name and its extension; ApiError when absent or too big."""
+def receive_upload() -> tuple[HashingUpload, str]:
+    """The streamed upload and the client's name for it (a label only: how the file is stored and
+    read back comes from its probed container); ApiError when absent or too big."""
     content_type = request.mimetype or ""
     try:
         if content_type == "multipart/form-data":
@@ -56,11 +55,9 @@ def receive_upload() -> tuple[HashingUpload, str, str]:
             if not isinstance(upload, HashingUpload):  # werkzeug keeps tiny parts in memory
                 upload = _spool(storage.stream)
             filename = storage.filename or "upload"
-            extension = filename.rsplit(".", 1)[-1] if "." in filename else ""
         elif content_type.startswith(RAW_TYPES):
             upload = _spool(request.stream)
             filename = "upload"
-            extension = (mimetypes.guess_extension(content_type) or "").lstrip(".")
         else:
             raise ApiError(415, "unsupported-media-type",
                            f"send multipart/form-data with a '{FIELD}' file field, or a raw body with a video/* "
@@ -73,7 +70,7 @@ def receive_upload() -> tuple[HashingUpload, str, str]:
         upload.discard()
         raise ApiError(400, "empty-upload", "the upload is empty")
     upload.flush()
-    return upload, filename, extension or "mp4"
+    return upload, filename
 
 
 def _spool(stream) -> HashingUpload:

@@ -7,13 +7,17 @@ from flask import Blueprint, current_app, request, url_for
 from app import context
 from app.dispatch import enqueue
 from app.errors import ApiError
+from app.tiers import job_owner
 from app.uploads import receive_upload
+from app.webhooks import requested_callback
 from brigade import jobs
 from brigade.storage import StorageError
-from media.probe import ProbeError, check_limits, probe
+from media.probe import ProbeError, probe
 from tasks import work
 
 bp = Blueprint("videos", __name__)
+#: Probe refusals that say what the upload is (415); the others say what is wrong with it (422).
+UNSUPPORTED = frozenset({"unsupported-container", "unsupported-codec"})
 
 
 
@@ -23,23 +27,23 @@ def _flag(name: str) -> bool:
 
 @bp.post("/v1/videos")
 def submit_video():
-    upload, filename, extension = receive_upload()
+    callback = requested_callback()  # before the upload is read: a refused callback costs no bytes
+    upload, filename = receive_upload()
     try:
-        info = probe(upload.path, size_bytes=upload.size)
-        check_limits(info, context.settings())
+        info = probe(upload.path, size_bytes=upload.size, settings=context.settings())  # limits included
     except ProbeError as exc:
         upload.discard()
-        raise ApiError(415 if exc.code == "unsupported-container" else 422, exc.code, exc.detail) from exc
+        raise ApiError(415 if exc.code in UNSUPPORTED else 422, exc.code, exc.detail) from exc
     mode = choose_mode(info.duration_s, upload.size, request.args.get("mode", "auto"))
     try:
-        video_uri, _ = upload.commit(extension)
+        video_uri, _ = upload.commit(info.extension)  # the probed container's, never the client's
     except StorageError as exc:  # the temp file stays; the request's teardown discards it
         current_app.logger.warning("upload storage failed: %s", exc)
         raise ApiError(503, "storage-unavailable", "the upload could not be stored; retry later") from exc
     fast = _flag("fast")
     job_id = jobs.create_job("video-tags", mode, input={
         "filename": filename, "sha256": upload.sha256, "video_uri": video_uri, "probe": info.as_dict(), "fast": fast,
-    })
+    }, owner=job_owner(), **callback)
     message = {"job_id": job_id, "video_uri": video_uri, "sha256": upload.sha256, "fast": fast}
     if mode == "sharded":  # the planner sizes segments from the probe: it travels with the message
         message["probe"] = info.as_dict()

@@ -69,7 +69,7 @@ def request_once(api: str, i: int, phase: str) -> dict:
     latency = time.perf_counter() - t0
     record = {"phase": phase, "sent": sent, "status": response.status_code, "latency_s": latency}
     if response.status_code == 202:  # not answered within the sync wait: follow the job to its end
-        polled = wait_for_job(api, response.json()["job_id"], JOB_TIMEOUT_S, wait=10, session=_session())
+        polled = wait_for_job(api, response.json()["job_id"], JOB_TIMEOUT_S, wait=10, session=_session(), api_key=KEY)
         record.update(latency_s=time.time() - sent, final=polled["status"])
     elif response.status_code == 200:
         body = response.json()

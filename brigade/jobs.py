@@ -2,7 +2,9 @@
 
 A record holds kind, mode (single|sharded), status, progress, result, error, timings and the model
 that served it. Terminal updates are also published on `<prefix>:job-events:<id>` so a client
-waiting with `?wait=` wakes at once instead of polling.
+waiting with `?wait=` wakes at once instead of polling. A job created with a `callback_url` has a
+place in the webhook outbox from the start, which its terminal update makes due in the same round
+trip (brigade/webhooks.py delivers it), so no terminal status can be written without its webhook.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from brigade.settings import get_settings
 
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 TERMINAL = frozenset({SUCCEEDED, FAILED})
-_JSON_FIELDS = ("progress", "result", "error", "timings", "input", "model", "plan", "process")
+_JSON_FIELDS = ("progress", "result", "error", "timings", "input", "model", "plan", "process", "webhook")
 
 
 def _job_key(job_id: str) -> str:
@@ -33,9 +35,12 @@ def new_job_id() -> str:
 
 
 def create_job(kind: str, mode: str, *, job_id: str | None = None, input: dict | None = None,
-               deadline_s: float | None = None) -> str:
+               deadline_s: float | None = None, callback_url: str | None = None, callback_key: str = "",
+               owner: str | None = None) -> str:
     """A queued job with a deadline (`deadline_s`, default JOB_TIMEOUT_S) after which the watchdog
-    fails it if it has not ended, so that no client waits forever on a message nobody runs."""
+    fails it if it has not ended, so that no client waits forever on a message nobody runs.
+    `callback_url` (validated by the caller): POSTed the job's body, signed with the secret of
+    `callback_key` (the caller's key identity), when the job ends."""
     job_id = job_id or new_job_id()
     now = time.time()
     record = {
@@ -48,7 +53,13 @@ def create_job(kind: str, mode: str, *, job_id: str | None = None, input: dict |
         "progress": {"done": 0, "total": 1},
         "input": input or {},
     }
+    if owner:  # who may read it (the submitting key's identity); none: whoever holds the id
+        record["owner"] = owner
     pipe = redis_client().pipeline(transaction=False)
+    if callback_url:
+        record["input"] = {**record["input"], "callback_url": callback_url}
+        record["webhook"] = {"status": "pending", "attempts": 0, "key": callback_key}
+        pipe.zadd(webhook_outbox_key(), {job_id: "+inf"})  # not due until the job ends (update_job)
     _write(job_id, record, pipe)
     pipe.zadd(_deadlines_key(), {job_id: now + (deadline_s or get_settings().JOB_TIMEOUT_S)})
     pipe.execute()
@@ -88,17 +99,24 @@ def get_job(job_id: str) -> dict | None:
     return record
 
 
-def update_job(job_id: str, **fields: Any) -> None:
-    """Set fields of an existing record; publishes an event when the status becomes terminal."""
+def update_job(job_id: str, *, notify: bool = True, **fields: Any) -> None:
+    """Set fields of an existing record; when the status becomes terminal, publishes an event and
+    makes the job's webhook due, if it has one (`notify=False`: drops it instead)."""
     fields["updated_at"] = time.time()
     terminal = fields.get("status") in TERMINAL
     if terminal:
         fields.setdefault("finished_at", fields["updated_at"])
-    pipe = redis_client().pipeline(transaction=False)  # one round trip, on the hot path of every job
+    # One round trip, on the hot path of every job; MULTI/EXEC for a terminal one, so that its
+    # status is never written without its webhook becoming due.
+    pipe = redis_client().pipeline(transaction=terminal)
     _write(job_id, fields, pipe)
     if terminal:
         pipe.zrem(_deadlines_key(), job_id)
         pipe.hincrby(key("stats", "jobs"), fields["status"], 1)  # read by the API's /metrics
+        if notify:  # XX: only a job created with a callback has a place in the outbox
+            pipe.zadd(webhook_outbox_key(), {job_id: fields["updated_at"]}, xx=True)
+        else:
+            pipe.zrem(webhook_outbox_key(), job_id)
         pipe.publish(_events_channel(job_id), fields["status"])  # last: waiters re-read the record
     pipe.execute()
 
@@ -115,8 +133,9 @@ def succeed(job_id: str, result: dict, timings: dict | None = None, model: dict 
     update_job(job_id, status=SUCCEEDED, result=result, timings=timings, model=model, error="", **fields)
 
 
-def fail(job_id: str, error: dict) -> None:
-    update_job(job_id, status=FAILED, error=error)
+def fail(job_id: str, error: dict, *, notify: bool = True) -> None:
+    """`notify=False`: no webhook (the client was told the job was never accepted)."""
+    update_job(job_id, status=FAILED, error=error, notify=notify)
 
 
 def wait_for_terminal(job_id: str, timeout_s: float, *, just_created: bool = False) -> dict | None:
@@ -199,3 +218,29 @@ def fail_overdue_jobs(now: float | None = None) -> list[str]:
 
 def is_terminal(job_id: str) -> bool:
     return redis_client().hget(_job_key(job_id), "status") in TERMINAL
+
+
+def begin_attempt(job_id: str, task_id: str) -> tuple[bool, int]:
+    """Before a task of `job_id` runs: (has the job already ended, how many times this message has
+    now been started). A message whose every run kills its worker (an OOM, a decoder crash) comes
+    back each time (task_reject_on_worker_lost, or the reaper): the count lets the task refuse it
+    after MAX_TASK_ATTEMPTS instead of killing workers forever. One round trip."""
+    attempts_key = key("attempts", task_id)
+    pipe = redis_client().pipeline(transaction=False)
+    pipe.hget(_job_key(job_id), "status")
+    pipe.incr(attempts_key)
+    pipe.expire(attempts_key, int(get_settings().RESULT_EXPIRES_S))
+    status, attempts, _ = pipe.execute()
+    return status in TERMINAL, int(attempts)
+
+
+# --- the webhook outbox: jobs whose webhook is due (score: when), drained by a worker chore -----------
+
+
+def webhook_outbox_key() -> str:
+    return key("webhook-outbox")
+
+
+def set_webhook_state(job_id: str, state: dict) -> None:
+    """The delivery state of the job's webhook; `updated_at` stays the job's own (the payload has it)."""
+    _write(job_id, {"webhook": state})

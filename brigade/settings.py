@@ -26,6 +26,9 @@ class Settings:
     # --- connections ---------------------------------------------------------------------
     REDIS_URL: str = _env_field("redis://127.0.0.1:6379/0", "Redis for job records, heartbeats, results and (by default) the broker.")
     BROKER_URL: str = _env_field("", "Celery broker; empty means REDIS_URL. `amqp://…` selects RabbitMQ.")
+    REDIS_SOCKET_TIMEOUT_S: float = _env_field(2.0, "Seconds one Redis command may take before it counts as a fault.")
+    REDIS_RETRY_S: float = _env_field(120.0, "How long a worker keeps retrying a Redis command through a stall or restart "
+                                             "(the API does not: it answers 503).")
     RESULT_BACKEND: str = _env_field("", "Celery result backend; empty means REDIS_URL.")
     KEY_PREFIX: str = _env_field("brigade", "Prefix of every Redis key Brigade writes (job records, heartbeats, caches).")
 
@@ -83,12 +86,14 @@ class Settings:
     NUM_SHARDS: int = _env_field(2, "Shard queues `shard.0..N-1` used when SHARD_ROUTING=hash.")
     SHARD_STANDBY: bool = _env_field(False, "This worker is a standby: it takes over the queue of a shard whose heartbeat expired.")
     SEGMENT_MAX_RETRIES: int = _env_field(3, "Retries (with backoff) of a segment on a transient fault.")
+    MAX_TASK_ATTEMPTS: int = _env_field(3, "Starts of one message (redelivered after its worker died) before its job fails as poison.")
     SHARDED_JOB_TIMEOUT_S: float = _env_field(1800.0, "A sharded job not finished by then (from its planning) is failed by the watchdog.")
     JOB_TIMEOUT_S: float = _env_field(3600.0, "Any other job not finished by then (from its creation, queue wait "
                                               "included) is failed by the watchdog.")
 
     # --- API -------------------------------------------------------------------------------------
     MAX_WAIT_S: float = _env_field(60.0, "Cap on `?wait=` of GET /v1/jobs/<id>.")
+    OPERATOR_TOKEN: str = _env_field("", "Secret that opens /metrics and the details of /readyz; empty: loopback callers only.")
 
     # --- Flower ----------------------------------------------------------------------------------
     FLOWER_USER: str = _env_field("admin", "Flower basic-auth user.")
@@ -111,6 +116,17 @@ class Settings:
     TRUSTED_PROXY_HOPS: int = _env_field(0, "Reverse proxies in front of the API whose X-Forwarded-* headers to trust (0: none).")
     RATE_LIMIT_STORAGE_URI: str = _env_field("", "flask-limiter storage; empty means REDIS_URL, so every API process shares the counts.")
     RATE_LIMIT_STRATEGY: str = _env_field("moving-window", "flask-limiter strategy: moving-window, fixed-window or sliding-window-counter.")
+
+    # --- webhooks (docs/WEBHOOKS.md) -----------------------------------------------------------------
+    WEBHOOK_ALLOWED_HOSTS: str = _env_field("", "Hosts a `callback_url` may name: `host`, `host:port` or `*.domain` patterns, "
+                                                "comma-separated; empty: webhooks off. Only an exact entry may resolve "
+                                                "to a private address.")
+    WEBHOOK_SIGNING_SECRET: str = _env_field("", "Master secret from which each API key's webhook signing secret is derived; "
+                                                 "empty: webhooks off. `make run` generates one in var/.")
+    WEBHOOK_MAX_ATTEMPTS: int = _env_field(8, "Delivery attempts of a job-completion webhook before it is given up.")
+    WEBHOOK_BACKOFF_S: float = _env_field(10.0, "Wait before the second delivery attempt; doubled after each failed one.")
+    WEBHOOK_BACKOFF_MAX_S: float = _env_field(600.0, "Longest wait between delivery attempts; < VISIBILITY_TIMEOUT_S.")
+    WEBHOOK_TIMEOUT_S: float = _env_field(10.0, "Connect and read timeout of one delivery attempt.")
 
     @property
     def broker_url(self) -> str:
@@ -137,6 +153,9 @@ class Settings:
              "UPLOAD_RETENTION_S must be 0 or at least RESULT_EXPIRES_S, or a job still on record may lose its video"),
             (self.TRUSTED_PROXY_HOPS >= 0, "TRUSTED_PROXY_HOPS must be 0 or more"),
             (self.SEGMENT_BALANCE in ("cost", "duration"), f"SEGMENT_BALANCE={self.SEGMENT_BALANCE!r}: use cost or duration"),
+            (self.WEBHOOK_MAX_ATTEMPTS >= 1, "WEBHOOK_MAX_ATTEMPTS must be 1 or more"),
+            (0 < self.WEBHOOK_BACKOFF_S <= self.WEBHOOK_BACKOFF_MAX_S < self.VISIBILITY_TIMEOUT_S,
+             "0 < WEBHOOK_BACKOFF_S <= WEBHOOK_BACKOFF_MAX_S < VISIBILITY_TIMEOUT_S, or a waiting retry is redelivered twice"),
         ]
         problems = [message for ok, message in rules if not ok]
         if problems:

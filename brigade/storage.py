@@ -182,9 +182,9 @@ class LocalStorage:
     def fetch(self, uri: str) -> Path:
         path = Path(unquote(urlparse(uri).path)).resolve()
         if self.root.resolve() not in path.parents:
-            raise StorageError(f"{uri!r} lies outside UPLOAD_DIR")
+            raise StorageError("the video's URI lies outside UPLOAD_DIR")
         if not path.is_file():
-            raise StorageError(f"{uri!r}: no such file in shared storage")
+            raise StorageError("the video is no longer in shared storage")
         return path
 
 

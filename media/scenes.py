@@ -31,7 +31,7 @@ def scene_cut_command(path: str, threshold: float, windows: list[tuple[float, fl
     whole video or over each window: one input per window (input seek, so only the window is read),
     decoded one after another; `-copyts` prints the file's own times (`detect_cuts` subtracts the
     file's start, which MPEG-TS puts at 1.4 s or so, where `-ss` counts from)."""
-    base = dict(input_options(), skip_frame="nokey", skip_loop_filter="all", threads=get_settings().FFMPEG_THREADS)
+    base = dict(input_options(path), skip_frame="nokey", skip_loop_filter="all", threads=get_settings().FFMPEG_THREADS)
     inputs = [ffmpeg.input(str(path), **base)] if windows is None else [
         ffmpeg.input(str(path), ss=f"{a:.3f}", t=f"{b - a:.3f}", **base) for a, b in windows]
     # eq(n,0): every stream passes its first frame, or ffmpeg fails on an output stream with none.

@@ -2,7 +2,8 @@
 
 * every heartbeat, one replica across the deployment (a Redis lock picks it) redelivers the work
   of dead replicas (`lifecycle.recover_orphans`) and fails jobs past their deadline
-  (`jobs.fail_overdue_jobs`, the watchdog);
+  (`jobs.fail_overdue_jobs`, the watchdog), then sends a delivery task for each job whose webhook
+  is due (`webhooks.drain_outbox`: the outbox written with the job's terminal status);
 * every UPLOAD_SWEEP_INTERVAL_S, one replica applies the upload retention
   (`storage.apply_upload_retention`, local backend);
 * after a task marked `trims_memory` (segments), the process hands its free heap back
@@ -13,12 +14,13 @@ from __future__ import annotations
 
 import logging
 
-from brigade import jobs
+from brigade import jobs, webhooks
 from brigade.memory import release_free_heap
 from brigade.redis_client import key, redis_client
 from brigade.settings import get_settings
 from brigade.storage import apply_upload_retention
 from tasks import lifecycle
+from tasks.webhooks import send_delivery
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +30,10 @@ def on_heartbeat() -> None:
     owner = lifecycle.process_id()
     lock_ms = int(get_settings().HEARTBEAT_INTERVAL_S * 1000)
     if redis_client().set(key("housekeeping-lock"), owner, nx=True, px=lock_ms):
-        lifecycle.recover_orphans()
+        if not lifecycle.settling():  # after a Redis stall, live replicas' heartbeats may have lapsed
+            lifecycle.recover_orphans()
         jobs.fail_overdue_jobs()
+        webhooks.drain_outbox(send_delivery)
     deleted = apply_upload_retention(owner)
     if deleted:
         log.info("upload retention: deleted %d file(s) older than %.0f s", len(deleted), get_settings().UPLOAD_RETENTION_S)

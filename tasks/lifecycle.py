@@ -81,12 +81,22 @@ def _warm_up() -> None:
 def _heartbeat_loop(on_beat: Callable[[], None] | None) -> None:
     s = get_settings()
     while not _stop.wait(s.HEARTBEAT_INTERVAL_S):
+        began = time.monotonic()
         try:
             publish_heartbeat()
+            if time.monotonic() - began > s.HEARTBEAT_TTL_S / 2:  # Redis stalled: every heartbeat may have lapsed
+                _state["settling_until"] = time.monotonic() + 2 * s.HEARTBEAT_TTL_S
             if on_beat is not None:
                 on_beat()
         except Exception:  # Redis briefly away: try again next beat
+            _state["settling_until"] = time.monotonic() + 2 * s.HEARTBEAT_TTL_S
             log.warning("heartbeat failed", exc_info=True)
+
+
+def settling() -> bool:
+    """Just after a Redis stall or outage every replica's heartbeat may have expired with the
+    replica alive: until the others have beaten again, an expired heartbeat proves nothing."""
+    return time.monotonic() < _state.get("settling_until", 0.0)
 
 
 def start_heartbeat(on_beat: Callable[[], None] | None = None) -> None:

@@ -10,7 +10,7 @@ from celery.utils.log import get_task_logger
 from brigade import jobs
 from brigade.result_cache import get_cached, put_cached
 from brigade.storage import StorageError, local_path
-from tasks.base import JobTask
+from tasks.base import JobTask, public_error
 from tasks.celery_app import app
 from tasks.lifecycle import process_id
 from tasks.warmup import tagger as load_tagger
@@ -56,7 +56,8 @@ def tag_video(self, job_id: str, video_uri: str, sha256: str, fast: bool = False
     try:
         tagged = model.handle(TagRequest(str(local_path(video_uri)), fast=fast, progress=ProgressReporter(job_id)))
     except (DecodeError, StorageError) as exc:
-        jobs.fail(job_id, {"type": "decode-failed", "detail": str(exc)[-2000:]})
+        log.warning("job %s: %s", job_id, exc)
+        jobs.fail(job_id, {"type": "decode-failed", "detail": public_error(exc)})
         return {"job_id": job_id, "failed": True}
     except SoftTimeLimitExceeded:
         jobs.fail(job_id, {"type": "time-limit", "detail": f"tagging exceeded {self.soft_time_limit or app.conf.task_soft_time_limit}s"})

@@ -13,6 +13,7 @@ import time
 
 import redis
 from celery import chord
+from celery.utils.log import get_task_logger
 
 from brigade import jobs
 from brigade.result_cache import get_cached, put_cached
@@ -20,10 +21,12 @@ from brigade.settings import get_settings
 from brigade.sharding import PlanError, max_segment_seconds
 from brigade.storage import local_path
 from tasks import queues
-from tasks.base import JobTask
+from tasks.base import JobTask, delivery_id, poison_error, public_error
 from tasks.celery_app import app
 from tasks.lifecycle import process_id
 from tasks.planner import live_shard_workers, plan_for, segment_queue, video_info
+
+log = get_task_logger(__name__)
 
 #: Faults worth a retry with backoff; anything else is a property of the input and fails the segment.
 TRANSIENT = (redis.ConnectionError, redis.TimeoutError, ConnectionError, TimeoutError)
@@ -57,7 +60,8 @@ def plan_video(job_id: str, video_uri: str, sha256: str, fast: bool = False, pro
 
 
 def _error_marker(segment: dict, exc: BaseException) -> dict:
-    return {**segment, "status": "error", "error": f"{exc.__class__.__name__}: {exc}"[-1500:]}
+    log.warning("segment %s failed: %s: %s", segment, exc.__class__.__name__, exc)
+    return {**segment, "status": "error", "error": public_error(exc)}
 
 
 @app.task(name="tasks.sharded.tag_segment", bind=True, trims_memory=True)
@@ -67,6 +71,11 @@ def tag_segment(self, job_id: str, video_uri: str, sha256: str, start: float, en
     from tasks.warmup import tagger as load_tagger
 
     segment = {"segment_id": segment_id, "start": start, "end": end}
+    ended, attempt = jobs.begin_attempt(job_id, delivery_id(self.request, f"{job_id}:{segment_id}"))
+    if ended:  # failed by the watchdog (or another segment): its remaining segments cost nothing
+        return {**segment, "status": "error", "error": "the job had already ended"}
+    if attempt > get_settings().MAX_TASK_ATTEMPTS:
+        return {**segment, "status": "error", "error": poison_error(attempt - 1)["detail"]}
     try:
         model = load_tagger()
         cache_parts = (sha256, f"{start:.3f}", f"{end:.3f}", model.ref, "fast" if fast else "full")

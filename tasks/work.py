@@ -42,6 +42,7 @@ TABLE: tuple[Work, ...] = (
     Work("tasks.events.predict_prices", queues.EVENTS, HOTEL_PRICER, "hotels.submit_hotel_prices", rate_limited=True),
     Work("tasks.ops.echo", queues.PREDICT, None, "jobs.echo", rate_limited=True),
     Work("tasks.ops.noop", queues.PREDICT),  # a bare Celery round trip (benchmarks, redelivery checks)
+    Work("tasks.webhooks.deliver", queues.MERGE),  # job-completion webhooks, sent by the outbox chore
 )
 
 #: The worker's entry module: it wires the life-cycle signal handlers (see tasks/worker.py).

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from celery import signals
 
+from brigade import redis_client
 from tasks import chores, events, lifecycle, standby
 
 
@@ -39,7 +40,9 @@ def _after_task(task_id, task=None, **_):
 
 
 def connect() -> None:
-    """Connect every handler (weakly held by Celery: these are module-level functions)."""
+    """Connect every handler (weakly held by Celery: these are module-level functions), and make
+    this process's Redis client ride out transient faults (brigade/redis_client.py)."""
+    redis_client.be_patient()
     signals.worker_init.connect(events.preload_in_parent)
     signals.celeryd_after_setup.connect(lifecycle.remember_worker)
     signals.worker_process_init.connect(_on_pool_process_start)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,7 +100,19 @@ def problem(response, status: int, code: str) -> dict:
     body = response.get_json()
     assert body["status"] == status and body["type"].endswith("/" + code), body
     conforms(body, "Problem")
+    documented(response)
     return body
+
+
+def documented(response) -> None:
+    """The status is one that /openapi.json documents for the request's path and method."""
+    request = response.request
+    for template, operations in SPEC["paths"].items():
+        if re.fullmatch(re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(template)), request.path):
+            responses = operations[request.method.lower()]["responses"]
+            assert str(response.status_code) in responses, (request.method, template, response.status_code, sorted(responses))
+            return
+    raise AssertionError(f"{request.path} is not in /openapi.json")
 
 
 def conforms(body: dict, schema: str) -> None:

@@ -131,22 +131,28 @@ LAYER_FORBIDS = {
 #: in-process check in an integration module).
 MODULE_LAYERS = {
     "test_autoscale_unit.py": "unit",
+    "test_cli.py": "unit",
     "test_deploy_files.py": "unit",
     "test_hotel_model.py": "unit",
     "test_registry.py": "unit",
     "test_sharding_plan.py": "unit",
     "test_units.py": "unit",
     "test_upload_retention.py": "unit",
+    "test_app_bad_requests.py": "app",
     "test_app_hotels.py": "app",
+    "test_app_job_access.py": "app",
     "test_app_jobs.py": "app",
     "test_app_probes.py": "app",
     "test_app_tiers.py": "app",
     "test_app_videos.py": "app",
+    "test_app_web.py": "app",
     "test_hotel_api.py": "app",
     "test_job_records.py": "app",
     "test_work_table.py": "app",  # one test builds the API with the test Redis up; the rest is unit
     "test_bad_input.py": "integration",
+    "test_cli_stack.py": "integration",
     "test_events_pool.py": "integration",
+    "test_faults.py": "integration",
     "test_flower.py": "integration",
     "test_frames.py": "integration",
     "test_make_run.py": "integration",
@@ -165,6 +171,7 @@ MODULE_LAYERS = {
     "test_synth.py": "integration",
     "test_tagger.py": "integration",
     "test_tiers.py": "integration",
+    "test_web_page.py": "integration",
 }
 
 

@@ -40,9 +40,9 @@ def submit(api: str, path: Path, **params) -> requests.Response:
         return requests.post(f"{api}/v1/videos", files={"video": (path.name, fh, "video/mp4")}, params=params, timeout=60)
 
 
-def wait_job(api: str, job_id: str, timeout: float = 120.0) -> dict:
-    """Poll with ?wait= until the job is terminal."""
-    return wait_for_job(api, job_id, timeout, wait=5, http_timeout=30)
+def wait_job(api: str, job_id: str, timeout: float = 120.0, api_key: str | None = None) -> dict:
+    """Poll with ?wait= until the job is terminal (with the key it was submitted with, if any)."""
+    return wait_for_job(api, job_id, timeout, wait=5, http_timeout=30, api_key=api_key)
 
 
 def finished(job_id: str, timeout: float = 60) -> dict:

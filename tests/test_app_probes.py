@@ -75,3 +75,36 @@ def test_the_app_carries_the_settings_and_the_celery_it_was_given(redis_server):
         assert context.settings() is settings and context.celery() is recorder
     with pytest.raises(RuntimeError):
         context.settings()  # outside a request there is no current app
+
+
+# --- the operator's endpoints ------------------------------------------------------------------------
+
+WORLD = {"REMOTE_ADDR": "203.0.113.9"}  # a documentation address: not loopback
+
+
+def test_metrics_and_readiness_details_are_the_operators_only(make_app, ready_replica):
+    """Without OPERATOR_TOKEN only the host itself is the operator; with one, only its bearer."""
+    local = make_app().test_client()
+    assert local.get("/metrics").status_code == 200
+    world = make_app().test_client()
+    world.environ_base.update(WORLD)
+    assert world.get("/metrics").status_code == 403
+    assert world.get("/readyz").get_json() == {"status": "ready"}  # no hosts, pids or error text
+
+    locked = make_app(OPERATOR_TOKEN="s3cret-token").test_client()
+    locked.environ_base.update(WORLD)
+    assert locked.get("/metrics").status_code == 403
+    assert locked.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 403
+    assert locked.get("/metrics", headers={"Authorization": "Bearer s3cret-token"}).status_code == 200
+    detailed = locked.get("/readyz", headers={"X-Operator-Token": "s3cret-token"}).get_json()
+    assert any(r["hostname"] == ready_replica for r in detailed["replicas"])
+    loopback_with_a_token_set = make_app(OPERATOR_TOKEN="s3cret-token").test_client()
+    assert loopback_with_a_token_set.get("/metrics").status_code == 403  # the token, once set, is the only way
+
+
+def test_invented_http_methods_do_not_become_metric_series(client):
+    for method in ("BREW", "XYZZY", "PROPFIND"):
+        assert client.open("/v1/echo", method=method).status_code in (400, 405)
+    scraped = client.get("/metrics").get_data(as_text=True)
+    assert "BREW" not in scraped and "XYZZY" not in scraped and "PROPFIND" not in scraped
+    assert re.search(r'brigade_http_requests_total\{[^}]*method="OTHER"', scraped)

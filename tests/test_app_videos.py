@@ -147,3 +147,64 @@ def test_a_broker_that_does_not_answer_is_a_503_and_the_job_fails(client, record
     record = jobs.get_job(recorder.refused[0].task_id)  # created before the send, failed by it
     assert record["status"] == "failed" and record["error"]["type"] == "enqueue-failed"
     assert "Connection refused" in record["error"]["detail"]
+
+
+# --- hostile media: the limits hold on the header, before any decoder runs ------------------------
+
+
+PROBE_PEAK_RSS = """
+import resource, sys
+from media.probe import ProbeError, probe
+try:
+    probe(sys.argv[1])
+except ProbeError as exc:
+    print(exc.code)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+def _probe_in_a_fresh_process(path: Path) -> tuple[str, int]:
+    """(the refusal code, the process's peak RSS in MB) of probing `path` alone in a new process."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", PROBE_PEAK_RSS, str(path)], capture_output=True, text=True,
+                         check=True, timeout=120, cwd=Path(__file__).resolve().parent.parent).stdout.split()
+    return out[0], int(out[-1])
+
+
+def test_a_file_declaring_a_huge_frame_is_refused_without_decoding_it(client, tmp_path, no_job_created):
+    """A 16000x16000 PNG frame is 768 MB decoded: the probe refuses it having allocated none of that."""
+    path = samples.huge_frame(tmp_path / "huge.mkv")
+    assert path.stat().st_size < 2_000_000
+    problem(upload(client, path), 422, "undecodable")
+    code, peak_mb = _probe_in_a_fresh_process(path)
+    _, baseline_mb = _probe_in_a_fresh_process(samples.lavfi_video(tmp_path / "ok.mp4", duration=1.0))
+    assert code == "undecodable"
+    assert peak_mb < baseline_mb + 100, (peak_mb, baseline_mb)  # a decoded frame alone would add 768
+
+
+def test_timestamps_that_restart_cannot_hide_a_video_s_length(make_app, recorder, tmp_path):
+    """Ten 2-s MPEG-TS pieces whose timestamps each start at 0: probed as 20 s (the packets' count),
+    so MAX_VIDEO_SECONDS and the sharding threshold see the real length."""
+    path = samples.restarting_timestamps(tmp_path / "restart.ts")
+    limited = make_app(MAX_VIDEO_SECONDS="10").test_client()
+    assert "20.0s" in problem(upload(limited, path), 422, "too-long")["detail"]
+    routed = make_app(SHARD_THRESHOLD_S="10").test_client().post(
+        "/v1/videos", data={"video": (io.BytesIO(path.read_bytes()), "restart.ts")}, content_type="multipart/form-data")
+    assert routed.status_code == 202 and routed.get_json()["mode"] == "sharded"
+    assert recorder.only().kwargs["probe"]["duration_s"] == 20.0
+
+
+def test_an_unknown_codec_is_a_415_not_a_500(client, tmp_path, no_job_created):
+    problem(upload(client, samples.unknown_codec(tmp_path / "unknown.mkv")), 415, "unsupported-codec")
+
+
+@pytest.mark.parametrize("client_name", ["x.m3u8", "x.txt", "no-extension", "x.mp4%00.m3u8"])
+def test_the_stored_file_s_extension_is_the_probed_container_s_not_the_client_s(client, recorder, clip, client_name):
+    response = client.post("/v1/videos", data={"video": (io.BytesIO(clip.read_bytes()), client_name)},
+                           content_type="multipart/form-data")
+    assert response.status_code == 202, response.get_data(as_text=True)
+    stored = local_path(recorder.only().kwargs["video_uri"])
+    assert stored.suffix == ".mp4" and stored.name == f"{hashlib.sha256(clip.read_bytes()).hexdigest()}.mp4"
+    assert jobs.get_job(response.get_json()["job_id"])["input"]["filename"] == client_name  # kept as a label

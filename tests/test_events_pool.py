@@ -75,7 +75,8 @@ def test_a_premium_request_overtakes_a_backlog_of_anonymous_ones(api, request):
     assert "served" not in first["result"]  # how it was served is the operator's, not the client's
     assert first["model"]["name"] == "hotel-price"  # the preloaded model answered (how fast: make bench)
 
-    polled = requests.get(f"{api}{responses[-1].json()['status_url']}", timeout=30).json()
+    polled = requests.get(f"{api}{responses[-1].json()['status_url']}", headers={"X-API-Key": PREMIUM_KEYS[0]},
+                          timeout=30).json()  # a keyed job is read with its key
     assert polled["status"] == "succeeded" and len(polled["result"]["hotels"]) == 6
 
 

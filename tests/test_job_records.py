@@ -57,3 +57,29 @@ def test_a_failed_job_keeps_the_progress_it_reached(job_id):
     jobs.set_progress(job_id, 48, 55.1, "video-seconds")
     jobs.fail(job_id, {"type": "decode-failed", "detail": "truncated"})
     assert jobs.get_job(job_id)["progress"]["done"] == 48
+
+
+def test_a_message_started_more_than_max_task_attempts_times_fails_its_job_as_poison(job_id):
+    """Each start of a message counts (`begin_attempt`); a worker that dies mid-task leaves its
+    count behind and the message comes back. Three deaths counted, the fourth start refuses to run
+    it and fails the job, instead of handing the input to a fourth worker."""
+    from tasks.base import delivery_id
+    from tasks.ops import echo
+
+    task_id = "poison-" + job_id
+    limit = get_settings().MAX_TASK_ATTEMPTS
+    for run in range(1, limit + 1):  # what `limit` starts that each ended their worker leave behind
+        assert jobs.begin_attempt(job_id, f"{task_id}:0") == (False, run)
+    assert echo.apply(kwargs={"job_id": job_id, "payload": 1}, task_id=task_id).get() == {"job_id": job_id, "skipped": "poison"}
+    record = jobs.get_job(job_id)
+    assert record["status"] == jobs.FAILED and record["error"]["type"] == "poison"
+    assert f"{limit} times" in record["error"]["detail"]
+    assert delivery_id(type("Request", (), {"id": task_id, "retries": None})(), "x") == f"{task_id}:0"
+
+
+def test_a_message_within_its_attempts_runs(job_id):
+    from tasks.ops import echo
+
+    jobs.begin_attempt(job_id, f"once-{job_id}:0")  # one earlier start that died
+    assert echo.apply(kwargs={"job_id": job_id, "payload": 7}, task_id=f"once-{job_id}").get() == 7  # it ran
+    assert jobs.get_job(job_id)["status"] == jobs.SUCCEEDED

@@ -1,10 +1,13 @@
 """`make run`'s launcher end to end: the stack comes up under honcho with an embedded Redis, serves a
-video, prints its URLs and curl line, and Ctrl-C leaves no process behind."""
+video, prints its URLs, its local API keys (kept in var/, mode 0600) and lines that use them, and
+Ctrl-C leaves no process behind."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
+import stat
 import subprocess
 import sys
 import uuid
@@ -14,7 +17,7 @@ import requests
 
 from brigade.settings import ROOT
 from devtools import procs
-from tests.stack import wait_job
+from tests.stack import hotel_stay, wait_job
 
 
 def _processes_with(marker: str) -> list[int]:
@@ -47,10 +50,21 @@ def test_make_run_serves_a_video_and_ctrl_c_stops_everything(tmp_path):
         text = log.read_text()
         assert f"http://127.0.0.1:{api_port}" in text and f"http://127.0.0.1:{flower_port}" in text
         assert "curl -F video=@" in text
+        premium = _banner_key(text, "premium")
+        assert f"-m app.client tag var/sample-reel.mp4 --api-key {premium}" in text
+        headers = {"X-API-Key": premium}
+        for name in ("api-keys", "webhook-signing-secret"):  # generated on first run, reused after
+            assert stat.S_IMODE((ROOT / "var" / name).stat().st_mode) == 0o600, name
+        # the banner's key is one the API knows, as premium; a forged one is refused
+        priced = requests.post(f"{api}/v1/hotel-prices", json=hotel_stay(), headers=headers, timeout=60)
+        assert priced.status_code in (200, 202) and priced.json()["tier"] == "premium", priced.text
+        assert requests.post(f"{api}/v1/hotel-prices", json=hotel_stay(), headers={"X-API-Key": "forged"},
+                             timeout=30).status_code == 401
+        assert requests.get(f"{api}/v1/webhook-secret", headers=headers, timeout=30).json()["secret"]
         sample = ROOT / "var" / "sample-reel.mp4"
         with open(sample, "rb") as fh:
-            job = requests.post(f"{api}/v1/videos", files={"video": fh}, timeout=30).json()
-        body = wait_job(api, job["job_id"])
+            job = requests.post(f"{api}/v1/videos", files={"video": fh}, headers=headers, timeout=30).json()
+        body = wait_job(api, job["job_id"], api_key=premium)
         assert body["status"] == "succeeded", body
         # the default (pretrained) tagger sees what is in the sample: a cat, a motorcycle, a coffee
         assert body["result"]["model"]["name"] == "video-tagger"
@@ -67,6 +81,12 @@ def test_make_run_serves_a_video_and_ctrl_c_stops_everything(tmp_path):
                 os.kill(pid, signal.SIGKILL)
     assert runner.returncode is not None
     assert leftovers == [], f"processes left after Ctrl-C: {leftovers}\n{log.read_text()[-3000:]}"
+
+
+def _banner_key(text: str, tier: str) -> str:
+    match = re.search(rf"^\s+(?:API keys\s+)?{tier}\s+([0-9a-f]{{40}})$", text, flags=re.M)
+    assert match, f"no {tier} key in the banner:\n{text}"
+    return match.group(1)
 
 
 def _ready(api: str) -> bool:

@@ -131,3 +131,19 @@ def test_a_job_whose_message_no_worker_runs_fails_at_its_deadline_and_stays_fail
     late = celery.send_task("tasks.ops.echo", kwargs={"job_id": job_id, "payload": "late"})
     assert late.get(timeout=60) == {"job_id": job_id, "skipped": "the job had already ended"}
     assert jobs.get_job(job_id)["status"] == "failed" and "result" not in jobs.get_job(job_id)
+
+
+def test_frames_that_grow_past_the_header_fail_their_job_cheaply_and_say_why(api, replicas, tmp_root):
+    """The header and first frame say 64x64, the next frames are 16000x16000: the probe cannot
+    see them without decoding them all, so the job is accepted; the worker's ffmpeg, capped at the
+    largest accepted picture, refuses them instead of allocating 768 MB each, and the job says so
+    in words, with no server path or ffmpeg output in it."""
+    from tests.media_samples import growing_frames
+
+    path = growing_frames(tmp_root / "growing.mkv")
+    response = submit(api, path)
+    assert response.status_code == 202, response.text
+    body = wait_job(api, response.json()["job_id"])
+    assert body["status"] == "failed", body
+    assert body["error"] == {"type": "decode-failed", "detail": "a frame is larger than the accepted resolution"}
+    assert all(w.proc.poll() is None for w in replicas)

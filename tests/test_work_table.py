@@ -54,3 +54,15 @@ def test_replicas_load_the_model_their_queues_need():
     assert work.models_for(queues.shard_queue(3)) == [work.TAGGER]
     assert work.models_for(queues.EVENTS) == [work.HOTEL_PRICER]
     assert work.models_for(queues.MERGE) == []
+
+
+def test_the_openapi_spec_marks_the_rate_limited_paths_of_the_table(redis_server):
+    from app import create_app
+    from app.openapi import RATE_LIMITED_PATHS, SPEC
+
+    flask_app = create_app()
+    paths = {rule.endpoint: rule.rule for rule in flask_app.url_map.iter_rules()}
+    assert RATE_LIMITED_PATHS == {paths[endpoint] for endpoint in work.rate_limited_endpoints()}
+    for path in RATE_LIMITED_PATHS:
+        assert SPEC["paths"][path]["post"]["x-rate-limited"] is True
+        assert "429" in SPEC["paths"][path]["post"]["responses"]

@@ -1,0 +1,3 @@
+from app.client.cli import main
+
+raise SystemExit(main())
