@@ -12,7 +12,7 @@ import json
 
 from flask import Blueprint, request, url_for
 
-from app import context
+from app import context, waits
 from app.dispatch import enqueue
 from app.errors import ApiError
 from app.hotel_validation import read_json_body, validate
@@ -38,7 +38,7 @@ def submit_hotel_prices():
     job_id = jobs.create_job("hotel-prices", "event", input={**message, "tier": caller.tier}, owner=job_owner(), **callback)
     enqueue(job_id, work.task_for(request.endpoint), priority=priority,
             kwargs={"job_id": job_id, "request": message, "tier": caller.tier, "priority": priority})
-    record = jobs.wait_for_terminal(job_id, s.HOTEL_SYNC_WAIT_S, just_created=True)
+    record = waits.wait_for_terminal(job_id, s.HOTEL_SYNC_WAIT_S, just_created=True)
     status_url = url_for("jobs.get_job", job_id=job_id)
     if record and record["status"] == jobs.SUCCEEDED:
         return {"job_id": job_id, "status": record["status"], "tier": caller.tier, **job_result(record)}, 200

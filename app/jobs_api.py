@@ -7,7 +7,7 @@ import re
 
 from flask import Blueprint, request
 
-from app import context
+from app import context, waits
 from app.dispatch import enqueue
 from app.errors import ApiError
 from app.json_body import read_json_body
@@ -32,7 +32,7 @@ def get_job(job_id: str):
         raise ApiError(404, "job-not-found", f"no job {job_id!r} (unknown, expired after RESULT_EXPIRES_S, "
                        "or submitted with another API key)")
     if wait > 0 and record["status"] not in jobs.TERMINAL:
-        record = jobs.wait_for_terminal(job_id, wait) or record
+        record = waits.wait_for_terminal(job_id, wait) or record
     return render_job(record)
 
 
@@ -43,7 +43,7 @@ def echo():
     payload = echo_payload()
     job_id = jobs.create_job("echo", "single", owner=job_owner())
     enqueue(job_id, work.task_for(request.endpoint), kwargs={"job_id": job_id, "payload": payload})
-    record = jobs.wait_for_terminal(job_id, max_wait(), just_created=True)
+    record = waits.wait_for_terminal(job_id, max_wait(), just_created=True)
     return render_job(record), (200 if record["status"] in jobs.TERMINAL else 202)
 
 

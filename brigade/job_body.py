@@ -35,4 +35,8 @@ def render(record: dict, status_url: str | None = None) -> dict:
 
 def result(record: dict) -> dict:
     """A succeeded job's result with the model and timings beside it, as every endpoint shows it."""
-    return {**(record.get("result") or {}), "model": record.get("model"), "timings": record.get("timings")}
+    body = dict(record.get("result") or {})
+    for field in ("model", "timings"):  # absent, not null, for a job without them (echo): OpenAPI says object
+        if record.get(field) is not None:
+            body[field] = record[field]
+    return body

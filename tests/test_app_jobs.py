@@ -84,3 +84,24 @@ def test_echo_without_a_broker_is_a_503_and_its_job_fails(client, recorder):
     recorder.down = True
     problem(client.post("/v1/echo", json={"payload": 1}), 503, "broker-unavailable")
     assert jobs.get_job(recorder.refused[0].task_id)["status"] == "failed"
+
+
+def test_a_wait_finding_every_held_slot_taken_is_answered_at_once(make_app, monkeypatch):
+    """Each API process holds at most MAX_HELD_WAITS waiting requests; one more is answered with
+    the record as it is, not held (so waiting clients cannot take every thread)."""
+    from app import waits
+
+    job_id = jobs.create_job("echo", "single")
+    asked_for = []
+    monkeypatch.setattr(jobs, "wait_for_terminal", lambda jid, timeout_s, **kw: asked_for.append(timeout_s) or jobs.get_job(jid))
+    client = make_app(MAX_HELD_WAITS="1").test_client()
+    slot = waits._semaphore(1)
+    assert slot.acquire(blocking=False)  # another request holds the only slot
+    try:
+        response = client.get(f"/v1/jobs/{job_id}?wait=30")
+        assert response.status_code == 200 and response.get_json()["status"] == "queued"
+        assert asked_for == []
+    finally:
+        slot.release()
+    assert client.get(f"/v1/jobs/{job_id}?wait=30").status_code == 200
+    assert asked_for == [30.0]  # a free slot: held as asked

@@ -47,7 +47,18 @@ POOLS = {
     "events": "celery -A tasks.celery_app worker -Q events -n events@%h --autoscale={EVENTS_MAX},0 -E",
 }
 API_COMMAND = "gunicorn -c app/gunicorn_conf.py app.wsgi:app"
-FLOWER_PREFIX = "celery -A tasks.celery_app flower --port=5555 --basic-auth="
+FLOWER_COMMAND = "celery -A tasks.celery_app flower --port=5555"  # its basic auth: FLOWER_BASIC_AUTH in its env
+#: The Secrets the pods reference: created by the operator (docs/DEPLOY.md), never shipped in git.
+OPERATOR_SECRETS = {
+    "brigade-redis": {"REDIS_PASSWORD"},
+    "brigade-flower": {"FLOWER_PASSWORD"},
+    "brigade-operator": {"OPERATOR_TOKEN"},
+    "brigade-webhooks": {"WEBHOOK_SIGNING_SECRET"},
+    "brigade-s3": {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"},
+}
+DEPLOY_DOC = ROOT / "docs" / "DEPLOY.md"
+REDIS_SCRIPT = "printf 'requirepass %s\\n' \"$REDIS_PASSWORD\" | exec redis-server - --appendonly yes --maxmemory-policy noeviction"
+REDIS_HEALTH = "redis-cli ping | grep -q PONG"  # redis-cli exits 0 on NOAUTH: PONG is the answer that counts
 COMPOSE_POOLS = {"worker-predict": "predict", "worker-gpu": "gpu", "worker-gpu-cpu": "gpu",
                  "worker-control": "control", "worker-events": "events"}
 K8S_POOLS = {"worker-predict": "predict", "worker-gpu": "gpu", "worker-control": "control", "worker-events": "events"}
@@ -128,16 +139,47 @@ def test_compose_services_have_health_checks_and_wait_for_healthy_dependencies()
             assert condition == {"condition": "service_healthy"}, f"{name} -> {dependency}: {condition}"
             assert dependency in services
     assert "redis" in services["api"]["depends_on"] and "redis" in services["worker-predict"]["depends_on"]
-    assert services["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    assert services["redis"]["healthcheck"]["test"] == ["CMD-SHELL", REDIS_HEALTH]
     assert "/readyz" in " ".join(services["api"]["healthcheck"]["test"])
 
 
 def test_compose_redis_persists_and_is_not_published():
     redis = compose()["services"]["redis"]
-    command = redis["command"]
-    assert command[command.index("--appendonly") + 1] == "yes"
+    assert redis["command"] == ["sh", "-c", REDIS_SCRIPT.replace("$", "$$")]  # $$: the container's shell expands it
     assert any(v.endswith(":/data") for v in redis["volumes"]), "the append-only file must live on a volume"
     assert "ports" not in redis
+
+
+def test_compose_redis_demands_a_password_that_every_service_sends():
+    services = compose()["services"]
+    redis = services["redis"]
+    required = "${REDIS_PASSWORD:?"
+    assert redis["environment"]["REDIS_PASSWORD"].startswith(required), "no password must stop `docker compose up`"
+    assert redis["environment"]["REDISCLI_AUTH"].startswith(required), "the health check must authenticate"
+    assert redis["user"] == "redis"
+    for name, service in services.items():
+        if name != "redis":
+            assert service["environment"]["REDIS_URL"] == "${REDIS_URL:-redis://:${REDIS_PASSWORD}@redis:6379/0}", name
+    assert "REDIS_PASSWORD" in env_example_names(ENV_EXAMPLE.read_text().replace("#REDIS_PASSWORD", "REDIS_PASSWORD"))
+    assert "\nREDIS_PASSWORD=\n" in ENV_EXAMPLE.read_text(), ".env.example must ask for it (uncommented, empty)"
+
+
+def test_compose_command_lines_hold_no_secret():
+    """A command line is visible to `ps` and `docker inspect`: secrets go in the environment."""
+    for name, service in compose()["services"].items():
+        command = " ".join(service.get("command", []))
+        assert "--basic-auth" not in command and "--requirepass" not in command, name
+        for var in ("PASSWORD", "SECRET", "TOKEN"):
+            assert not re.search(rf"\$\{{[A-Z_]*{var}", command), f"{name}: {var} interpolated into its command"
+
+
+def test_compose_passes_the_operator_token_and_the_webhook_settings():
+    services = compose()["services"]
+    assert services["api"]["environment"]["OPERATOR_TOKEN"] == "${OPERATOR_TOKEN:-}"
+    for name in ["api", *COMPOSE_POOLS]:
+        env = services[name]["environment"]
+        assert env["WEBHOOK_SIGNING_SECRET"] == "${WEBHOOK_SIGNING_SECRET:-}", name
+        assert env["WEBHOOK_ALLOWED_HOSTS"] == "${WEBHOOK_ALLOWED_HOSTS:-}", name
 
 
 def test_compose_worker_commands_are_the_process_model():
@@ -149,7 +191,7 @@ def test_compose_worker_commands_are_the_process_model():
         assert services[name]["healthcheck"]["test"] == [
             "CMD-SHELL", f"celery -A tasks.celery_app inspect ping -d {node}@$$HOSTNAME --timeout 10"], name
     assert " ".join(services["api"]["command"]) == API_COMMAND
-    assert " ".join(services["flower"]["command"]).startswith(FLOWER_PREFIX)
+    assert " ".join(services["flower"]["command"]) == FLOWER_COMMAND
 
 
 def test_compose_predict_replicas_gpu_reservation_and_cpu_fallback():
@@ -168,7 +210,8 @@ def test_compose_predict_replicas_gpu_reservation_and_cpu_fallback():
 def test_compose_flower_is_published_on_loopback_only():
     flower = compose()["services"]["flower"]
     assert flower["ports"] and all(str(p).startswith("127.0.0.1:") for p in flower["ports"]), flower["ports"]
-    assert "${FLOWER_PASSWORD:?" in " ".join(flower["command"]), "an empty password must stop `docker compose up`"
+    auth = flower["environment"]["FLOWER_BASIC_AUTH"]
+    assert auth.startswith("${FLOWER_USER:-admin}:${FLOWER_PASSWORD:?"), "an empty password must stop `docker compose up`"
 
 
 def test_compose_shares_upload_and_model_volumes_at_the_configured_paths():
@@ -251,6 +294,12 @@ def test_flower_options_exist():
             "print(options.port)")
     ok = subprocess.run([sys.executable, "-c", code, json.dumps(argvs)], capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0 and ok.stdout.strip() == "5555", ok.stderr
+    # FLOWER_BASIC_AUTH, which compose and k8s set in its environment, is the option Flower reads
+    env_code = ("import flower.options; from tornado.options import options; from flower.command import apply_env_options\n"
+                "apply_env_options(); print(options.basic_auth)")
+    env = {"PATH": "/usr/bin:/bin", "FLOWER_BASIC_AUTH": "admin:pw"}
+    read = subprocess.run([sys.executable, "-c", env_code], capture_output=True, text=True, timeout=60, env=env)
+    assert read.returncode == 0 and read.stdout.strip() == "['admin:pw']", read.stderr
     bad = subprocess.run([sys.executable, "-c", code, json.dumps([["--prot=5555"]])], capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0 and "Unrecognized command line option" in bad.stderr
 
@@ -468,14 +517,16 @@ def test_services_select_their_deployments_and_ports():
     assert services["flower"]["spec"].get("type", "ClusterIP") == "ClusterIP", "Flower's /metrics is open: keep it in-cluster"
 
 
-def test_references_resolve_and_the_flower_password_is_a_secret():
+def test_references_resolve_and_secrets_are_the_operators():
     docs = k8s_docs()
     defined = {(d["kind"], d["metadata"]["name"]) for d in docs}
+    defined |= {("Secret", name) for name in OPERATOR_SECRETS}
     config = _by_kind("ConfigMap")["brigade-settings"]["data"]
-    secret = _by_kind("Secret")["brigade-flower"]
     settings = {name for name, _, _ in settings_module.describe()}
     assert set(config) <= settings | {"REDIS_ADDRESS"}, sorted(set(config) - settings)
-    assert "FLOWER_PASSWORD" not in config and "FLOWER_PASSWORD" in secret["stringData"]
+    secret_keys = set().union(*OPERATOR_SECRETS.values())
+    assert not secret_keys & set(config) and "REDIS_URL" not in config, "a secret (or a URL holding one) in the ConfigMap"
+    assert not _by_kind("Secret"), "a Secret in git ships its value (or a placeholder): the operator creates them"
     for doc in docs:
         if doc["kind"] != "Deployment":
             continue
@@ -490,20 +541,45 @@ def test_references_resolve_and_the_flower_password_is_a_secret():
             for var in container.get("env", []):
                 ref = var.get("valueFrom", {})
                 if "secretKeyRef" in ref:
-                    assert ref["secretKeyRef"]["key"] in _by_kind("Secret")[ref["secretKeyRef"]["name"]]["stringData"]
+                    assert ref["secretKeyRef"]["key"] in OPERATOR_SECRETS[ref["secretKeyRef"]["name"]]
                 if "configMapKeyRef" in ref:
                     assert ref["configMapKeyRef"]["key"] in _by_kind("ConfigMap")[ref["configMapKeyRef"]["name"]]["data"]
-            # $(VAR) in a command expands only for variables the container names in `env`.
-            named = {var["name"] for var in container.get("env", [])}
+            # $(VAR) in a command expands only for variables the container names in `env`; in an env
+            # value, only for those named before it.
+            named = [var["name"] for var in container.get("env", [])]
             for ref in re.findall(r"\$\(([A-Z_]+)\)", " ".join(container.get("command", []))):
                 assert ref in named, f"{doc['metadata']['name']}: $({ref}) is not expanded"
+            for i, var in enumerate(container.get("env", [])):
+                for ref in re.findall(r"\$\(([A-Z_]+)\)", var.get("value", "")):
+                    assert ref in named[:i], f"{doc['metadata']['name']}: $({ref}) in {var['name']} is not expanded"
+
+
+def test_every_secret_the_pods_need_is_created_by_a_documented_command():
+    """None ships in git; docs/DEPLOY.md says how to create each, with every key the pods read."""
+    used: dict[str, set] = {}
+    for doc in k8s_docs():
+        for container in _containers(doc):
+            for source in container.get("envFrom", []):
+                if "secretRef" in source:
+                    used.setdefault(source["secretRef"]["name"], set())
+            for var in container.get("env", []):
+                if ref := var.get("valueFrom", {}).get("secretKeyRef"):
+                    used.setdefault(ref["name"], set()).add(ref["key"])
+    assert set(used) == set(OPERATOR_SECRETS), sorted(set(used) ^ set(OPERATOR_SECRETS))
+    commands = re.sub(r"\\\n\s*", " ", DEPLOY_DOC.read_text())
+    for name, keys in OPERATOR_SECRETS.items():
+        assert used[name] <= keys
+        (line,) = [c for c in commands.splitlines() if f"create secret generic {name} " in c]
+        for key in keys:
+            assert f"--from-literal={key}=" in line, (name, key)
+
 
 
 def test_uploads_live_on_s3_with_credentials_in_a_secret_and_no_shared_upload_volume():
     config = _by_kind("ConfigMap")["brigade-settings"]["data"]
     assert config["STORAGE_BACKEND"] == "s3" and config["S3_BUCKET"]
     credentials = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
-    assert not credentials & set(config) and credentials <= set(_by_kind("Secret")["brigade-s3"]["stringData"])
+    assert not credentials & set(config) and credentials == OPERATOR_SECRETS["brigade-s3"]
     deployments = _by_kind("Deployment")
     local_dirs = {"api": config["UPLOAD_DIR"], "worker-predict": config["WORKER_CACHE_DIR"],
                   "worker-gpu": config["WORKER_CACHE_DIR"], "worker-control": config["WORKER_CACHE_DIR"]}
@@ -519,9 +595,87 @@ def test_uploads_live_on_s3_with_credentials_in_a_secret_and_no_shared_upload_vo
 def test_redis_keeps_its_data_on_a_volume():
     redis = _by_kind("Deployment")["redis"]
     (container,) = _containers(redis)
-    assert container["args"][container["args"].index("--appendonly") + 1] == "yes"
+    assert "--appendonly yes" in container["command"][2]
     assert any(m["mountPath"] == "/data" for m in container["volumeMounts"])
     assert redis["spec"]["strategy"]["type"] == "Recreate"
+
+
+def _secret_env(container: dict, name: str) -> tuple[str, str] | None:
+    for var in container.get("env", []):
+        if var["name"] == name and "secretKeyRef" in var.get("valueFrom", {}):
+            ref = var["valueFrom"]["secretKeyRef"]
+            return ref["name"], ref["key"]
+    return None
+
+
+def test_k8s_redis_demands_the_password_of_its_secret_and_every_pod_sends_it():
+    deployments = _by_kind("Deployment")
+    (redis,) = _containers(deployments["redis"])
+    assert redis["command"] == ["sh", "-c", REDIS_SCRIPT], "requirepass on stdin, not in argv"
+    assert _secret_env(redis, "REDIS_PASSWORD") == _secret_env(redis, "REDISCLI_AUTH") == ("brigade-redis", "REDIS_PASSWORD")
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert redis[probe]["exec"]["command"] == ["sh", "-c", REDIS_HEALTH], probe
+    assert deployments["redis"]["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
+    for name, doc in deployments.items():
+        if name == "redis":
+            continue
+        (container,) = _containers(doc)
+        env = {var["name"]: var for var in container["env"]}
+        assert _secret_env(container, "REDIS_PASSWORD") == ("brigade-redis", "REDIS_PASSWORD"), name
+        assert env["REDIS_URL"]["value"] == "redis://:$(REDIS_PASSWORD)@redis:6379/0", name
+    for scaled in _by_kind("ScaledObject").values():
+        (trigger,) = scaled["spec"]["triggers"]
+        assert trigger["metadata"]["passwordFromEnv"] == "REDIS_PASSWORD", scaled["metadata"]["name"]
+
+
+def test_k8s_operator_token_webhooks_and_flower_auth_come_from_secrets():
+    deployments = _by_kind("Deployment")
+    (api,) = _containers(deployments["api"])
+    assert _secret_env(api, "OPERATOR_TOKEN") == ("brigade-operator", "OPERATOR_TOKEN")
+    assert not any(k.startswith("prometheus.io/") for k in deployments["api"]["spec"]["template"]["metadata"].get("annotations", {})), (
+        "prometheus.io annotations cannot send OPERATOR_TOKEN: scrape with credentials_file (docs/DEPLOY.md)")
+    assert "credentials_file" in DEPLOY_DOC.read_text()
+    for name in ["api", *K8S_POOLS]:
+        (container,) = _containers(deployments[name])
+        assert _secret_env(container, "WEBHOOK_SIGNING_SECRET") == ("brigade-webhooks", "WEBHOOK_SIGNING_SECRET"), name
+    assert "WEBHOOK_ALLOWED_HOSTS" in _by_kind("ConfigMap")["brigade-settings"]["data"]
+    (flower,) = _containers(deployments["flower"])
+    assert " ".join(flower["command"]) == FLOWER_COMMAND
+    env = {var["name"]: var for var in flower["env"]}
+    assert env["FLOWER_BASIC_AUTH"]["value"] == "$(FLOWER_USER):$(FLOWER_PASSWORD)"
+    assert _secret_env(flower, "FLOWER_PASSWORD") == ("brigade-flower", "FLOWER_PASSWORD")
+    for doc in deployments.values():
+        for container in _containers(doc):
+            command = " ".join(container.get("command", []))
+            assert "--basic-auth" not in command and "--requirepass" not in command, doc["metadata"]["name"]
+
+
+def _selects(selector: dict, labels: dict) -> bool:
+    return selector.get("matchLabels", {}).items() <= labels.items()
+
+
+def test_network_policies_keep_redis_to_brigade_and_keda_and_the_api_to_what_it_needs():
+    policies = _by_kind("NetworkPolicy")
+    deployments = _by_kind("Deployment")
+    pod_labels = {name: d["spec"]["template"]["metadata"]["labels"] for name, d in deployments.items()}
+    (redis_policy,) = [p for p in policies.values() if _selects(p["spec"]["podSelector"], pod_labels["redis"])
+                       and "Ingress" in p["spec"]["policyTypes"]]
+    (rule,) = redis_policy["spec"]["ingress"]
+    assert [p["port"] for p in rule["ports"]] == [6379]
+    sources = rule["from"]
+    assert all(set(s) <= {"podSelector", "namespaceSelector"} for s in sources)
+    pod_sources = [s["podSelector"] for s in sources if "namespaceSelector" not in s]
+    for name, labels in pod_labels.items():  # every Brigade pod may connect ...
+        assert any(_selects(s, labels) for s in pod_sources), name
+    for s in pod_sources:  # ... and only Brigade's
+        assert s["matchLabels"].get("app.kubernetes.io/part-of") == "brigade", s
+    assert [s["namespaceSelector"] for s in sources if "namespaceSelector" in s] == [
+        {"matchLabels": {"kubernetes.io/metadata.name": "keda"}}], "KEDA's operator reads the queue lengths"
+    (api_policy,) = [p for p in policies.values() if _selects(p["spec"]["podSelector"], pod_labels["api"])
+                     and "Egress" in p["spec"]["policyTypes"]]
+    assert not _selects(api_policy["spec"]["podSelector"], pod_labels["worker-predict"]), "workers deliver webhooks anywhere"
+    ports = sorted(p["port"] for rule in api_policy["spec"]["egress"] for p in rule["ports"])
+    assert ports == [53, 53, 443, 6379], ports
 
 
 def test_kustomization_lists_every_manifest():

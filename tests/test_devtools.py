@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import stat
 
 import pytest
 
 from brigade.settings import ROOT, describe
-from devtools import run_stack, settings_doc
+from devtools import procs, run_stack, settings_doc
 
 pytestmark = pytest.mark.unit  # its layer (tests/conftest.py): source and generator output, in this process
 
@@ -85,7 +86,7 @@ def test_settings_md_puts_every_setting_under_its_section_once():
 
 
 def test_run_stack_says_what_it_starts():
-    table = run_stack.processes(True, replicas=2, flower_auth=("user", "password"), shards=2)
+    table = run_stack.processes(True, replicas=2, shards=2)
     kinds = [name.rstrip("0123456789") for name, _ in table]
     described = " ".join(run_stack.__doc__.lower().split())
     missing = [kind for kind in dict.fromkeys(kinds) if kind not in described]
@@ -94,9 +95,39 @@ def test_run_stack_says_what_it_starts():
 
 
 def test_run_stack_commands_name_modules_that_exist():
-    for name, cmd in run_stack.processes(True, replicas=1, flower_auth=("user", "password"), shards=1):
+    for name, cmd in run_stack.processes(True, replicas=1, shards=1):
         modules = [cmd[i + 1] for i, arg in enumerate(cmd[:-1]) if arg == "-m"]
         for module in modules:
             assert importlib.util.find_spec(module) is not None, f"{name}: python -m {module}"
         if name != "redis":
             assert modules[0] == "devtools.wait_redis", f"{name} does not wait for the embedded Redis"
+
+
+def test_run_stack_keeps_secrets_out_of_command_lines(tmp_path, monkeypatch):
+    """The Redis password lives in a 0600 config file that redis-server reads, Flower's basic auth in
+    its environment: the process table (the Procfile's text, every process's argv) holds no secret."""
+    monkeypatch.setattr(run_stack, "REDIS_PASSWORD_FILE", tmp_path / "redis-password")
+    monkeypatch.setattr(run_stack, "REDIS_CONFIG_FILE", tmp_path / "redis.conf")
+    url = run_stack.embedded_redis_url()
+    password = (tmp_path / "redis-password").read_text().strip()
+    assert len(password) >= 32 and url == f"redis://:{password}@127.0.0.1:{run_stack.EMBEDDED_REDIS_PORT}/0"
+    assert run_stack.embedded_redis_url() == url, "the password is reused on later runs"
+    for name in ("redis-password", "redis.conf"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
+    assert f"requirepass {password}" in (tmp_path / "redis.conf").read_text().splitlines()
+    assert password not in procs.redacted(url) and procs.redacted(url).startswith("redis://:***@")
+    assert procs.redacted("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+    table = run_stack.processes(True, replicas=1, shards=1)
+    (redis_cmd,) = [cmd for name, cmd in table if name == "redis"]
+    assert str(tmp_path / "redis.conf") in redis_cmd, "redis-server must read the password from its config file"
+    flower = procs.flower_env("admin", "s3cret-pass")
+    assert flower == {"FLOWER_BASIC_AUTH": "admin:s3cret-pass"}
+    text = " ".join(" ".join(cmd) for _, cmd in table)
+    assert "--basic-auth" not in text and "requirepass" not in text and password not in text
+    with pytest.raises(ValueError):
+        procs.flower_env("admin", "a,b")  # Flower would read two credentials
+    procfile = tmp_path / "Procfile"
+    procfile.write_text("old")
+    procfile.chmod(0o644)
+    run_stack.write_private(procfile, "new\n")
+    assert procfile.read_text() == "new\n" and stat.S_IMODE(procfile.stat().st_mode) == 0o600

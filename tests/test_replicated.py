@@ -102,17 +102,21 @@ def test_a_replica_killed_mid_task_loses_nothing(api, replicas, clips, stack):
     replicas.remove(victim)
 
 
-def test_a_hostile_message_fails_its_job_and_the_replica_lives_on(api, replicas):
-    """A message naming a file outside shared storage (as if someone wrote to the broker) fails
-    its job with a clear error; the replica is still there for the next job."""
+@pytest.mark.parametrize("video_uri, sha256, detail", [
+    ("file:///etc/passwd", "0" * 64, "sha256 does not name its video"),  # a forged hash: before any cache lookup
+    (f"file:///tmp/{'0' * 64}.mp4", "0" * 64, "outside UPLOAD_DIR"),  # a well-named file outside shared storage
+])
+def test_a_hostile_message_fails_its_job_and_the_replica_lives_on(api, replicas, video_uri, sha256, detail):
+    """A message as if someone wrote to the broker fails its job with a clear error that names no
+    server path; the replica is still there for the next job."""
     from tasks.celery_app import app as celery
 
     job_id = jobs.create_job("video-tags", "single")
     celery.send_task("tasks.predict.tag_video", task_id=job_id,
-                     kwargs={"job_id": job_id, "video_uri": "file:///etc/passwd", "sha256": "0" * 64})
+                     kwargs={"job_id": job_id, "video_uri": video_uri, "sha256": sha256})
     body = wait_job(api, job_id)
     assert body["status"] == "failed"
-    assert "outside UPLOAD_DIR" in body["error"]["detail"]
+    assert detail in body["error"]["detail"] and "/etc" not in body["error"]["detail"]
     assert all(w.proc.poll() is None for w in replicas)
     echo = requests.post(f"{api}/v1/echo", params={"wait": 10}, json={"payload": "still here"}, timeout=30).json()
     assert echo["result"]["echo"] == "still here"

@@ -1,0 +1,34 @@
+"""Held requests, bounded: a `?wait=` long-poll (and the hotel endpoint's short synchronous wait)
+holds a request thread while it waits. Each API process lets at most MAX_HELD_WAITS of its threads
+wait at once; a request that finds them all taken is answered at once with what is known (the
+client polls again), so 64 clients holding long-polls cannot starve /healthz or anyone else."""
+
+from __future__ import annotations
+
+import threading
+
+from app import context
+from brigade import jobs
+
+_slots: dict[int, threading.BoundedSemaphore] = {}
+_slots_lock = threading.Lock()
+
+
+def _semaphore(size: int) -> threading.BoundedSemaphore:
+    with _slots_lock:
+        if size not in _slots:
+            _slots[size] = threading.BoundedSemaphore(size)
+        return _slots[size]
+
+
+def wait_for_terminal(job_id: str, seconds: float, *, just_created: bool = False) -> dict | None:
+    """`jobs.wait_for_terminal` in a held slot; without a free slot, the record as it is now."""
+    if seconds <= 0:
+        return jobs.get_job(job_id)
+    slots = _semaphore(context.settings().MAX_HELD_WAITS)
+    if not slots.acquire(blocking=False):
+        return jobs.get_job(job_id)
+    try:
+        return jobs.wait_for_terminal(job_id, seconds, just_created=just_created)
+    finally:
+        slots.release()
