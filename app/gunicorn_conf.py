@@ -7,7 +7,7 @@ import tempfile
 
 bind = os.environ.get("API_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("API_WORKERS", "2"))
-worker_class = "gthread"
+worker_class = "app.gunicorn_worker.HeaderDeadlineWorker"  # gthread, with a deadline on request headers
 threads = int(os.environ.get("API_THREADS", "16"))
 timeout = 120
 accesslog = "-"

@@ -208,6 +208,9 @@ def _add_shared_responses(spec: dict) -> dict:
                 shared["503"] = "the broker does not answer: nothing was queued (the job, if created, is failed); retry later"
             for status, description in shared.items():
                 operation["responses"].setdefault(status, _problem(description))
+    for operations in spec["paths"].values():  # gunicorn's own answer, before the app: HTML, not a problem
+        for operation in operations.values():
+            operation["responses"].setdefault("414", {"description": "request line over gunicorn's limit (4094 bytes)"})
     return spec
 
 

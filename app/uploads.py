@@ -49,7 +49,9 @@ def receive_upload() -> tuple[HashingUpload, str]:
             files = request.files
             if FIELD not in files:
                 raise ApiError(400, "missing-field", f"multipart body has no '{FIELD}' file field",
-                               fields=sorted(files.keys()) + sorted(request.form.keys()))
+                               # a part whose Content-Disposition has no readable name has the name None
+                               fields=sorted(k for k in files.keys() if k is not None)
+                               + sorted(k for k in request.form.keys() if k is not None))
             storage = files[FIELD]
             upload = storage.stream
             if not isinstance(upload, HashingUpload):  # werkzeug keeps tiny parts in memory

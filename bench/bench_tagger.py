@@ -437,7 +437,7 @@ def markdown(r: dict) -> str:
                      f"{v['precision']:.2f} / {v['recall']:.2f}; {v[fps_key(served)]}",
                      f"shots {v['shot_precision']:.2f} / {v['shot_recall']:.2f}, cuts {v['cuts_found']}"))
     rows.append(("model / device / threads", f"`{r['model']}` / {r['device']} ({r['dtype']}) / "
-                 f"torch {r['torch_threads']}, ffmpeg {r['ffmpeg_threads']}", r["machine_line"]))
+                 f"torch {r['torch_threads']}, ffmpeg {r['ffmpeg_threads']} (nice +{r.get('ffmpeg_nice', 0)})", r["machine_line"]))
     lines = [f"### Video tagger (pretrained `{r['model']}`, CPU, in process)", "",
              "| metric | value | target / note |", "|---|---|---|"]
     lines += [f"| {m} | {v} | {t} |" for m, v, t in rows]
@@ -498,6 +498,7 @@ def main(argv=None) -> None:
         "dtype": str(tagger.dtype).removeprefix("torch."),
         "torch_threads": torch.get_num_threads(),
         "ffmpeg_threads": get_settings().FFMPEG_THREADS,
+        "ffmpeg_nice": get_settings().FFMPEG_NICE,
         "windows_per_batch": tagger.batch_windows,
         "cuda_batch": CUDA_BATCH,
         "frame_size": tagger.frame_size,

@@ -173,6 +173,7 @@ MODULE_LAYERS = {
     "test_synth.py": "integration",
     "test_tagger.py": "integration",
     "test_slow_clients.py": "integration",
+    "test_slow_headers.py": "integration",
     "test_tiers.py": "integration",
     "test_web_page.py": "integration",
 }

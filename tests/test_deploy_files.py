@@ -334,7 +334,9 @@ def test_the_wsgi_app_imports_without_torch(tmp_path):
 
 def test_the_gunicorn_config_loads_with_its_prometheus_hooks(tmp_path):
     code = ("import runpy, os; ns = runpy.run_path('app/gunicorn_conf.py')\n"
-            "assert ns['worker_class'] == 'gthread' and callable(ns['child_exit']) and callable(ns['on_starting'])\n"
+            "from gunicorn.util import load_class; from gunicorn.workers.gthread import ThreadWorker\n"
+            "assert issubclass(load_class(ns['worker_class']), ThreadWorker)\n"
+            "assert callable(ns['child_exit']) and callable(ns['on_starting'])\n"
             "print(os.environ['PROMETHEUS_MULTIPROC_DIR'])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT,
                          env={**_clean_env(), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom")})

@@ -113,3 +113,31 @@ def test_decode_memory_does_not_grow_with_length():
     whole_long_clip = 40 * 4 * 128 * 128 * 3
     assert long_peak < 1.3 * short_peak + 100_000, (short_peak, long_peak)
     assert long_peak < whole_long_clip / 5
+
+
+def test_the_decoder_runs_below_the_worker_s_priority():
+    """FFMPEG_NICE: while a batch is in the consumer's hands, the ffmpeg feeding it runs niced."""
+    import os
+    from pathlib import Path
+
+    from brigade.settings import get_settings
+
+    def ffmpeg_children() -> dict[int, int]:
+        """pid -> nice of this process's ffmpeg children (/proc/<pid>/stat: field 19 is nice)."""
+        found = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    fields = (entry / "stat").read_text().rpartition(")")[2].split()
+                    if int(fields[1]) == os.getpid() and "ffmpeg" in (entry / "comm").read_text():
+                        found[int(entry.name)] = int(fields[16])
+                except (OSError, ValueError):
+                    continue
+        return found
+
+    path, _ = clip(seed=5, duration_s=20.0)
+    batches = iter_frame_batches(path, fps=1.0, size=32, batch=1)
+    next(batches)
+    seen = ffmpeg_children()
+    batches.close()
+    assert seen and set(seen.values()) == {os.getpriority(os.PRIO_PROCESS, 0) + get_settings().FFMPEG_NICE}

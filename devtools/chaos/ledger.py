@@ -23,7 +23,6 @@ class Ledger:
         self._lock = threading.Lock()
         self._redis_fault = False
         self.phase = "setup"
-        self.session = requests.Session()
 
     def fault(self, kind: str, target: str, **details) -> None:
         entry = {"phase": self.phase, "kind": kind, "target": target, "t": round(time.time() - self.started, 2), **details}
@@ -59,7 +58,7 @@ class Ledger:
 
     def http(self, method: str, url: str, *, session: requests.Session | None = None, **kwargs) -> requests.Response:
         kwargs.setdefault("timeout", 60)
-        response = (session or self.session).request(method, url, **kwargs)
+        response = (session or requests).request(method, url, **kwargs)  # a fresh connection unless told
         self.note(method, url, response)
         if response.status_code == 202 and method.upper() == "POST":
             try:

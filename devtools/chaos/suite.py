@@ -43,13 +43,13 @@ class Scale:
     fuzz_max_time_s: int = 150
     long_polls: int = 100
     dribblers: int = 100
-    slow_clients_s: float = 20.0
+    slow_clients_s: float = 10.0
     drain_s: float = 300.0
 
 
 FULL = Scale()
 TINY = Scale(video_jobs=2, sharded_jobs=1, hotel_requests=4, stall_s=3.0, fuzz_examples=2, fuzz_max_time_s=30,
-             long_polls=5, dribblers=5, slow_clients_s=3.0, drain_s=120.0)
+             long_polls=5, dribblers=5, slow_clients_s=2.0, drain_s=120.0)
 
 
 def stack_env(root: Path, redis_url: str) -> dict[str, str]:
@@ -392,10 +392,21 @@ class Chaos:
         for worker in self.workers["predict"]:
             self.stack.wait_ready(worker, timeout=180)
         rec.update(fuzz(self.api, self.root / "fuzz", self.scale.fuzz_examples, self.scale.fuzz_max_time_s))
+        # schemathesis' requests do not go through the Ledger: its 5xx are read from the API's access log
+        for line in self.api_log_lines():
+            m = re.search(r'"(\S+) (\S+) HTTP/[\d.]+" (5\d\d) .*"schemathesis', line)
+            if m:
+                self.ledger.statuses[int(m.group(3))] += 1
+                self.ledger.server_errors.append({"phase": self.ledger.phase, "method": m.group(1), "url": m.group(2)[:300],
+                                                  "status": int(m.group(3)), "body": "see the API log / schemathesis.log"})
+
+    def api_log_lines(self) -> list[str]:
+        return [line for log in sorted(self.stack.logs.glob("api-*.log")) for line in log.read_text(errors="replace").splitlines()]
 
     def phase_slow_clients(self) -> None:
         s = self.scale
         rec = self.phase("7 slow clients")
+        rec["polled_job_status"] = (self.job(self.queued_job) or {}).get("status")  # queued: no predict replica now
         rec.update(slow_clients(self.api, self.queued_job, s.long_polls, s.dribblers, s.slow_clients_s, self.ledger))
 
     def drain(self) -> dict:
@@ -414,19 +425,25 @@ class Chaos:
             time.sleep(1)
         by_status: dict[str, int] = {}
         reasons: dict[str, int] = {}
+        samples: dict[str, list] = {}
         lost = []
         for job_id, record in records.items():
             status = record.get("status", "missing")
             by_status[status] = by_status.get(status, 0) + 1
             if status == "failed":
-                kind = (record.get("error") or {}).get("type", "unknown")
+                error = record.get("error") or {}
+                kind = error.get("type", "unknown")
                 reasons[kind] = reasons.get(kind, 0) + 1
+                if len(samples.setdefault(kind, [])) < 3:
+                    samples[kind].append({"job_id": job_id, "kind": record.get("kind"), "mode": record.get("mode"),
+                                          "detail": str(error.get("detail"))[:300]})
             elif status not in jobs.TERMINAL:
                 lost.append({"job_id": job_id, "status": status, "kind": record.get("kind"), "mode": record.get("mode")})
         missing = sorted(self.ledger.accepted - set(ids))  # accepted by the API, no record at all
         lost += [{"job_id": i, "status": "no record"} for i in missing]
         return {"jobs_accepted": len(ids) + len(missing), "succeeded": by_status.get("succeeded", 0),
                 "failed": by_status.get("failed", 0), "failed_by_reason": dict(sorted(reasons.items())),
+                "failed_samples": samples,
                 "lost": len(lost), "lost_jobs": lost[:20], "drain_bound_s": self.scale.drain_s}
 
 
@@ -450,6 +467,7 @@ def fuzz(api: str, root: Path, examples: int, max_time_s: int) -> dict:
     result = {"command": " ".join(cmd[1:]).replace(api, "<api>"), "exit_code": out.returncode,
               "wall_s": round(time.time() - started, 1)}
     result.update(_parse_junit(junit) if junit.exists() else {"junit": "missing"})
+    result["failures"] = _parse_failures(text)
     m = re.search(r"Test cases:\s*\n?\s*(\d+) generated", text)
     if m:
         result["cases_generated"] = int(m.group(1))
@@ -459,6 +477,23 @@ def fuzz(api: str, root: Path, examples: int, max_time_s: int) -> dict:
     result["summary_tail"] = text.strip().splitlines()[-25:]
     _ = report
     return result
+
+
+def _parse_failures(text: str) -> list[dict]:
+    """Each failing check of schemathesis' report: the operation, the check, what it received, the curl line."""
+    failures: list[dict] = []
+    operation = None
+    for block in re.split(r"\n_{3,} (.+?) _{3,}\n", text)[1:]:
+        if operation is None:
+            operation = block
+            continue
+        curl = re.search(r"^\s*(curl .+)$", block, re.M)
+        for check in re.findall(r"^- (ST\d+ .+)$", block, re.M):
+            received = re.search(r"^\[(\d{3})\] ", block, re.M)
+            failures.append({"operation": operation, "check": check.strip(), "status": int(received.group(1)) if received else None,
+                             "reproduce": (curl.group(1)[:600] if curl else "")})
+        operation = None
+    return failures
 
 
 def _parse_junit(path: Path) -> dict:
@@ -477,34 +512,71 @@ def _parse_junit(path: Path) -> dict:
 
 
 def slow_clients(api: str, job_id: str, long_polls: int, dribblers: int, seconds: float, ledger: Ledger) -> dict:
+    """Three windows of `seconds` each: the long-polls alone, the header dribblers alone, both; /healthz
+    sampled on a fresh connection every 0.1 s with a 5 s timeout (a timed-out sample counts 5000 ms)."""
+    baseline = _sample_healthz(api, 2.0, ledger)
+    out = {"long_polls": long_polls, "dribblers": dribblers, "seconds_per_window": seconds,
+           "healthz_idle_p50_ms": baseline["p50_ms"], "windows": {}}
+    for name, polls, dribs in (("long-polls", long_polls, 0), ("dribblers", 0, dribblers), ("both", long_polls, dribblers)):
+        out["windows"][name] = _slow_window(api, job_id, polls, dribs, seconds, ledger)
+    worst = max(w["healthz"]["worst_ms"] for w in out["windows"].values())
+    out["healthz_worst_ms"] = worst
+    out["healthz_timeouts"] = sum(w["healthz"]["timeouts"] for w in out["windows"].values())
+    return out
+
+
+def _sample_healthz(api: str, seconds: float, ledger: Ledger, timeout: float = 5.0) -> dict:
+    samples, timeouts, other = [], 0, 0
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        t = time.perf_counter()
+        try:
+            code = requests.get(f"{api}/healthz", timeout=timeout).status_code
+            ledger.statuses[code] += 1
+            other += code != 200
+        except requests.Timeout:
+            timeouts += 1
+        except requests.RequestException:
+            other += 1
+        samples.append((time.perf_counter() - t) * 1000)
+        time.sleep(0.1)
+    samples.sort()
+    return {"samples": len(samples), "timeouts": timeouts, "errors": other,
+            "p50_ms": round(samples[len(samples) // 2], 1), "p99_ms": round(samples[int(len(samples) * 0.99)], 1),
+            "worst_ms": round(samples[-1], 1)}
+
+
+def _slow_window(api: str, job_id: str, long_polls: int, dribblers: int, seconds: float, ledger: Ledger) -> dict:
     from urllib.parse import urlsplit
 
     host, port = urlsplit(api).hostname, urlsplit(api).port
     stop = threading.Event()
-    poll_status: dict[str, int] = {}
     lock = threading.Lock()
+    poll_answers: dict[str, int] = {}
+    dribble_end: dict[str, int] = {}
+
+    def _count(table: dict, what: str) -> None:
+        with lock:
+            table[what] = table.get(what, 0) + 1
 
     def _poll():
-        session = requests.Session()
-        while not stop.is_set():
-            try:
-                code = session.get(f"{api}/v1/jobs/{job_id}", params={"wait": 10}, timeout=60).status_code
-            except requests.RequestException as exc:
-                code = exc.__class__.__name__
-            with lock:
-                poll_status[str(code)] = poll_status.get(str(code), 0) + 1
-            if isinstance(code, int) and code >= 500:
-                ledger.server_errors.append({"phase": ledger.phase, "method": "GET", "url": "/v1/jobs/<id>?wait=10", "status": code})
+        with requests.Session() as session:
+            while not stop.is_set():
+                try:
+                    response = session.get(f"{api}/v1/jobs/{job_id}", params={"wait": 10}, timeout=30)
+                    ledger.note("GET", "/v1/jobs/<id>?wait=10", response)
+                    _count(poll_answers, str(response.status_code))
+                except requests.RequestException as exc:
+                    _count(poll_answers, exc.__class__.__name__)
+                    stop.wait(0.5)
 
     request = f"GET /healthz HTTP/1.1\r\nHost: {host}\r\nX-Slow: " + "a" * 4000
-    dribble_end: dict[str, int] = {}
 
     def _dribble():
         try:
             sock = socket.create_connection((host, port), timeout=5)
         except OSError as exc:
-            with lock:
-                dribble_end[f"connect: {exc.__class__.__name__}"] = dribble_end.get(f"connect: {exc.__class__.__name__}", 0) + 1
+            _count(dribble_end, f"connect failed: {exc.__class__.__name__}")
             return
         end = "held to the end"
         with sock:
@@ -517,48 +589,20 @@ def slow_clients(api: str, job_id: str, long_polls: int, dribblers: int, seconds
                     end = "closed by the server"
                     break
                 stop.wait(0.2)
-        with lock:
-            dribble_end[end] = dribble_end.get(end, 0) + 1
+        _count(dribble_end, end)
 
-    def _healthz_baseline(n: int) -> list[float]:
-        out = []
-        for _ in range(n):
-            t = time.perf_counter()
-            requests.get(f"{api}/healthz", timeout=30)
-            out.append((time.perf_counter() - t) * 1000)
-            time.sleep(0.05)
-        return out
-
-    baseline = _healthz_baseline(20)
     threads = [threading.Thread(target=_poll, daemon=True) for _ in range(long_polls)]
     threads += [threading.Thread(target=_dribble, daemon=True) for _ in range(dribblers)]
     for t in threads:
         t.start()
-    time.sleep(min(2.0, seconds / 4))
-    samples, failures = [], 0
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        t = time.perf_counter()
-        try:
-            code = requests.get(f"{api}/healthz", timeout=30).status_code
-            ledger.statuses[code] += 1
-            if code != 200:
-                failures += 1
-        except requests.RequestException:
-            failures += 1
-        samples.append((time.perf_counter() - t) * 1000)
-        time.sleep(0.1)
+    time.sleep(1.0)
+    healthz = _sample_healthz(api, seconds, ledger)
     stop.set()
     for t in threads:
-        t.join(30)
-    samples.sort()
-    return {"long_polls": long_polls, "dribblers": dribblers, "seconds": seconds,
-            "healthz_samples": len(samples), "healthz_failures": failures,
-            "healthz_baseline_p50_ms": round(sorted(baseline)[len(baseline) // 2], 1),
-            "healthz_p50_ms": round(samples[len(samples) // 2], 1) if samples else None,
-            "healthz_p99_ms": round(samples[int(len(samples) * 0.99)], 1) if samples else None,
-            "healthz_worst_ms": round(samples[-1], 1) if samples else None,
-            "long_poll_answers": dict(sorted(poll_status.items())), "dribblers_end": dict(sorted(dribble_end.items()))}
+        t.join(40)
+    time.sleep(1.0)  # the server lets go of the closed connections
+    return {"healthz": healthz, "long_poll_answers": dict(sorted(poll_answers.items())),
+            "dribblers_end": dict(sorted(dribble_end.items()))}
 
 
 def run(scale: Scale = FULL, root: Path | None = None, phases: tuple[str, ...] = ("kills", "redis", "time_limit", "poison",
@@ -589,6 +633,7 @@ def run(scale: Scale = FULL, root: Path | None = None, phases: tuple[str, ...] =
         "expected_503_during_redis_faults": ledger.expected_503,
         "http_statuses": {str(k): v for k, v in sorted(ledger.statuses.items(), key=lambda kv: str(kv[0]))},
         "healthz_worst_ms_under_slow_clients": slow_rec.get("healthz_worst_ms"),
+        "healthz_timeouts_under_slow_clients": slow_rec.get("healthz_timeouts"),
         "phases": ledger.phases, "logs": str(root / "logs"), "scale": scale.__dict__,
     }
     (root / "result.json").write_text(json.dumps(result, indent=1, default=str))
