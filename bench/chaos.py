@@ -67,7 +67,8 @@ def _windows(slow: dict) -> str:
         h = w["healthz"]
         cells.append(f"{name}: p50 {h['p50_ms']} / worst {h['worst_ms']} ms, {h['timeouts']}/{h['samples']} timed out")
     return (f"{slow['long_polls']} `?wait=` long-polls on a queued job, {slow['dribblers']} clients sending headers a byte per "
-            f"0.2 s; {slow['seconds_per_window']:.0f} s per window; idle p50 {slow['healthz_idle_p50_ms']} ms; " + "; ".join(cells))
+            f"0.2 s (reconnecting when dropped); {slow['seconds_per_window']:.0f} s per window; "
+            f"idle p50 {slow['healthz_idle_p50_ms']} ms; " + "; ".join(cells))
 
 
 def update_readme(table_md: str) -> None:

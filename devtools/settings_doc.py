@@ -69,7 +69,8 @@ DEPLOY_VARS = {
     "API_PORT": ("8000", "Host port of the API."),
     "API_WORKERS": ("2", "gunicorn worker processes of the API (app/gunicorn_conf.py)."),
     "API_THREADS": ("16", "Threads per gunicorn worker; each `?wait=` request holds one."),
-    "API_HEADER_TIMEOUT_S": ("5", "Seconds a request's head may take to arrive (read by the worker's event loop, app/gunicorn_worker.py); slower clients are cut off."),
+    "API_HEADER_TIMEOUT_S": ("5", "Seconds a request's head may take to arrive (read by the worker's event loop, "
+                                  "app/gunicorn_worker.py); slower clients are cut off."),
 }
 #: Settings whose value in the containers is not their default: value, and who sets it.
 CONTAINER_VALUES = {

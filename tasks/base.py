@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 
 from celery import Task
+from celery.exceptions import TimeLimitExceeded
 
 from brigade import jobs
 from brigade.settings import get_settings
@@ -38,6 +39,8 @@ def public_error(exc: BaseException) -> str:
         return exc.detail
     if isinstance(exc, StorageError):
         return str(exc)
+    if isinstance(exc, TimeLimitExceeded):
+        return "the task ran past its hard time limit (TASK_TIME_LIMIT_S) and was stopped"
     return f"{exc.__class__.__name__} (an internal error; the worker's log has the details)"
 
 

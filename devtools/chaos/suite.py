@@ -573,23 +573,24 @@ def _slow_window(api: str, job_id: str, long_polls: int, dribblers: int, seconds
     request = f"GET /healthz HTTP/1.1\r\nHost: {host}\r\nX-Slow: " + "a" * 4000
 
     def _dribble():
-        try:
-            sock = socket.create_connection((host, port), timeout=5)
-        except OSError as exc:
-            _count(dribble_end, f"connect failed: {exc.__class__.__name__}")
-            return
-        end = "held to the end"
-        with sock:
-            for ch in request:
-                if stop.is_set():
-                    break
-                try:
-                    sock.sendall(ch.encode())
-                except OSError:
-                    end = "closed by the server"
-                    break
+        """A byte of headers every 0.2 s; dropped by the server, it connects again (as slowloris does)."""
+        while not stop.is_set():
+            try:
+                sock = socket.create_connection((host, port), timeout=5)
+            except OSError as exc:
+                _count(dribble_end, f"connect failed: {exc.__class__.__name__}")
                 stop.wait(0.2)
-        _count(dribble_end, end)
+                continue
+            with sock:
+                for ch in request:
+                    if stop.is_set():
+                        break
+                    try:
+                        sock.sendall(ch.encode())
+                    except OSError:
+                        _count(dribble_end, "dropped by the server, reconnected")
+                        break
+                    stop.wait(0.2)
 
     threads = [threading.Thread(target=_poll, daemon=True) for _ in range(long_polls)]
     threads += [threading.Thread(target=_dribble, daemon=True) for _ in range(dribblers)]
@@ -602,7 +603,7 @@ def _slow_window(api: str, job_id: str, long_polls: int, dribblers: int, seconds
         t.join(40)
     time.sleep(1.0)  # the server lets go of the closed connections
     return {"healthz": healthz, "long_poll_answers": dict(sorted(poll_answers.items())),
-            "dribblers_end": dict(sorted(dribble_end.items()))}
+            "dribbler_connections": dict(sorted(dribble_end.items()))}
 
 
 def run(scale: Scale = FULL, root: Path | None = None, phases: tuple[str, ...] = ("kills", "redis", "time_limit", "poison",
