@@ -64,8 +64,8 @@ class Settings:
                                    "there, see bench/results/tagger.md), 64 on CUDA.")
     FFMPEG_BINARY: str = _env_field("", "ffmpeg to use; empty: `ffmpeg` on PATH, else the imageio-ffmpeg wheel's.")
     FFMPEG_THREADS: int = _env_field(1, "Decoder threads per ffmpeg process (one core per replica).")
-    FFMPEG_NICE: int = _env_field(10, "How much lower a worker's decoders run than the worker (the model runs first "
-                                      "when both want a core; 0: the same priority).")
+    FFMPEG_NICE: int = _env_field(0, "How much lower a worker's decoders run than the worker (the model first when "
+                                     "both want a core); 0: the same priority. Measured: inconclusive on 2 cores.")
     TASK_SOFT_TIME_LIMIT_S: int = _env_field(540, "Soft time limit of a task (SoftTimeLimitExceeded is raised).")
     TASK_TIME_LIMIT_S: int = _env_field(600, "Hard time limit of a task (the child is killed).")
     VISIBILITY_TIMEOUT_S: int = _env_field(3600, "Redis broker: seconds before an unacked message is redelivered; > the longest task.")

@@ -100,12 +100,12 @@ def _read_exact(stream, size: int) -> bytearray:
 
 
 def yield_to_the_consumer(pid: int) -> None:
-    """Lower the decoder's priority by FFMPEG_NICE. ffmpeg only fills a pipe ahead of the model;
-    where both want the same core, the model (the consumer) should run first: measured side by
-    side (bench/bench_tagger.py), a decoder at equal priority cost the model's batches about a
-    tenth of their frames/s on 2 cores. The scheduler still gives the decoder every idle moment,
-    so nothing waits on an idle core. (Set after the start, not in a preexec_fn: those are unsafe
-    in a process with threads, as every worker is.)"""
+    """Lower the decoder's priority by FFMPEG_NICE (default 0: off). ffmpeg only fills a pipe ahead
+    of the model; where both want the same core, the model (the consumer) could run first, and the
+    scheduler would still give the decoder every idle moment. Measured on 2 shared cores: the
+    served/bare frames/s ratio moved from 0.86 to 0.92 in one side-by-side pair and was 0.82 in a
+    whole bench_tagger run: within the noise, so it stays off until a quieter machine says more.
+    (Set after the start, not in a preexec_fn: those are unsafe in a process with threads.)"""
     nice = get_settings().FFMPEG_NICE
     if nice:
         try:

@@ -115,12 +115,15 @@ def test_decode_memory_does_not_grow_with_length():
     assert long_peak < whole_long_clip / 5
 
 
-def test_the_decoder_runs_below_the_worker_s_priority():
+def test_the_decoder_runs_below_the_worker_s_priority(monkeypatch):
     """FFMPEG_NICE: while a batch is in the consumer's hands, the ffmpeg feeding it runs niced."""
     import os
     from pathlib import Path
 
-    from brigade.settings import get_settings
+    from brigade.settings import Settings
+
+    niced = Settings.from_env({**os.environ, "FFMPEG_NICE": "5"})
+    monkeypatch.setattr(frames_module, "get_settings", lambda: niced)
 
     def ffmpeg_children() -> dict[int, int]:
         """pid -> nice of this process's ffmpeg children (/proc/<pid>/stat: field 19 is nice)."""
@@ -140,4 +143,4 @@ def test_the_decoder_runs_below_the_worker_s_priority():
     next(batches)
     seen = ffmpeg_children()
     batches.close()
-    assert seen and set(seen.values()) == {os.getpriority(os.PRIO_PROCESS, 0) + get_settings().FFMPEG_NICE}
+    assert seen and set(seen.values()) == {os.getpriority(os.PRIO_PROCESS, 0) + 5}
