@@ -691,3 +691,10 @@ def test_the_vendored_keda_schema_names_its_source():
     assert "kedacore/keda" in readme and "keda.sh_scaledobjects.yaml" in readme
     schema = json.loads(KEDA_SCHEMA.read_text())
     assert {"scaleTargetRef", "triggers"} <= set(schema["properties"]["spec"]["required"])
+
+
+def test_no_pod_may_reach_flower_whose_metrics_are_open():
+    policies = _by_kind("NetworkPolicy")
+    flower_labels = _by_kind("Deployment")["flower"]["spec"]["template"]["metadata"]["labels"]
+    (policy,) = [p for p in policies.values() if _selects(p["spec"]["podSelector"], flower_labels)]
+    assert policy["spec"]["policyTypes"] == ["Ingress"] and policy["spec"]["ingress"] == []
