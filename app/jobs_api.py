@@ -32,7 +32,7 @@ def get_job(job_id: str):
         raise ApiError(404, "job-not-found", f"no job {job_id!r} (unknown, expired after RESULT_EXPIRES_S, "
                        "or submitted with another API key)")
     if wait > 0 and record["status"] not in jobs.TERMINAL:
-        record = waits.wait_for_terminal(job_id, wait) or record
+        record = waits.wait_for_terminal(job_id, wait, current=record) or record
     return render_job(record)
 
 

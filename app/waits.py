@@ -21,14 +21,13 @@ def _semaphore(size: int) -> threading.BoundedSemaphore:
         return _slots[size]
 
 
-def wait_for_terminal(job_id: str, seconds: float, *, just_created: bool = False) -> dict | None:
-    """`jobs.wait_for_terminal` in a held slot; without a free slot, the record as it is now."""
-    if seconds <= 0:
-        return jobs.get_job(job_id)
-    slots = _semaphore(context.settings().MAX_HELD_WAITS)
-    if not slots.acquire(blocking=False):
-        return jobs.get_job(job_id)
+def wait_for_terminal(job_id: str, seconds: float, *, just_created: bool = False,
+                      current: dict | None = None) -> dict | None:
+    """`jobs.wait_for_terminal` in a held slot; without a free slot, the record as it is now.
+    `current`: the record the caller has just read (not terminal), so it is not read again."""
+    if seconds <= 0 or not (slots := _semaphore(context.settings().MAX_HELD_WAITS)).acquire(blocking=False):
+        return current if current is not None else jobs.get_job(job_id)
     try:
-        return jobs.wait_for_terminal(job_id, seconds, just_created=just_created)
+        return jobs.wait_for_terminal(job_id, seconds, just_created=just_created or current is not None)
     finally:
         slots.release()

@@ -26,6 +26,18 @@ def poison_error(runs: int) -> dict:
             f"crash); not tried again (MAX_TASK_ATTEMPTS)"}
 
 
+def admission(job_id: str, request, fallback: str) -> dict | None:
+    """Before a job's message runs (one `jobs.begin_attempt` round trip): None to run it, else why
+    not, as a job error: `ended` (the job has ended: drop it) or `poison` (started more than
+    MAX_TASK_ATTEMPTS times, each ending its worker)."""
+    ended, attempt = jobs.begin_attempt(job_id, delivery_id(request, fallback))
+    if ended:
+        return {"type": "ended", "detail": "the job had already ended"}
+    if attempt > get_settings().MAX_TASK_ATTEMPTS:
+        return poison_error(attempt - 1)
+    return None
+
+
 def public_error(exc: BaseException) -> str:
     """What a client may read about a failure: the input's fault in plain words, never a server
     path, a stack or ffmpeg's stderr (the worker's log has those, under the job id)."""
@@ -50,17 +62,15 @@ class JobTask(Task):
     def __call__(self, *args, **kwargs):
         job_id = kwargs.get("job_id")
         if job_id:
-            ended, attempt = jobs.begin_attempt(job_id, delivery_id(self.request, job_id))
-            if ended:
-                # The watchdog failed it while it waited in the queue, or it ended and its worker died
-                # before acking: running it now would overwrite an answer the client already has.
-                log.warning("%s: job %s has already ended; message dropped", self.name, job_id)
-                return {"job_id": job_id, "skipped": "the job had already ended"}
-            limit = get_settings().MAX_TASK_ATTEMPTS
-            if attempt > limit:
-                log.error("%s: job %s: started %d times, each ending its worker; failed as poison", self.name, job_id, attempt - 1)
-                jobs.fail(job_id, poison_error(attempt - 1))
-                return {"job_id": job_id, "skipped": "poison"}
+            refused = admission(job_id, self.request, job_id)
+            if refused is not None:
+                log.warning("%s: job %s: message dropped: %s", self.name, job_id, refused["detail"])
+                if refused["type"] == "poison":
+                    jobs.fail(job_id, refused)
+                    return {"job_id": job_id, "skipped": "poison"}
+                # Failed by the watchdog while it waited in the queue, or ended before its worker died
+                # un-acked: running it now would overwrite an answer the client already has.
+                return {"job_id": job_id, "skipped": refused["detail"]}
         return super().__call__(*args, **kwargs)
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):

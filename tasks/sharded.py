@@ -21,7 +21,7 @@ from brigade.settings import get_settings
 from brigade.sharding import PlanError, max_segment_seconds
 from brigade.storage import check_named_by, local_path
 from tasks import queues
-from tasks.base import JobTask, delivery_id, poison_error, public_error
+from tasks.base import JobTask, admission, public_error
 from tasks.celery_app import app
 from tasks.lifecycle import process_id
 from tasks.planner import live_shard_workers, plan_for, segment_queue, video_info
@@ -71,11 +71,9 @@ def tag_segment(self, job_id: str, video_uri: str, sha256: str, start: float, en
     from tasks.warmup import tagger as load_tagger
 
     segment = {"segment_id": segment_id, "start": start, "end": end}
-    ended, attempt = jobs.begin_attempt(job_id, delivery_id(self.request, f"{job_id}:{segment_id}"))
-    if ended:  # failed by the watchdog (or another segment): its remaining segments cost nothing
-        return {**segment, "status": "error", "error": "the job had already ended"}
-    if attempt > get_settings().MAX_TASK_ATTEMPTS:
-        return {**segment, "status": "error", "error": poison_error(attempt - 1)["detail"]}
+    refused = admission(job_id, self.request, f"{job_id}:{segment_id}")
+    if refused is not None:  # an ended job's remaining segments cost nothing; a poison one ends here
+        return {**segment, "status": "error", "error": refused["detail"]}
     try:
         check_named_by(video_uri, sha256)  # before the cache (see tag_video)
         model = load_tagger()
