@@ -59,7 +59,7 @@ WINDOWS_PER_BATCH = CPU_BATCH  # what a CPU worker serves at (TAGGER_BATCH=0); c
 SERVED_BATCHES = 8
 CLIPS = {"720p": (1280, 720, 32.0), "360p": (640, 360, 64.0)}  # whole batches at CPU_BATCH 4 or 8
 SOURCE_FPS = 25
-SERVED_REPS = 8  # served / bare pairs of SERVED_BATCHES batches each, order alternating (ABBA) so drift cancels
+SERVED_REPS = 12  # served / bare pairs of SERVED_BATCHES batches each, order alternating (ABBA) so drift cancels
 BATCH_SIZES = (1, 4, 8, 16, 32)  # must hold WINDOWS_PER_BATCH
 BATCH_ROUNDS = 2
 BATCH_FRAMES = 16  # frames per batch size per round (at least one call)
@@ -386,10 +386,9 @@ def batching_sentence(r: dict) -> str:
                     + (", a margin within the drift between repetitions" if margin < 1.05 else "")
                     + f"; per frame batch {served} runs at {versus}.")
     return (f" The batch-size row is the bare model's frames/s at each batch size (sizes interleaved, served layout). "
-            f"The CPU serves batches of {served} (`CPU_BATCH`): alone, batches of 4 and 8 are the fastest per frame on these "
-            f"cores (larger ones spill the activations out of cache); in the served path, with ffmpeg decoding on the other "
-            f"core and sharing that cache, 4 and 8 ran at the same frames/s in earlier runs, and 8 keeps more of the bare "
-            f"rate. {this_run} "
+            f"The CPU serves batches of {served} (`CPU_BATCH`), the fastest per frame on these cores alone and in the "
+            f"served path (larger batches spill the activations out of cache); a partial last batch runs window by window, "
+            f"so the model only ever sees batches of {served} and 1 (`Tagger.window_probs`). {this_run} "
             f"CUDA serves batches of "
             f"{r['cuda_batch']} (`CUDA_BATCH`); `bench/gpu_tagger.py` measures 16, 64 and 256 there; it was not run "
             "for these numbers (no GPU was lent).")

@@ -60,12 +60,12 @@ class Settings:
     # --- workers -------------------------------------------------------------------------------
     PREDICT_REPLICAS: int = _env_field(2, "`make run`: how many identical predict worker processes.")
     TORCH_THREADS: int = _env_field(1, "Intra-op threads per worker process (one core per replica).")
-    TAGGER_BATCH: int = _env_field(0, "Frames (windows) per forward pass of the tagger; 0: 8 on CPU (fastest per frame "
+    TAGGER_BATCH: int = _env_field(0, "Frames (windows) per forward pass of the tagger; 0: 4 on CPU (fastest per frame "
                                    "there, see bench/results/tagger.md), 64 on CUDA.")
     FFMPEG_BINARY: str = _env_field("", "ffmpeg to use; empty: `ffmpeg` on PATH, else the imageio-ffmpeg wheel's.")
     FFMPEG_THREADS: int = _env_field(1, "Decoder threads per ffmpeg process (one core per replica).")
     FFMPEG_NICE: int = _env_field(0, "How much lower a worker's decoders run than the worker (the model first when "
-                                     "both want a core); 0: the same priority. Measured: inconclusive on 2 cores.")
+                                     "both want a core); 0: the same priority. 10 on 2 cores: the model's frames/s up, jobs 2-5 % slower.")
     TASK_SOFT_TIME_LIMIT_S: int = _env_field(540, "Soft time limit of a task (SoftTimeLimitExceeded is raised).")
     TASK_TIME_LIMIT_S: int = _env_field(600, "Hard time limit of a task (the child is killed).")
     VISIBILITY_TIMEOUT_S: int = _env_field(3600, "Redis broker: seconds before an unacked message is redelivered; > the longest task.")

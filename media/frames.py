@@ -102,9 +102,10 @@ def _read_exact(stream, size: int) -> bytearray:
 def yield_to_the_consumer(pid: int) -> None:
     """Lower the decoder's priority by FFMPEG_NICE (default 0: off). ffmpeg only fills a pipe ahead
     of the model; where both want the same core, the model (the consumer) could run first, and the
-    scheduler would still give the decoder every idle moment. Measured on 2 shared cores: the
-    served/bare frames/s ratio moved from 0.86 to 0.92 in one side-by-side pair and was 0.82 in a
-    whole bench_tagger run: within the noise, so it stays off until a quieter machine says more.
+    scheduler would still give the decoder every idle moment. Measured on 2 cores, 8-12 repetitions
+    side by side: at 10 the model's frames/s while the decoder runs rose from 0.89-0.92x the bare
+    model's to 0.90-0.99x, but an inference-bound 360p job took 2-5 % longer end to end (at 19:
+    15 %), so it stays off: what a client waits for is the wall time.
     (Set after the start, not in a preexec_fn: those are unsafe in a process with threads.)"""
     nice = get_settings().FFMPEG_NICE
     if nice:

@@ -133,7 +133,9 @@ def load_model(ref: str, store: str | Path | None = None) -> Any:
     with _cache_lock:
         if key not in _cache:
             manifest = verify(path)
-            _cache[key] = _loader(manifest["kind"])(path, manifest)
+            model = _loader(manifest["kind"])(path, manifest)
+            getattr(model, "warm_up", lambda: None)()  # models.service.ModelService.warm_up
+            _cache[key] = model
         return _cache[key]
 
 

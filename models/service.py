@@ -1,5 +1,7 @@
 """One life cycle for every served model, in the shape of TorchServe's handler and Ray Serve's
-deployment: load (device, eval mode, version pinned) -> preprocess -> infer (batched) -> postprocess.
+deployment: load (device, eval mode, version pinned, warm-up) -> preprocess -> infer (batched) ->
+postprocess. Warm-up runs every input shape the model will be given once, before the process says it
+is ready: the first request pays no graph optimization, and the peak memory is reached at load.
 
 A registry loader returns a `ModelService`; tasks are thin adapters that call `handle` and write
 the job record. `service(ref)` is how a worker gets one: the first call in a process resolves a
@@ -30,6 +32,10 @@ class ModelService:
     def describe(self) -> dict:
         """What every result and heartbeat says about the model that answered."""
         return {"name": self.name, "version": self.version, "device": str(self.device)}
+
+    def warm_up(self) -> None:
+        """Called once by the registry after loading (nothing to do for a model whose first call is
+        no slower than the others)."""
 
     def preprocess(self, request: Any) -> Any:
         raise NotImplementedError

@@ -7,6 +7,7 @@ import importlib
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from brigade.digest import sha256_file
@@ -126,3 +127,24 @@ def test_a_default_flip_does_not_change_the_model_under_a_running_process(tmp_pa
         assert registry.load_model(NAME, store=store).version == "2.0.1"  # what a new process would serve
     finally:
         service.unpin()
+
+
+def test_a_partial_batch_runs_in_the_two_warmed_shapes_with_the_same_scores(tagger, monkeypatch):
+    """Each new batch shape would cost the process tens of MB for good (TorchScript re-optimizes,
+    oneDNN builds kernels), so a partial batch runs window by window on CPU."""
+    full = tagger.batch_windows
+    rng = np.random.default_rng(5)
+    windows = rng.integers(0, 256, (full + 3, tagger.frames_per_window, tagger.frame_size, tagger.frame_size, 3),
+                           dtype=np.uint8)
+    one_by_one = np.concatenate([tagger.window_probs(windows[i:i + 1]) for i in range(len(windows))])
+    shapes, model = [], tagger.model
+
+    def recording(x):
+        shapes.append(x.shape[0])
+        return model(x)
+
+    monkeypatch.setattr(tagger, "model", recording)
+    probs = tagger.window_probs(windows)
+    assert set(shapes) == {full, 1} and shapes.count(1) == 3
+    assert probs.shape == (full + 3, len(tagger.labels))
+    np.testing.assert_allclose(probs, one_by_one, atol=1e-4)

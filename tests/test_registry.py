@@ -84,3 +84,18 @@ def test_dropped_in_torchscript_serves_without_code_changes(tmp_path):
     assert [(w["start"], w["end"]) for w in result["windows"]] == [(0.0, 2.0), (2.0, 4.0), (4.0, 6.0)]
     assert [w["scores"]["day"] > 0.5 for w in result["windows"]] == [True, False, False]
     assert [t["label"] for t in result["tags"]] == ["night"]  # exclusive group: one label
+
+
+def test_a_model_is_warmed_up_once_when_first_loaded(monkeypatch):
+    from models.tagger.artifact import Tagger
+
+    calls, original = [], Tagger.warm_up
+
+    def counting(self, *args, **kwargs):
+        calls.append(self.ref)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Tagger, "warm_up", counting)
+    first = load_model(TAGGER, store=SHIPPED_STORE)
+    assert load_model(TAGGER, store=SHIPPED_STORE) is first
+    assert calls == [first.ref]

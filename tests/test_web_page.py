@@ -158,6 +158,50 @@ def test_an_uploaded_clip_shows_its_tags_and_a_timeline_that_seeks_the_video(api
     assert not console, console
 
 
+@pytest.fixture(scope="module")
+def shard_workers(stack):
+    workers = [stack.start_worker("merge", pool="threads", wait_ready=False, prefix="control"),
+               stack.start_worker("segments", pool="solo", wait_ready=False, prefix="gpu")]
+    for worker in workers:
+        stack.wait_ready(worker)
+    yield workers
+    for worker in workers:
+        procs.stop(worker.proc)
+
+
+def test_a_sharded_job_shows_its_segments_on_the_timeline(api, shard_workers, clips, page, console, tmp_path):
+    """mode=sharded from the page: the segments row has a bar per segment, each boundary is marked
+    on every row, and the tags and their bars are the merged result's."""
+    scenes = [Scene(setting="indoor", lighting="day", objects=("box",), duration_s=10.0, look=1),
+              Scene(setting="park", lighting="day", objects=("ball", "person"), moving=True, duration_s=10.0, look=2),
+              Scene(setting="outdoor", lighting="night", objects=("vehicle",), moving=True, duration_s=10.0, look=3)]
+    path, _ = clips.clip("web-page-sharded", seed=43, scenes=scenes)
+    open_page(page)
+    page.set_input_files("#video-file", str(path))
+    page.check('input[name="mode"][value="sharded"]')
+    page.click("#upload-button")
+    wait_for_video_outcome(page)
+    assert page.is_hidden("#video-error"), page.text_content("#video-error")
+
+    job = requests.get(api + page.get_attribute("#result-meta a", "href"), timeout=30).json()
+    assert job["status"] == "succeeded" and job["mode"] == "sharded", job
+    result = job["result"]
+    segments = result["segments"]
+    assert len(segments) >= 2, segments
+    assert page.is_visible("#segment-legend")
+    assert page.locator(".tl-bar.segment").count() == len(segments)
+    starts = page.eval_on_selector_all(".tl-bar.segment", "bars => bars.map(b => +b.dataset.start)")
+    assert starts == pytest.approx([seg["start"] for seg in segments], abs=0.01)
+    tracks = page.locator(".tl-track").count()
+    assert page.locator(".tl-mark.segment").count() == (len(segments) - 1) * tracks  # each boundary on every row
+    shown = page.eval_on_selector_all("#tags-table tbody tr", "rows => rows.map(r => r.dataset.tag)")
+    assert shown == [t["label"] for t in result["tags"]] and shown
+    for label in shown:
+        assert page.locator(f'.tl-bar.tag[data-tag="{label}"]').count() == len(result["timeline"][label]), label
+    screenshot(page, "page-sharded", tmp_path)
+    assert not console, console
+
+
 def test_a_file_that_is_not_a_video_shows_the_apis_problem(api, page, tmp_path):
     notes = tmp_path / "notes.txt"
     notes.write_text("not a video, only words\n" * 20)

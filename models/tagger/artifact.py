@@ -27,12 +27,12 @@ from models.service import ModelService
 
 DEFAULT_THRESHOLD = 0.5
 REQUIRED_SPEC = ("frame_size", "frames_per_window", "window_s", "mean", "std")
-#: Windows per forward pass when TAGGER_BATCH is 0. On these CPUs EfficientNet-Lite0 alone runs
-#: fastest per frame at batch 4-8 (16 is about 0.75x, 32 about 0.55x: the activations spill out of
-#: cache). In the served path, with ffmpeg decoding on the other core and sharing that cache,
-#: batches of 4 and 8 run at the same frames/s; 8 keeps more of the bare model's rate (0.93-0.95x
-#: against 0.81-0.87x). A GPU wants large batches to fill it.
-CPU_BATCH, CUDA_BATCH = 8, 64
+#: Windows per forward pass when TAGGER_BATCH is 0. On these CPUs EfficientNet-Lite0 runs fastest
+#: per frame at batch 4: alone 1.3-1.35x batch 8 (16 and 32 slower still: the activations spill out
+#: of cache), and in the served path, with ffmpeg decoding on the other core, 1.4x batch 8's
+#: frames/s and 17 % less wall time on an inference-bound 360p clip (8 repetitions side by side).
+#: A GPU wants large batches to fill it.
+CPU_BATCH, CUDA_BATCH = 4, 64
 
 
 def default_batch(device: torch.device) -> int:
@@ -119,7 +119,35 @@ class Tagger(ModelService):
         return float(self.input_spec["window_s"])
 
     def window_probs(self, windows: np.ndarray) -> np.ndarray:
-        """uint8 [B, T, H, W, 3] frames -> float32 [B, labels] probabilities."""
+        """uint8 [B, T, H, W, 3] frames -> float32 [B, labels] probabilities.
+
+        The model only ever sees two batch sizes, `batch_windows` and 1 (see `warm_up`): a partial
+        batch runs window by window on CPU, padded to a full batch on CUDA (where the extra rows
+        are nearly free). Each new input shape costs TorchScript a profiling run and a re-optimized
+        graph, and oneDNN its own kernels: 10-40 MB of peak RSS per shape, kept for the life of the
+        process. With every tail size allowed, a shard worker's peak grew with the number of
+        different segment tails it had seen (a 30-minute video: 1.23x a 1-minute one's)."""
+        count, full = len(windows), self.batch_windows
+        if count in (1, full) or count == 0:
+            return self._forward(windows)
+        if count > full:
+            return np.concatenate([self.window_probs(windows[i:i + full]) for i in range(0, count, full)])
+        if self.torch_device.type == "cuda":
+            padding = np.zeros((full - count, *windows.shape[1:]), windows.dtype)
+            return self._forward(np.concatenate([windows, padding]))[:count]
+        return np.concatenate([self._forward(windows[i:i + 1]) for i in range(count)])
+
+    def warm_up(self, rounds: int = 2) -> None:
+        """Run both batch shapes the model will see (`window_probs`) on blank frames, so that the
+        first request pays no profiling or graph optimization and the process reaches its steady
+        memory before it reports ready."""
+        size, frames = self.frame_size, self.frames_per_window
+        for count in dict.fromkeys((self.batch_windows, 1)):
+            blank = np.zeros((count, frames, size, size, 3), np.uint8)
+            for _ in range(rounds):
+                self._forward(blank)
+
+    def _forward(self, windows: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(windows)).to(self.torch_device, non_blocking=True)
             out = self.model(self._normalized(x)).float()
@@ -138,7 +166,7 @@ class Tagger(ModelService):
         buffers = self._buffers.__dict__
         buf = buffers.get(x.shape)
         if buf is None:
-            if len(buffers) >= 8:  # partial last batches add a few shapes; never let them pile up
+            if len(buffers) >= 4:  # two shapes in use (window_probs); never let others pile up
                 buffers.clear()
             buf = buffers[x.shape] = torch.empty_like(x.permute(0, 1, 4, 2, 3), dtype=torch.float32)
         return to_model_input(x, self._offset, self._scale, out=buf).to(self.dtype)

@@ -4,7 +4,7 @@ Per-window scores are independent of each other, so the windows of several segme
 concatenated and summarized (`models.tagger.timeline.summarize`) to get the same answer as
 tagging the whole file. Frames are sampled at the artifact's rate (`frames_per_window /
 window_s`: 1 frame per second for video-tagger@2, from the middle of each second) and
-`tagger.batch_windows` windows go through one forward pass (TAGGER_BATCH; 8 on CPU, 64 on CUDA).
+`tagger.batch_windows` windows go through one forward pass (TAGGER_BATCH; 4 on CPU, 64 on CUDA).
 """
 
 from __future__ import annotations
