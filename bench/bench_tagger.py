@@ -38,6 +38,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -97,58 +98,96 @@ def ready_batch(tagger, path: Path, windows: int) -> tuple[np.ndarray, torch.Ten
         return stack, x.to(tagger.dtype).clone()
 
 
+@contextmanager
+def decoders_apart():
+    """The model's thread on the last CPU and the decoders on the others (DECODER_CPUS): how a worker
+    pinned apart from its decoders runs (`media.frames.start_decoder`)."""
+    cpus = sorted(os.sched_getaffinity(0))
+    before, saved = os.environ.get("DECODER_CPUS"), set(cpus)
+    os.environ["DECODER_CPUS"] = ",".join(map(str, cpus[:-1]))
+    get_settings.cache_clear()
+    os.sched_setaffinity(0, {cpus[-1]})
+    try:
+        yield cpus[-1], cpus[:-1]
+    finally:
+        os.sched_setaffinity(0, saved)
+        if before is None:
+            os.environ.pop("DECODER_CPUS", None)
+        else:
+            os.environ["DECODER_CPUS"] = before
+        get_settings.cache_clear()
+
+
+def ratio_summary(served: list[float], bare: list[float]) -> dict:
+    paired = [s / b for s, b in zip(served, bare, strict=True)]
+    return {"served_fps": [round(v, 2) for v in served], "bare_fps": [round(v, 2) for v in bare],
+            "served_fps_median": round(median(served), 2), "bare_fps_median": round(median(bare), 2),
+            "ratio": round(median(served) / median(bare), 3), "paired_ratio_median": round(median(paired), 3),
+            "paired_ratio_range": [round(min(paired), 3), round(max(paired), 3)]}
+
+
 def served_vs_bare(tagger, path: Path, x: torch.Tensor, windows: np.ndarray) -> dict:
     """Rounds of (served run, bare run) over SERVED_BATCHES batches each: the served run tags the
     clip's first SERVED_BATCHES x `tagger.batch_windows` windows through `tag_request` (shots on, as a
     worker runs it); the bare run times as many batches of the model alone. A third arm,
     `Tagger.infer` on the already-decoded uint8 batch with no decode running, splits the gap into
-    the service's own work (conversion, head) and the decode around it."""
+    the service's own work (conversion, head) and the decode around it. With 2 CPUs or more, a
+    fourth and fifth arm run the served and bare runs again with the model on one core and the
+    decoders on the others (`decoders_apart`)."""
     span_s = SERVED_BATCHES * tagger.batch_windows * tagger.window_s
     request = TagRequest(str(path), None, span_s)
     tag_request(tagger, request)  # warm-up (TorchScript profiles its first calls; the file enters the page cache)
     bare_rate(tagger.model, x, 1)
     tagger.infer(windows)
-    served, bare, infer_only, served_runs = [], [], [], []
+    arms = ["served", "infer", "bare"] + (["served apart", "bare apart"] if len(os.sched_getaffinity(0)) > 1 else [])
+    rates: dict[str, list[float]] = {arm: [] for arm in arms}
+    served_runs, pinning = [], None
+
+    def served_rate(arm: str) -> float:
+        started = time.perf_counter()
+        result = tag_request(tagger, request)
+        frames, infer_s = result["frames"], result["timings"]["infer_s"]
+        served_runs.append({"arm": arm, "frames": frames, "infer_s": infer_s, "decode_s": result["timings"]["decode_s"],
+                            "wall_s": round(time.perf_counter() - started, 3)})
+        return frames / infer_s
+
+    def infer_rate() -> float:
+        started = time.perf_counter()
+        for _ in range(SERVED_BATCHES):
+            tagger.infer(windows)
+        return SERVED_BATCHES * windows.shape[0] * windows.shape[1] / (time.perf_counter() - started)
+
     for rep in range(SERVED_REPS):
-        order = ("served", "infer", "bare") if rep % 2 == 0 else ("bare", "infer", "served")
-        for which in order:
-            if which == "infer":
-                started = time.perf_counter()
-                for _ in range(SERVED_BATCHES):
-                    tagger.infer(windows)
-                infer_only.append(SERVED_BATCHES * windows.shape[0] * windows.shape[1] / (time.perf_counter() - started))
+        for arm in (arms if rep % 2 == 0 else arms[::-1]):
+            if arm == "infer":
+                rates[arm].append(infer_rate())
                 continue
-            if which == "served":
-                started = time.perf_counter()
-                result = tag_request(tagger, request)
-                wall = time.perf_counter() - started
-                frames, infer_s = result["frames"], result["timings"]["infer_s"]
-                served.append(frames / infer_s)
-                served_runs.append({"frames": frames, "infer_s": infer_s, "decode_s": result["timings"]["decode_s"],
-                                    "wall_s": round(wall, 3)})
-            else:
-                frames = served_runs[-1]["frames"] if served_runs else round(span_s / tagger.window_s)
-                bare.append(bare_rate(tagger.model, x, max(1, frames // x.shape[0])))
-    paired = [s / b for s, b in zip(served, bare, strict=True)]
-    return {
+            with decoders_apart() if arm.endswith("apart") else nullcontext() as pinning_now:
+                pinning = pinning_now or pinning
+                if arm.startswith("served"):
+                    rates[arm].append(served_rate(arm))
+                else:
+                    rates[arm].append(bare_rate(tagger.model, x, SERVED_BATCHES))
+    frames = served_runs[0]["frames"]
+    report = {
         "clip_span_s": span_s,
         "batch_windows": tagger.batch_windows,
-        "frames_per_run": served_runs[0]["frames"],
-        "whole_batches": served_runs[0]["frames"] % (tagger.batch_windows * tagger.frames_per_window) == 0,
+        "frames_per_run": frames,
+        "whole_batches": frames % (tagger.batch_windows * tagger.frames_per_window) == 0,
         "reps": SERVED_REPS,
-        "served_fps": [round(v, 2) for v in served],
-        "bare_fps": [round(v, 2) for v in bare],
-        "served_fps_median": round(median(served), 2),
-        "bare_fps_median": round(median(bare), 2),
-        "ratio": round(median(served) / median(bare), 3),
-        "infer_only_fps": [round(v, 2) for v in infer_only],
-        "infer_only_fps_median": round(median(infer_only), 2),
-        "infer_only_over_bare": round(median(infer_only) / median(bare), 3),
-        "served_over_infer_only": round(median(served) / median(infer_only), 3),
-        "paired_ratio_median": round(median(paired), 3),
-        "paired_ratio_range": [round(min(paired), 3), round(max(paired), 3)],
+        **ratio_summary(rates["served"], rates["bare"]),
+        "infer_only_fps": [round(v, 2) for v in rates["infer"]],
+        "infer_only_fps_median": round(median(rates["infer"]), 2),
+        "infer_only_over_bare": round(median(rates["infer"]) / median(rates["bare"]), 3),
+        "served_over_infer_only": round(median(rates["served"]) / median(rates["infer"]), 3),
         "served_runs": served_runs,
     }
+    if pinning is not None:
+        report["apart"] = {"model_cpu": pinning[0], "decoder_cpus": pinning[1],
+                           **ratio_summary(rates["served apart"], rates["bare apart"]),
+                           **{f"{arm.replace(' ', '_')}_wall_s_median": round(median(
+                               [r["wall_s"] for r in served_runs if r["arm"] == arm]), 3) for arm in ("served", "served apart")}}
+    return report
 
 
 def nchw_key(batch: int) -> str:
@@ -403,10 +442,19 @@ def markdown(r: dict) -> str:
          f"median of {sb['reps']}: `tag_request` on the 720p clip, {sb['frames_per_run']} frames / infer_s"),
         ("bare TorchScript model frames/s", f"{sb['bare_fps_median']}",
          f"same batch ({sb['batch_windows']} windows), {r['torch_threads']} torch thread; decoded, normalized float input, served layout"),
-        ("**served / bare**", f"**{sb['ratio']}**",
+        ("**served / bare**, worker and decoders on any core", f"**{sb['ratio']}**",
          f">= 0.9; paired ratios {sb['paired_ratio_range'][0]}-{sb['paired_ratio_range'][1]} (median {sb['paired_ratio_median']})"),
         ("`Tagger.infer` alone / bare", f"{sb['infer_only_over_bare']}",
          f"uint8 batch already decoded, no ffmpeg running: conversion + head cost; served / this {sb['served_over_infer_only']}"),
+    ]
+    apart = sb.get("apart")
+    if apart:
+        rows.append(("**served / bare, decoders on a core of their own**", f"**{apart['ratio']}**",
+                     f">= 0.9; model on CPU {apart['model_cpu']}, DECODER_CPUS={','.join(map(str, apart['decoder_cpus']))} "
+                     f"(bare on the model's CPU too); paired {apart['paired_ratio_range'][0]}-{apart['paired_ratio_range'][1]} "
+                     f"(median {apart['paired_ratio_median']}); served wall {apart['served_apart_wall_s_median']:.2f} s "
+                     f"vs {apart['served_wall_s_median']:.2f} s sharing both cores"))
+    rows += [
         ("bare frames/s at batch " + " / ".join(str(b) for b in BATCH_SIZES), " / ".join(str(batch[str(b)]) for b in BATCH_SIZES),
          f"served at {served} (`CPU_BATCH`); batch {served} / batch 1: {batch[str(served)] / batch['1']:.2f}x; "
          f"fastest here: batch {best}"),
@@ -452,12 +500,17 @@ def markdown(r: dict) -> str:
     batching = batching_sentence(r)
     layout = (" The normalizing permute leaves channels-last strides, which these convolutions run faster than a contiguous "
               "NCHW tensor." if nchw < 0.95 else "")
+    apart_note = ("" if "apart" not in r["served_vs_bare"] else
+                  " The 'decoders on a core of their own' row repeats the served and bare arms with this process pinned "
+                  "to one CPU and DECODER_CPUS naming the others, as a worker deployed apart from its decoders runs: "
+                  "sharing both cores, ffmpeg's decode, filter and mux threads also run on the model's core and take "
+                  "turns with it.")
     notes = (
         f"All rows from one run ({r['wall_s']:.0f} s wall, {r['machine']['cpus']} CPUs shared with other work, load average "
         f"{r['load_average'][0]:.1f} at the start): absolute rates drift, compare the ratios. Served vs bare alternates the arms "
         f"(ABBA, {SERVED_BATCHES} batches each); the served number is the time inside `Tagger.infer` (uint8 -> tensor, "
         "normalization, forward "
-        f"pass, softmax summed into tags, copy out) during a real `tag_request`.{above}{batching}{layout} "
+        f"pass, softmax summed into tags, copy out) during a real `tag_request`.{above}{apart_note}{batching}{layout} "
         f"The clips are drawn by `models.synth` (H.264, a keyframe every 2 s and at cuts); {dominant}. `fast` (keyframes only) "
         "cuts decode time several-fold but the wall time much less, since one frame per second still goes through the model "
         f"(the fps filter repeats each keyframe){fast_cuts}. "

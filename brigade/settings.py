@@ -64,6 +64,9 @@ class Settings:
                                    "there, see bench/results/tagger.md), 64 on CUDA.")
     FFMPEG_BINARY: str = _env_field("", "ffmpeg to use; empty: `ffmpeg` on PATH, else the imageio-ffmpeg wheel's.")
     FFMPEG_THREADS: int = _env_field(1, "Decoder threads per ffmpeg process (one core per replica).")
+    DECODER_CPUS: str = _env_field("", "CPUs a worker's ffmpeg decoders run on, e.g. `0` or `0,2-3`; empty: wherever "
+                                       "the worker runs. Pin the worker itself elsewhere (taskset, a cpuset) and the "
+                                       "model keeps a core no decoder shares (docs/MODEL_TAGGER.md).")
     FFMPEG_NICE: int = _env_field(0, "How much lower a worker's decoders run than the worker (the model first when "
                                      "both want a core); 0: the same priority. 10 on 2 cores: the model's frames/s up, jobs 2-5 % slower.")
     TASK_SOFT_TIME_LIMIT_S: int = _env_field(540, "Soft time limit of a task (SoftTimeLimitExceeded is raised).")
@@ -140,6 +143,10 @@ class Settings:
     def result_backend(self) -> str:
         return self.RESULT_BACKEND or self.REDIS_URL
 
+    @property
+    def decoder_cpus(self) -> set[int]:
+        return cpu_list(self.DECODER_CPUS)
+
     def __post_init__(self):
         """Refuse combinations that would lose work quietly, naming the settings to change."""
         rules = [
@@ -158,6 +165,7 @@ class Settings:
             (self.TRUSTED_PROXY_HOPS >= 0, "TRUSTED_PROXY_HOPS must be 0 or more"),
             (self.SEGMENT_BALANCE in ("cost", "duration"), f"SEGMENT_BALANCE={self.SEGMENT_BALANCE!r}: use cost or duration"),
             (self.WEBHOOK_MAX_ATTEMPTS >= 1, "WEBHOOK_MAX_ATTEMPTS must be 1 or more"),
+            (_is_cpu_list(self.DECODER_CPUS), f"DECODER_CPUS={self.DECODER_CPUS!r}: CPU numbers and ranges, e.g. 0,2-3"),
             (0 < self.WEBHOOK_BACKOFF_S <= self.WEBHOOK_BACKOFF_MAX_S < self.VISIBILITY_TIMEOUT_S,
              "0 < WEBHOOK_BACKOFF_S <= WEBHOOK_BACKOFF_MAX_S < VISIBILITY_TIMEOUT_S, or a waiting retry is redelivered twice"),
         ]
@@ -183,6 +191,26 @@ def _parse(f: dataclasses.Field, raw: str):
         return kind(raw)
     except ValueError as exc:
         raise ValueError(f"setting {f.name}={raw!r} is not a valid {kind.__name__}") from exc
+
+
+def cpu_list(spec: str) -> set[int]:
+    """`0,2-3` -> {0, 2, 3} (the cpuset list format); empty -> empty set."""
+    cpus: set[int] = set()
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        low, _, high = part.partition("-")
+        first, last = int(low), int(high or low)  # ValueError on anything else
+        if first < 0 or last < first:
+            raise ValueError(f"{part!r} is not a CPU range")
+        cpus.update(range(first, last + 1))
+    return cpus
+
+
+def _is_cpu_list(spec: str) -> bool:
+    try:
+        cpu_list(spec)
+    except ValueError:
+        return False
+    return True
 
 
 def describe() -> list[tuple[str, object, str]]:

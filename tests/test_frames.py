@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import media.frames as frames_module
+from brigade.settings import Settings
 from media.frames import DecodeError, build_command, iter_frame_batches, probe_duration
 from tests.fixtures_media import clip, truncated_copy
 
@@ -115,32 +118,77 @@ def test_decode_memory_does_not_grow_with_length():
     assert long_peak < whole_long_clip / 5
 
 
-def test_the_decoder_runs_below_the_worker_s_priority(monkeypatch):
-    """FFMPEG_NICE: while a batch is in the consumer's hands, the ffmpeg feeding it runs niced."""
-    import os
-    from pathlib import Path
+def _ffmpeg_children() -> list[int]:
+    """pids of this process's ffmpeg children (/proc/<pid>/stat: field 4 is the parent)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rpartition(")")[2].split()
+                if int(fields[1]) == os.getpid() and "ffmpeg" in (entry / "comm").read_text():
+                    found.append(int(entry.name))
+            except (OSError, ValueError):
+                continue
+    return found
 
-    from brigade.settings import Settings
 
-    niced = Settings.from_env({**os.environ, "FFMPEG_NICE": "5"})
-    monkeypatch.setattr(frames_module, "get_settings", lambda: niced)
+def _with_settings(monkeypatch, **values) -> None:
+    changed = Settings.from_env({**os.environ, **{k: str(v) for k, v in values.items()}})
+    monkeypatch.setattr(frames_module, "get_settings", lambda: changed)
 
-    def ffmpeg_children() -> dict[int, int]:
-        """pid -> nice of this process's ffmpeg children (/proc/<pid>/stat: field 19 is nice)."""
-        found = {}
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    fields = (entry / "stat").read_text().rpartition(")")[2].split()
-                    if int(fields[1]) == os.getpid() and "ffmpeg" in (entry / "comm").read_text():
-                        found[int(entry.name)] = int(fields[16])
-                except (OSError, ValueError):
-                    continue
-        return found
 
-    path, _ = clip(seed=5, duration_s=20.0)
+def _while_decoding(path, look) -> dict:
+    """{pid: look(pid)} for the ffmpeg children alive while the first batch is in the consumer's hands."""
     batches = iter_frame_batches(path, fps=1.0, size=32, batch=1)
     next(batches)
-    seen = ffmpeg_children()
-    batches.close()
+    try:
+        return {pid: look(pid) for pid in _ffmpeg_children()}
+    finally:
+        batches.close()
+
+
+def _nice(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[16])
+
+
+def _thread_affinities(pid: int) -> list[set[int]]:
+    """Every thread's CPUs, including the threads ffmpeg started after the fork."""
+    return [os.sched_getaffinity(int(task.name)) for task in Path(f"/proc/{pid}/task").iterdir()]
+
+
+def test_the_decoder_runs_below_the_worker_s_priority(monkeypatch):
+    """FFMPEG_NICE: while a batch is in the consumer's hands, the ffmpeg feeding it runs niced."""
+    _with_settings(monkeypatch, FFMPEG_NICE=5)
+    path, _ = clip(seed=5, duration_s=20.0)
+    seen = _while_decoding(path, _nice)
     assert seen and set(seen.values()) == {os.getpriority(os.PRIO_PROCESS, 0) + 5}
+
+
+def test_decoders_run_on_the_decoder_cpus_and_the_worker_stays_where_it_was(monkeypatch):
+    own = os.sched_getaffinity(0)
+    if len(own) < 2:
+        pytest.skip("needs 2 CPUs to tell a pinned decoder from an unpinned one")
+    decoder_cpu = max(own)
+    _with_settings(monkeypatch, DECODER_CPUS=decoder_cpu)
+    path, _ = clip(seed=5, duration_s=20.0)
+    seen = _while_decoding(path, _thread_affinities)
+    assert seen and all(len(threads) > 1 for threads in seen.values())  # ffmpeg's own threads included
+    assert all(cpus == {decoder_cpu} for threads in seen.values() for cpus in threads), seen
+    assert os.sched_getaffinity(0) == own
+
+
+def test_decoder_cpus_this_process_may_not_use_leave_the_decoder_unpinned(monkeypatch, caplog):
+    own = os.sched_getaffinity(0)
+    _with_settings(monkeypatch, DECODER_CPUS=4095)  # no such CPU here
+    path, _ = clip(seed=5, duration_s=4.0)
+    stamps, frames, _ = decode_all(path, fps=1.0, size=32, batch=2)
+    assert len(frames) == 4 and os.sched_getaffinity(0) == own
+    assert "DECODER_CPUS=[4095] cannot be used here" in caplog.text
+
+
+def test_settings_refuse_a_decoder_cpu_list_that_is_not_one():
+    assert Settings.from_env({"DECODER_CPUS": "0, 2-3"}).decoder_cpus == {0, 2, 3}
+    assert Settings.from_env({}).decoder_cpus == set()
+    for bad in ("x", "3-1", "-1", "0;1"):
+        with pytest.raises(ValueError, match="DECODER_CPUS"):
+            Settings.from_env({"DECODER_CPUS": bad})
