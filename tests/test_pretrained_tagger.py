@@ -129,14 +129,8 @@ def test_a_default_flip_does_not_change_the_model_under_a_running_process(tmp_pa
         service.unpin()
 
 
-def test_a_partial_batch_runs_in_the_two_warmed_shapes_with_the_same_scores(tagger, monkeypatch):
-    """Each new batch shape would cost the process tens of MB for good (TorchScript re-optimizes,
-    oneDNN builds kernels), so a partial batch runs window by window on CPU."""
-    full = tagger.batch_windows
-    rng = np.random.default_rng(5)
-    windows = rng.integers(0, 256, (full + 3, tagger.frames_per_window, tagger.frame_size, tagger.frame_size, 3),
-                           dtype=np.uint8)
-    one_by_one = np.concatenate([tagger.window_probs(windows[i:i + 1]) for i in range(len(windows))])
+def forward_batch_sizes(tagger, monkeypatch) -> list[int]:
+    """The batch size of every forward pass the tagger makes from now on (the test's monkeypatch undoes it)."""
     shapes, model = [], tagger.model
 
     def recording(x):
@@ -144,7 +138,34 @@ def test_a_partial_batch_runs_in_the_two_warmed_shapes_with_the_same_scores(tagg
         return model(x)
 
     monkeypatch.setattr(tagger, "model", recording)
+    return shapes
+
+
+def random_windows(tagger, count: int, seed: int) -> np.ndarray:
+    size = tagger.frame_size
+    return np.random.default_rng(seed).integers(0, 256, (count, tagger.frames_per_window, size, size, 3), dtype=np.uint8)
+
+
+def test_a_partial_batch_runs_in_the_two_warmed_shapes_with_the_same_scores(tagger, monkeypatch):
+    """Each new batch shape would cost the process tens of MB for good (TorchScript re-optimizes,
+    oneDNN builds kernels), so a partial batch runs window by window on CPU."""
+    full = tagger.batch_windows
+    windows = random_windows(tagger, full + 3, seed=5)
+    one_by_one = np.concatenate([tagger.window_probs(windows[i:i + 1]) for i in range(len(windows))])
+    shapes = forward_batch_sizes(tagger, monkeypatch)
     probs = tagger.window_probs(windows)
     assert set(shapes) == {full, 1} and shapes.count(1) == 3
     assert probs.shape == (full + 3, len(tagger.labels))
+    np.testing.assert_allclose(probs, one_by_one, atol=1e-4)
+
+
+def test_a_padded_partial_batch_runs_as_one_full_batch_with_the_same_scores(tagger, monkeypatch):
+    """The CUDA policy (padding), exercised on this CPU: one full-batch call, the pad rows dropped."""
+    full = tagger.batch_windows
+    windows = random_windows(tagger, full - 1, seed=6)
+    one_by_one = tagger.window_probs(windows)
+    shapes = forward_batch_sizes(tagger, monkeypatch)
+    monkeypatch.setattr(tagger, "pad_partial_batches", True)
+    probs = tagger.window_probs(windows)
+    assert shapes == [full] and probs.shape == (full - 1, len(tagger.labels))
     np.testing.assert_allclose(probs, one_by_one, atol=1e-4)

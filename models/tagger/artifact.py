@@ -89,6 +89,9 @@ class Tagger(ModelService):
         self.torch_device, self.dtype = torch.device(device), dtype or torch.float32
         self.device = str(self.torch_device)
         self.batch_windows = int(batch_windows) or default_batch(self.torch_device)
+        #: A partial batch: padded to a full one (CUDA: the extra rows are nearly free), else run
+        #: window by window (CPU: padding would cost up to batch - 1 windows of compute).
+        self.pad_partial_batches = self.torch_device.type == "cuda"
         self.model = model.to(self.torch_device, self.dtype).eval()
         if isinstance(self.model, torch.jit.ScriptModule):
             # Inline the weights and fold BatchNorm into the convolutions, once the device and
@@ -132,7 +135,7 @@ class Tagger(ModelService):
             return self._forward(windows)
         if count > full:
             return np.concatenate([self.window_probs(windows[i:i + full]) for i in range(0, count, full)])
-        if self.torch_device.type == "cuda":
+        if self.pad_partial_batches:
             padding = np.zeros((full - count, *windows.shape[1:]), windows.dtype)
             return self._forward(np.concatenate([windows, padding]))[:count]
         return np.concatenate([self._forward(windows[i:i + 1]) for i in range(count)])
