@@ -146,17 +146,20 @@ def wait_for_terminal(job_id: str, timeout_s: float, *, just_created: bool = Fal
     record = None if just_created else get_job(job_id)
     if not just_created and (record is None or record["status"] in TERMINAL):
         return record
-    pubsub = redis_client().pubsub(ignore_subscribe_messages=True)
+    pubsub = redis_client().pubsub()
     pubsub.subscribe(_events_channel(job_id))
     try:
         deadline = time.monotonic() + timeout_s
-        while True:
-            # Re-read after subscribing: the job may have finished in between.
-            record = get_job(job_id)
+        record = get_job(job_id)  # after subscribing: the job may have finished in between
+        while record is not None and record["status"] not in TERMINAL:
             remaining = deadline - time.monotonic()
-            if record is None or record["status"] in TERMINAL or remaining <= 0:
-                return record
-            pubsub.get_message(timeout=min(remaining, 1.0))
+            if remaining <= 0:
+                break
+            message = pubsub.get_message(timeout=min(remaining, 1.0))
+            if message is None or message["type"] == "message":  # an event, or a quiet second: look again
+                record = get_job(job_id)
+            # else the confirmation of our own subscription: nothing has happened since the read
+        return record
     finally:
         pubsub.close()
 

@@ -151,3 +151,13 @@ def test_frames_that_grow_past_the_header_fail_their_job_cheaply_and_say_why(api
     assert body["status"] == "failed", body
     assert body["error"] == {"type": "decode-failed", "detail": "a frame is larger than the accepted resolution"}
     assert all(w.proc.poll() is None for w in replicas)
+
+
+def test_a_job_leaves_its_answer_in_the_job_record_only(api, replicas):
+    """The job record is the result: no Celery result is written for a job the API enqueued (it
+    would cost a result-channel subscription per request and two writes per task, read by no one)."""
+    from brigade.redis_client import redis_client
+
+    body = requests.post(f"{api}/v1/echo", params={"wait": 10}, json={"payload": 7}, timeout=30).json()
+    assert body["status"] == "succeeded" and body["result"]["echo"] == 7
+    assert redis_client().exists(f"celery-task-meta-{body['job_id']}") == 0
