@@ -90,11 +90,13 @@ class HeaderDeadlineWorker(ThreadWorker):
         conn.close()
 
     def murder_pending(self):
-        """Also drop the connections whose head is late (run by the main loop about once a second)."""
+        """Also drop the connections whose head is late. The main loop runs this after every wake-up
+        (each byte a dribbler sends), so it looks at the oldest heads only: they are kept in
+        deadline order (appended with now + a fixed timeout)."""
         super().murder_pending()
         now = time.monotonic()
-        for conn in [c for c in self.reading_heads if c.head_deadline <= now]:
-            self._drop(conn)
+        while self.reading_heads and self.reading_heads[0].head_deadline <= now:
+            self._drop(self.reading_heads[0])
 
     # --- in the request thread: the parser gets the head back ---------------------------------------
 

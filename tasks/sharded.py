@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import time
 
-import redis
 from celery import chord
 from celery.utils.log import get_task_logger
 
-from brigade import jobs
+from brigade import jobs, redis_client
 from brigade.result_cache import get_cached, put_cached
 from brigade.settings import get_settings
 from brigade.sharding import PlanError, max_segment_seconds
@@ -29,7 +28,7 @@ from tasks.planner import live_shard_workers, plan_for, segment_queue, video_inf
 log = get_task_logger(__name__)
 
 #: Faults worth a retry with backoff; anything else is a property of the input and fails the segment.
-TRANSIENT = (redis.ConnectionError, redis.TimeoutError, ConnectionError, TimeoutError)
+TRANSIENT = (*redis_client.TRANSIENT, ConnectionError, TimeoutError)
 
 
 @app.task(name="tasks.sharded.plan_video", base=JobTask)
@@ -71,10 +70,10 @@ def tag_segment(self, job_id: str, video_uri: str, sha256: str, start: float, en
     from tasks.warmup import tagger as load_tagger
 
     segment = {"segment_id": segment_id, "start": start, "end": end}
-    refused = admission(job_id, self.request, f"{job_id}:{segment_id}")
-    if refused is not None:  # an ended job's remaining segments cost nothing; a poison one ends here
-        return {**segment, "status": "error", "error": refused["detail"]}
-    try:
+    try:  # admission too: a Redis fault there must retry, never escape a chord header task
+        refused = admission(job_id, self.request, f"{job_id}:{segment_id}")
+        if refused is not None:  # an ended job's remaining segments cost nothing; a poison one ends here
+            return {**segment, "status": "error", "error": refused["detail"]}
         check_named_by(video_uri, sha256)  # before the cache (see tag_video)
         model = load_tagger()
         cache_parts = (sha256, f"{start:.3f}", f"{end:.3f}", model.ref, "fast" if fast else "full")

@@ -9,8 +9,9 @@ import pytest
 
 from app.json_body import MAX_DEPTH, nesting_depth
 from tests.appkit import problem
+from tests.stack import hotel_stay
 
-STAY = {"destination": "paris", "check_in": "2027-01-10", "check_out": "2027-01-12", "guests": 2}
+STAY = hotel_stay(days_ahead=10, nights=2)  # dated from today: a fixed date would pass into the past
 
 
 def _json(client, path: str, raw: str):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date, timedelta
 
 import pytest
 
@@ -15,6 +14,7 @@ from app.web import CSP
 from brigade.settings import ROOT
 from models.hotel import catalog
 from tests.appkit import conforms, problem
+from tests.stack import hotel_stay
 
 STATIC = ROOT / "app" / "static"
 HOTEL_MANIFEST = ROOT / "models" / "store" / "hotel-price" / "1.0.0" / "manifest.json"
@@ -71,10 +71,8 @@ def test_hotel_destinations_are_the_served_models_with_the_catalogs_names(client
 
 
 def test_every_listed_destination_is_accepted_by_the_price_query(client):
-    today = date.today()
     for destination in client.get("/v1/hotel-destinations").get_json()["destinations"]:
-        stay = validate({"destination": destination["slug"], "check_in": (today + timedelta(days=10)).isoformat(),
-                         "check_out": (today + timedelta(days=12)).isoformat(), "guests": 2})
+        stay = validate(hotel_stay(destination=destination["slug"], days_ahead=10, nights=2))
         assert stay.destination == destination["slug"]
 
 
