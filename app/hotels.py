@@ -8,8 +8,6 @@ the answer: 200 with the hotels when it comes in time, else 202 with the job to 
 
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, request, url_for
 
 from app import context, waits
@@ -56,13 +54,12 @@ def list_destinations():
     (its artifact's manifest, read as JSON: the API never loads the model, nor torch) that the
     catalog also knows, with their names, hotel counts and the limits of a stay."""
     try:
-        folder = registry.resolve(work.HOTEL_PRICER, None, context.settings().MODEL_STORE)
-        manifest = json.loads((folder / registry.MANIFEST).read_text())
+        manifest = registry.read_manifest(work.HOTEL_PRICER, context.settings().MODEL_STORE)
     except (registry.ModelError, OSError, ValueError) as exc:
         raise ApiError(503, "model-unavailable", f"the hotel model's artifact cannot be read: {exc}") from exc
     served = [slug for slug in manifest.get("destinations", []) if slug in catalog.DESTINATIONS]
     return {
-        "model": {"name": manifest.get("name", work.HOTEL_PRICER), "version": manifest.get("version", folder.name)},
+        "model": {"name": manifest["name"], "version": manifest["version"]},
         "destinations": [{"slug": slug, "name": catalog.DESTINATIONS[slug].name,
                           "hotels": len(catalog.DESTINATIONS[slug].hotels)} for slug in served],
         "max_nights": catalog.MAX_NIGHTS,

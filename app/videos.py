@@ -40,13 +40,13 @@ def submit_video():
     except StorageError as exc:  # the temp file stays; the request's teardown discards it
         current_app.logger.warning("upload storage failed: %s", exc)
         raise ApiError(503, "storage-unavailable", "the upload could not be stored; retry later") from exc
-    fast = _flag("fast")
+    fast, probed = _flag("fast"), info.as_dict()
     job_id = jobs.create_job("video-tags", mode, input={
-        "filename": filename, "sha256": upload.sha256, "video_uri": video_uri, "probe": info.as_dict(), "fast": fast,
+        "filename": filename, "sha256": upload.sha256, "video_uri": video_uri, "probe": probed, "fast": fast,
     }, owner=job_owner(), **callback)
     message = {"job_id": job_id, "video_uri": video_uri, "sha256": upload.sha256, "fast": fast}
     if mode == "sharded":  # the planner sizes segments from the probe: it travels with the message
-        message["probe"] = info.as_dict()
+        message["probe"] = probed
     enqueue(job_id, work.task_for(request.endpoint, mode), kwargs=message)
     status_url = url_for("jobs.get_job", job_id=job_id)
     return {"job_id": job_id, "status": jobs.QUEUED, "mode": mode, "status_url": status_url}, 202, {"Location": status_url}

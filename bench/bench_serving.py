@@ -13,12 +13,12 @@ from __future__ import annotations
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
 
 import requests
 
-from bench.report import UNLIMITED_ANONYMOUS, bench_stack, percentile, write
+from bench.report import UNLIMITED_ANONYMOUS, bench_stack, percentile, pinned, write
 from devtools.localstack import LocalStack, wait_for_job
 
 CLIPS, CLIP_S, SIZE, FPS = 16, 20.0, (640, 360), 24
@@ -113,17 +113,6 @@ def round_trips(api: str) -> dict:
     return {"http_p50_ms": percentile(http, 50), "http_p99_ms": percentile(http, 99),
             "bare_p50_ms": percentile(bare, 50), "bare_p99_ms": percentile(bare, 99),
             "added_p50_ms": percentile(http, 50) - percentile(bare, 50)}
-
-
-@contextmanager
-def pinned(cpus: set[int]):
-    """Run the block (the in-process baseline and its ffmpeg children) on these cores only."""
-    before = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, cpus)
-    try:
-        yield
-    finally:
-        os.sched_setaffinity(0, before)
 
 
 def replica_runs(stack: LocalStack, api: str, paths: list[Path], pin: bool) -> dict:

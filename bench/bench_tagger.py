@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.report import RESULTS, machine
+from bench.report import RESULTS, machine, pinned
 from brigade.settings import get_settings
 from models.registry import read_manifest
 from models.service import service
@@ -98,19 +98,24 @@ def ready_batch(tagger, path: Path, windows: int) -> tuple[np.ndarray, torch.Ten
         return stack, x.to(tagger.dtype).clone()
 
 
+def apart_cpus() -> tuple[int, list[int]]:
+    """(the model's CPU, the decoders' CPUs) for `decoders_apart`: the last allowed CPU, the rest."""
+    cpus = sorted(os.sched_getaffinity(0))
+    return cpus[-1], cpus[:-1]
+
+
 @contextmanager
 def decoders_apart():
     """The model's thread on the last CPU and the decoders on the others (DECODER_CPUS): how a worker
     pinned apart from its decoders runs (`media.frames.start_decoder`)."""
-    cpus = sorted(os.sched_getaffinity(0))
-    before, saved = os.environ.get("DECODER_CPUS"), set(cpus)
-    os.environ["DECODER_CPUS"] = ",".join(map(str, cpus[:-1]))
+    model_cpu, decoder_cpus = apart_cpus()
+    before = os.environ.get("DECODER_CPUS")
+    os.environ["DECODER_CPUS"] = ",".join(map(str, decoder_cpus))
     get_settings.cache_clear()
-    os.sched_setaffinity(0, {cpus[-1]})
     try:
-        yield cpus[-1], cpus[:-1]
+        with pinned({model_cpu}):
+            yield
     finally:
-        os.sched_setaffinity(0, saved)
         if before is None:
             os.environ.pop("DECODER_CPUS", None)
         else:
@@ -141,7 +146,7 @@ def served_vs_bare(tagger, path: Path, x: torch.Tensor, windows: np.ndarray) -> 
     tagger.infer(windows)
     arms = ["served", "infer", "bare"] + (["served apart", "bare apart"] if len(os.sched_getaffinity(0)) > 1 else [])
     rates: dict[str, list[float]] = {arm: [] for arm in arms}
-    served_runs, pinning = [], None
+    served_runs = []
 
     def served_rate(arm: str) -> float:
         started = time.perf_counter()
@@ -162,8 +167,7 @@ def served_vs_bare(tagger, path: Path, x: torch.Tensor, windows: np.ndarray) -> 
             if arm == "infer":
                 rates[arm].append(infer_rate())
                 continue
-            with decoders_apart() if arm.endswith("apart") else nullcontext() as pinning_now:
-                pinning = pinning_now or pinning
+            with decoders_apart() if arm.endswith("apart") else nullcontext():
                 if arm.startswith("served"):
                     rates[arm].append(served_rate(arm))
                 else:
@@ -182,8 +186,9 @@ def served_vs_bare(tagger, path: Path, x: torch.Tensor, windows: np.ndarray) -> 
         "served_over_infer_only": round(median(rates["served"]) / median(rates["infer"]), 3),
         "served_runs": served_runs,
     }
-    if pinning is not None:
-        report["apart"] = {"model_cpu": pinning[0], "decoder_cpus": pinning[1],
+    if "served apart" in rates:
+        model_cpu, decoder_cpus = apart_cpus()
+        report["apart"] = {"model_cpu": model_cpu, "decoder_cpus": decoder_cpus,
                            **ratio_summary(rates["served apart"], rates["bare apart"]),
                            **{f"{arm.replace(' ', '_')}_wall_s_median": round(median(
                                [r["wall_s"] for r in served_runs if r["arm"] == arm]), 3) for arm in ("served", "served apart")}}

@@ -8,12 +8,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import sys
 from pathlib import Path
 
 from bench.report import RESULTS, write
+from devtools.readme import replace_between
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 START, END = "<!-- chaos:start -->", "<!-- chaos:end -->"
@@ -72,13 +72,10 @@ def _windows(slow: dict) -> str:
 
 
 def update_readme(table_md: str) -> None:
-    text = README.read_text()
-    block = f"{START}\n{table_md.strip()}\n{END}"
-    if START in text:
-        text = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
-    else:
-        raise SystemExit(f"README.md has no {START} marker")
-    README.write_text(text)
+    try:
+        replace_between(README, START, END, table_md)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from exc
 
 
 TITLE = "Chaos and abuse (`make chaos`)"

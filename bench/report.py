@@ -34,6 +34,17 @@ def bench_stack(prefix: str, env: dict | None = None) -> Iterator[LocalStack]:
         stack.stop_all()
 
 
+@contextmanager
+def pinned(cpus: set[int]):
+    """Run the block (and every process it starts: ffmpeg children) on these cores only."""
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
 def machine() -> dict:
     return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
             "date": time.strftime("%Y-%m-%d %H:%M:%S")}

@@ -3,12 +3,12 @@ into bench/results/SUMMARY.md and the README's benchmark section."""
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 from bench.report import RESULTS
+from devtools.readme import replace_between
 
 BENCHMARKS = ["bench_tagger", "bench_serving", "bench_sharded", "bench_events"]
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -22,9 +22,7 @@ def publish() -> None:
     summary = "\n".join(tables)
     (RESULTS / "SUMMARY.md").write_text(summary)
     if README.exists() and START in README.read_text():
-        text = README.read_text()
-        text = re.sub(f"{re.escape(START)}.*?{re.escape(END)}", f"{START}\n{summary}\n{END}", text, flags=re.S)
-        README.write_text(text)
+        replace_between(README, START, END, summary)
 
 
 def main(names: list[str]) -> int:

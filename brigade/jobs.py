@@ -209,13 +209,14 @@ def fail_overdue_jobs(now: float | None = None) -> list[str]:
     failed = []
     for job_id in expired_deadlines(now):
         record = get_job(job_id)
-        clear_deadline(job_id)
         if record and record["status"] not in TERMINAL:
             progress = record.get("progress") or {}
             fail(job_id, {"type": "timed-out", "detail": f"job did not finish before its deadline (still "
                           f"{record['status']}; {progress.get('done', 0)}/{progress.get('total', '?')} "
-                          f"{progress.get('unit', '')} done)"})
+                          f"{progress.get('unit', '')} done)"})  # the terminal update clears the deadline
             failed.append(job_id)
+        else:
+            clear_deadline(job_id)
     return failed
 
 

@@ -67,17 +67,13 @@ class HashingUpload:
     """A writable temp file in UPLOAD_DIR that hashes and counts bytes as they are written,
     refusing to grow past `limit` (so a too-large body is stopped mid-stream)."""
 
-    def __init__(self, limit: int | None = None):
-        self.limit = self.limit_from_settings() if limit is None else limit
+    def __init__(self, limit: int):
+        self.limit = limit
         fd, name = tempfile.mkstemp(dir=upload_dir() / ".incoming", suffix=".part")
         self._file = os.fdopen(fd, "wb")
         self.path = Path(name)
         self.size = 0
         self._sha = hashlib.sha256()
-
-    @staticmethod
-    def limit_from_settings() -> int:
-        return get_settings().MAX_UPLOAD_BYTES
 
     # Werkzeug's form parser writes to the object returned by Request._get_file_stream.
     def write(self, data: bytes) -> int:

@@ -9,6 +9,7 @@ import re
 import sys
 
 from brigade.settings import ROOT, describe
+from devtools.readme import replace_between
 
 README = ROOT / "README.md"
 ENV_EXAMPLE = ROOT / ".env.example"
@@ -150,8 +151,7 @@ def write() -> None:
     """Regenerate .env.example, docs/SETTINGS.md and the README's table."""
     ENV_EXAMPLE.write_text(env_example())
     SETTINGS_DOC.write_text(settings_md())
-    text = README.read_text()
-    README.write_text(re.sub(f"{re.escape(START)}.*?{re.escape(END)}", lambda _: f"{START}\n{table()}\n{END}", text, flags=re.S))
+    replace_between(README, START, END, table())
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import shutil
 from functools import lru_cache
 
 from brigade.settings import get_settings
-from media.probe import ALLOWED_FORMATS, decoder_caps, demuxer_for
+from media.probe import FORMAT_WHITELIST, demuxer_for, max_pixels
 
 #: ffmpeg may open local files and pipes, nothing else: an upload cannot make it fetch a URL
 #: (HLS playlists and concat files can otherwise name http:// or other local paths).
@@ -37,7 +37,7 @@ def input_options(path) -> dict:
     """Options for every `ffmpeg.input(path, ...)` that reads an upload: local files only, the
     accepted demuxers only (and the one of its probed container for a stored upload, whatever
     else the bytes could pass for), decoders capped at the largest accepted picture."""
-    options = {"protocol_whitelist": PROTOCOL_WHITELIST, "format_whitelist": ",".join(sorted(ALLOWED_FORMATS)),
-               "max_pixels": decoder_caps()["max_pixels"]}
+    options = {"protocol_whitelist": PROTOCOL_WHITELIST, "format_whitelist": FORMAT_WHITELIST,
+               "max_pixels": str(max_pixels())}
     demuxer = demuxer_for(path)
     return options if demuxer is None else {**options, "f": demuxer}

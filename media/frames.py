@@ -69,14 +69,14 @@ def _reason(line: str) -> str | None:
 def _drain(stream, tail: collections.deque, cuts: list | None = None, offset: float = 0.0,
            reasons: list | None = None) -> None:
     """Keep the last lines of ffmpeg's stderr (reading it stops ffmpeg blocking on a full pipe) and
-    the client-readable reasons any line gives (`reasons`); scene cuts reported by the shot branch
+    the first client-readable reason a line gives (`reasons`); scene cuts reported by the shot branch
     go to `cuts` instead, in the file's time."""
     first = True
     for line in iter(stream.readline, b""):
         text = line.decode("utf-8", "replace").rstrip()
         match = _SHOWINFO_PTS.search(text) if cuts is not None else None
         reason = _reason(text) if reasons is not None and match is None else None
-        if reason and reason not in reasons:
+        if reason and not reasons:  # the first says why; the rest follow from it
             reasons.append(reason)
         if match is None:
             if "Parsed_showinfo" not in text:

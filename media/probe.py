@@ -17,7 +17,7 @@ extension and the demuxer every later reader forces; the client's file name neve
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import av
 
@@ -25,6 +25,8 @@ from brigade.settings import Settings, get_settings
 
 #: Containers worth opening; anything else is refused before any decoder sees it.
 ALLOWED_FORMATS = {"mov", "mp4", "m4a", "3gp", "3g2", "mj2", "matroska", "webm", "avi", "mpegts", "flv", "mpeg"}
+#: The same, as the `format_whitelist` option of every demuxer that opens an upload.
+FORMAT_WHITELIST = ",".join(sorted(ALLOWED_FORMATS))
 #: An accepted container (PyAV's format name) -> (the extension it is stored under, the demuxer
 #: every later reader of the stored file forces).
 CONTAINERS = {
@@ -110,7 +112,7 @@ def open_media(path, settings: Settings | None = None):
     The decoders that opening runs to find the streams' parameters are capped (PyAV hands these
     options to each stream the header declares; MPEG-TS/PS declare none up front). ProbeError when
     it is not readable media."""
-    options = {"protocol_whitelist": "file", "format_whitelist": ",".join(sorted(ALLOWED_FORMATS)), **decoder_caps(settings)}
+    options = {"protocol_whitelist": "file", "format_whitelist": FORMAT_WHITELIST, **decoder_caps(settings)}
     try:
         return av.open(str(path), format=demuxer_for(path), metadata_errors="ignore", options=options)
     except (av.error.FFmpegError, OSError, UnicodeDecodeError, ValueError) as exc:
@@ -162,7 +164,7 @@ def probe(path: str, size_bytes: int = 0, settings: Settings | None = None) -> V
         try:
             packets = _packet_count(container, stream)
             if fps > 0 and packets / fps > header_duration + max(1.0, 2.0 / fps):
-                info = VideoInfo(**{**info.as_dict(), "duration_s": round(packets / fps, 3)})
+                info = replace(info, duration_s=round(packets / fps, 3))
                 check_limits(info, settings)
             stream.thread_type = "NONE"
             codec_context.options = decoder_caps(settings)

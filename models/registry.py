@@ -134,7 +134,7 @@ def load_model(ref: str, store: str | Path | None = None) -> Any:
         if key not in _cache:
             manifest = verify(path)
             model = _loader(manifest["kind"])(path, manifest)
-            getattr(model, "warm_up", lambda: None)()  # models.service.ModelService.warm_up
+            model.warm_up()  # every loader returns a models.service.ModelService
             _cache[key] = model
         return _cache[key]
 

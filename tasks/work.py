@@ -49,10 +49,6 @@ TABLE: tuple[Work, ...] = (
 WORKER_ENTRY = "tasks.worker"
 
 
-def by_task() -> dict[str, Work]:
-    return {work.task: work for work in TABLE}
-
-
 def task_modules() -> list[str]:
     """What a worker imports (Celery's `include`): every task module, then the worker entry."""
     return [*dict.fromkeys(work.module for work in TABLE), WORKER_ENTRY]

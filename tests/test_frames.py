@@ -13,6 +13,7 @@ import pytest
 import media.frames as frames_module
 from brigade.settings import Settings
 from media.frames import DecodeError, build_command, iter_frame_batches, probe_duration
+from tests.appkit import settings_with
 from tests.fixtures_media import clip, truncated_copy
 
 
@@ -133,7 +134,7 @@ def _ffmpeg_children() -> list[int]:
 
 
 def _with_settings(monkeypatch, **values) -> None:
-    changed = Settings.from_env({**os.environ, **{k: str(v) for k, v in values.items()}})
+    changed = settings_with(**values)
     monkeypatch.setattr(frames_module, "get_settings", lambda: changed)
 
 
