@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import redis
-from flask import Flask, jsonify
+from flask import Flask, g, jsonify
 from werkzeug.exceptions import HTTPException
 
 from brigade.redis_client import TRANSIENT
@@ -33,10 +33,19 @@ def problem(status: int, code: str, detail: str, title: str | None = None, **ext
     return response
 
 
+def retry_later(response):
+    """A 503 says when to come back: RETRY_AFTER_S, also kept in `g` so that the rate limiter's
+    own Retry-After (its window's reset) does not replace it (app/limits.py)."""
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    g.brigade_retry_after = RETRY_AFTER_S
+    return response
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
-        return problem(exc.status, exc.code, exc.detail, **exc.extra)
+        response = problem(exc.status, exc.code, exc.detail, **exc.extra)
+        return retry_later(response) if exc.status == 503 else response
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
@@ -48,10 +57,8 @@ def register_error_handlers(app: Flask) -> None:
         if not isinstance(exc, TRANSIENT):
             return _unexpected(exc)
         app.logger.warning("Redis unavailable: %s", exc)
-        response = problem(503, "store-unavailable", "the job store does not answer; nothing was done, retry later",
-                           retry_after_s=RETRY_AFTER_S)
-        response.headers["Retry-After"] = str(RETRY_AFTER_S)
-        return response
+        return retry_later(problem(503, "store-unavailable", "the job store does not answer; nothing was done, retry later",
+                                   retry_after_s=RETRY_AFTER_S))
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -58,10 +58,13 @@ def register_limits(app: Flask, settings: Settings | None = None) -> Limiter:
 
     @app.after_request  # registered before the limiter's header hook, so it runs after it
     def _tidy_headers(response):
-        if response.status_code == 429:
-            # flask-limiter rewrites it as int(reset - now), which can round down to a second early
-            response.headers["Retry-After"] = str(g.get("brigade_retry_after") or response.headers.get("Retry-After") or 1)
-        elif response.status_code != 503:  # a 503's own Retry-After (app/errors.py) stays
+        ours = g.get("brigade_retry_after")  # a 429's exact wait, a 503's RETRY_AFTER_S (app/errors.py)
+        if response.status_code in (429, 503) and ours:
+            # not flask-limiter's rewrite: int(reset - now) of the rate window, a second early at times
+            response.headers["Retry-After"] = str(ours)
+        elif response.status_code == 429:
+            response.headers["Retry-After"] = str(response.headers.get("Retry-After") or 1)
+        elif response.status_code != 503:
             response.headers.pop("Retry-After", None)  # flask-limiter sets it on every limited response
         if response.status_code == 401:
             response.headers.setdefault("WWW-Authenticate", 'Bearer realm="brigade"')

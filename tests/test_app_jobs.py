@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from app.errors import RETRY_AFTER_S
 from brigade import jobs
 from tests.appkit import conforms, problem
 
@@ -82,7 +83,9 @@ def test_echo_answers_200_when_the_job_ends_within_the_wait(client, recorder):
 
 def test_echo_without_a_broker_is_a_503_and_its_job_fails(client, recorder):
     recorder.down = True
-    problem(client.post("/v1/echo", json={"payload": 1}), 503, "broker-unavailable")
+    response = client.post("/v1/echo", json={"payload": 1})
+    problem(response, 503, "broker-unavailable")
+    assert response.headers["Retry-After"] == str(RETRY_AFTER_S)  # when to come back, not the rate window's reset
     assert jobs.get_job(recorder.refused[0].task_id)["status"] == "failed"
 
 
