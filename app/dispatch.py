@@ -12,6 +12,16 @@ from app.errors import ApiError
 from brigade import jobs
 
 
+def submit(kind: str, mode: str, task_name: str, kwargs: dict, *, job_id: str, priority: int | None = None,
+           **record) -> str:
+    """Create the job `job_id` (its record keeps the message, for tasks/reconcile.py), send its
+    message and confirm it (`enqueue`); `record`: what else `jobs.create_job` takes."""
+    message = {"task": task_name, "kwargs": kwargs, "priority": priority}
+    jobs.create_job(kind, mode, job_id=job_id, message=message, **record)
+    enqueue(job_id, task_name, kwargs=kwargs, priority=priority)
+    return job_id
+
+
 def enqueue(job_id: str, task_name: str, *, kwargs: dict, priority: int | None = None):
     """Publish the task (task id = job id). A job counts as accepted only once this returns.
 
@@ -20,11 +30,30 @@ def enqueue(job_id: str, task_name: str, *, kwargs: dict, priority: int | None =
     STARTED and a SUCCESS write per task (the first before the task body runs), which nothing
     reads. (A sharded job's chord still keeps its segments' results: the worker builds it.)"""
     try:
-        return context.celery().send_task(task_name, kwargs=kwargs, task_id=job_id, priority=priority,
+        sent = context.celery().send_task(task_name, kwargs=kwargs, task_id=job_id, priority=priority,
                                           ignore_result=True)
     except OperationalError as exc:
         jobs.fail(job_id, {"type": "enqueue-failed", "detail": str(exc)}, notify=False)  # the client gets the 503
         raise ApiError(503, "broker-unavailable", "the job could not be queued: the broker does not answer; retry later") from exc
+    confirm_replicated(job_id)
+    return sent
+
+
+def confirm_replicated(job_id: str) -> None:
+    """With REDIS_MIN_REPLICAS_ACK: accepted means on that many replicas too (Redis replicates
+    asynchronously, so a primary lost right after a 202 would take the job with it). Short of it,
+    the job is withdrawn (failed without a webhook, so its message is dropped if it ever runs)
+    and the client gets a 503 to retry on: an acknowledged job is one a failover keeps."""
+    s = context.settings()
+    if s.REDIS_MIN_REPLICAS_ACK <= 0:
+        return
+    confirmed = jobs.confirm_replicated(job_id, s.REDIS_MIN_REPLICAS_ACK, s.REDIS_ACK_TIMEOUT_MS)
+    if confirmed < s.REDIS_MIN_REPLICAS_ACK:
+        jobs.fail(job_id, {"type": "not-replicated", "detail": f"{confirmed} of {s.REDIS_MIN_REPLICAS_ACK} replicas "
+                           "confirmed the job; it was not accepted"}, notify=False)
+        raise ApiError(503, "store-not-replicated", f"the job could not be stored on {s.REDIS_MIN_REPLICAS_ACK} Redis "
+                       f"replica(s) within {s.REDIS_ACK_TIMEOUT_MS} ms (a failover may be under way); nothing was "
+                       "accepted, retry later")
 
 
 def broker_answers() -> bool:

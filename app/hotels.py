@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, request, url_for
 
 from app import context, waits
-from app.dispatch import enqueue
+from app.dispatch import submit
 from app.errors import ApiError
 from app.hotel_validation import read_json_body, validate
 from app.tiers import identify, job_owner, priority_for
@@ -33,9 +33,10 @@ def submit_hotel_prices():
     callback = requested_callback()
     priority = priority_for(caller.tier, s.broker_url)
     message = stay.message()
-    job_id = jobs.create_job("hotel-prices", "event", input={**message, "tier": caller.tier}, owner=job_owner(), **callback)
-    enqueue(job_id, work.task_for(request.endpoint), priority=priority,
-            kwargs={"job_id": job_id, "request": message, "tier": caller.tier, "priority": priority})
+    job_id = jobs.new_job_id()
+    submit("hotel-prices", "event", work.task_for(request.endpoint),
+           {"job_id": job_id, "request": message, "tier": caller.tier, "priority": priority}, job_id=job_id,
+           priority=priority, input={**message, "tier": caller.tier}, owner=job_owner(), **callback)
     record = waits.wait_for_terminal(job_id, s.HOTEL_SYNC_WAIT_S, just_created=True)
     status_url = url_for("jobs.get_job", job_id=job_id)
     if record and record["status"] == jobs.SUCCEEDED:

@@ -8,7 +8,7 @@ import re
 from flask import Blueprint, request
 
 from app import context, waits
-from app.dispatch import enqueue
+from app.dispatch import submit
 from app.errors import ApiError
 from app.json_body import read_json_body
 from app.tiers import job_owner, may_read
@@ -41,8 +41,9 @@ def echo():
     """A trivial job through the whole path (HTTP -> broker -> replica -> job record -> HTTP);
     the benchmark compares its round trip with a bare Celery round trip."""
     payload = echo_payload()
-    job_id = jobs.create_job("echo", "single", owner=job_owner())
-    enqueue(job_id, work.task_for(request.endpoint), kwargs={"job_id": job_id, "payload": payload})
+    job_id = jobs.new_job_id()
+    submit("echo", "single", work.task_for(request.endpoint), {"job_id": job_id, "payload": payload}, job_id=job_id,
+           owner=job_owner())
     record = waits.wait_for_terminal(job_id, max_wait(), just_created=True)
     return render_job(record), (200 if record["status"] in jobs.TERMINAL else 202)
 

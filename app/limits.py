@@ -76,8 +76,7 @@ def register_limits(app: Flask, settings: Settings | None = None) -> Limiter:
         application_limits=[ApplicationLimit(limit_provider=caller_limits, scope=SCOPE)],
         headers_enabled=True,
         strategy=s.RATE_LIMIT_STRATEGY,
-        storage_uri=s.RATE_LIMIT_STORAGE_URI or s.REDIS_URL,
-        storage_options={"socket_timeout": 2, "socket_connect_timeout": 2},
+        **limit_storage(s),
         key_prefix=s.KEY_PREFIX,
         swallow_errors=True,
         retry_after="delta-seconds",
@@ -100,3 +99,18 @@ def register_limits(app: Flask, settings: Settings | None = None) -> Limiter:
         return response
 
     return limiter
+
+
+def limit_storage(s: Settings) -> dict:
+    """flask-limiter's storage: RATE_LIMIT_STORAGE_URI, else the store (REDIS_URL, through the
+    Sentinels when REDIS_SENTINELS is set). With Sentinel the counts are read from the primary
+    too (`use_replicas=False`): a lagging replica would let a client past its limit."""
+    timeouts = {"socket_timeout": 2, "socket_connect_timeout": 2}
+    if s.RATE_LIMIT_STORAGE_URI or not s.sentinels:
+        return {"storage_uri": s.RATE_LIMIT_STORAGE_URI or s.REDIS_URL, "storage_options": timeouts}
+    from brigade.redis_client import sentinel_options
+
+    hosts = ",".join(f"{host}:{port}" for host, port in s.sentinels)
+    return {"storage_uri": f"redis+sentinel://{s.store_auth}{hosts}/{s.REDIS_MASTER_NAME}",
+            "storage_options": {**timeouts, "use_replicas": False, "db": s.store_db,
+                                "sentinel_kwargs": sentinel_options(2)}}

@@ -37,7 +37,7 @@ from app.operator import require_operator
 from brigade import jobs
 from brigade.broker_queues import amqp_queue_depth, is_redis_url, redis_layout, redis_queue_depths
 from brigade.heartbeats import list_replicas
-from brigade.redis_client import key
+from brigade.redis_client import connect, key
 from tasks import queues
 
 REQUESTS = Counter("brigade_http_requests", "HTTP requests the API answered.", ["method", "endpoint", "status"])
@@ -96,7 +96,7 @@ class _ThisProcess:
 @lru_cache(maxsize=4)
 def _scrape_client(url: str) -> redis.Redis:
     # Short timeouts: a scrape must answer even when Redis does not.
-    return redis.Redis.from_url(url, decode_responses=True, socket_timeout=2, socket_connect_timeout=2)
+    return connect(url, socket_timeout=2, decode_responses=True)
 
 
 def queue_names() -> tuple[str, ...]:
@@ -157,7 +157,7 @@ class RedisStatsCollector:
         ready = GaugeMetricFamily("brigade_ready_replicas", "Worker processes with a live heartbeat that report ready, per queue.",
                                   labels=["queue"])
         try:
-            client = _scrape_client(s.REDIS_URL)
+            client = _scrape_client(s.store_url)
             counts = client.hgetall(key("stats", "jobs"))
             replicas = list_replicas(ready_only=True, client=client)
         except Exception:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, request, url_for
 
 from app import context
-from app.dispatch import enqueue
+from app.dispatch import submit
 from app.errors import ApiError
 from app.tiers import job_owner
 from app.uploads import receive_upload
@@ -41,13 +41,13 @@ def submit_video():
         current_app.logger.warning("upload storage failed: %s", exc)
         raise ApiError(503, "storage-unavailable", "the upload could not be stored; retry later") from exc
     fast, probed = _flag("fast"), info.as_dict()
-    job_id = jobs.create_job("video-tags", mode, input={
-        "filename": filename, "sha256": upload.sha256, "video_uri": video_uri, "probe": probed, "fast": fast,
-    }, owner=job_owner(), **callback)
+    job_id = jobs.new_job_id()
     message = {"job_id": job_id, "video_uri": video_uri, "sha256": upload.sha256, "fast": fast}
     if mode == "sharded":  # the planner sizes segments from the probe: it travels with the message
         message["probe"] = probed
-    enqueue(job_id, work.task_for(request.endpoint, mode), kwargs=message)
+    submit("video-tags", mode, work.task_for(request.endpoint, mode), message, job_id=job_id, input={
+        "filename": filename, "sha256": upload.sha256, "video_uri": video_uri, "probe": probed, "fast": fast,
+    }, owner=job_owner(), **callback)
     status_url = url_for("jobs.get_job", job_id=job_id)
     return {"job_id": job_id, "status": jobs.QUEUED, "mode": mode, "status_url": status_url}, 202, {"Location": status_url}
 

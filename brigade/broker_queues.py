@@ -7,7 +7,7 @@ from __future__ import annotations
 #: `Channel.sep`), one list per priority step; priority 0 stays on `<queue>` itself.
 REDIS_PRIORITY_SEP = "\x06\x16"
 DEFAULT_PRIORITY_STEPS = (0, 3, 6, 9)  # kombu.transport.redis.PRIORITY_STEPS
-REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+socket://")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+socket://", "sentinel://")
 AMQP_SCHEMES = ("amqp://", "amqps://", "pyamqp://")
 
 

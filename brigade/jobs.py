@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from functools import lru_cache
 from typing import Any
 
 from brigade.redis_client import key, redis_client
@@ -19,7 +20,7 @@ from brigade.settings import get_settings
 
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 TERMINAL = frozenset({SUCCEEDED, FAILED})
-_JSON_FIELDS = ("progress", "result", "error", "timings", "input", "model", "plan", "process", "webhook")
+_JSON_FIELDS = ("progress", "result", "error", "timings", "input", "model", "plan", "process", "webhook", "message")
 
 
 def _job_key(job_id: str) -> str:
@@ -36,11 +37,13 @@ def new_job_id() -> str:
 
 def create_job(kind: str, mode: str, *, job_id: str | None = None, input: dict | None = None,
                deadline_s: float | None = None, callback_url: str | None = None, callback_key: str = "",
-               owner: str | None = None) -> str:
+               owner: str | None = None, message: dict | None = None) -> str:
     """A queued job with a deadline (`deadline_s`, default JOB_TIMEOUT_S) after which the watchdog
     fails it if it has not ended, so that no client waits forever on a message nobody runs.
     `callback_url` (validated by the caller): POSTed the job's body, signed with the secret of
-    `callback_key` (the caller's key identity), when the job ends."""
+    `callback_key` (the caller's key identity), when the job ends. `message`: the task message that
+    starts the job ({"task", "kwargs", "priority"}), kept so that a message the broker lost can be
+    sent again (tasks/reconcile.py)."""
     job_id = job_id or new_job_id()
     now = time.time()
     record = {
@@ -55,6 +58,8 @@ def create_job(kind: str, mode: str, *, job_id: str | None = None, input: dict |
     }
     if owner:  # who may read it (the submitting key's identity); none: whoever holds the id
         record["owner"] = owner
+    if message:
+        record["message"] = message
     pipe = redis_client().pipeline(transaction=False)
     if callback_url:
         record["input"] = {**record["input"], "callback_url": callback_url}
@@ -66,12 +71,15 @@ def create_job(kind: str, mode: str, *, job_id: str | None = None, input: dict |
     return job_id
 
 
+def _encoded(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: json.dumps(v) if k in _JSON_FIELDS else v for k, v in fields.items() if v is not None}
+
+
 def _write(job_id: str, fields: dict[str, Any], pipe=None) -> None:
     """Queue the write on `pipe` (the caller executes it), or write at once in one round trip."""
-    encoded = {k: json.dumps(v) if k in _JSON_FIELDS else v for k, v in fields.items() if v is not None}
     own = pipe is None
     pipe = redis_client().pipeline(transaction=False) if own else pipe
-    pipe.hset(_job_key(job_id), mapping=encoded)
+    pipe.hset(_job_key(job_id), mapping=_encoded(fields))
     pipe.expire(_job_key(job_id), int(get_settings().RESULT_EXPIRES_S))
     if own:
         pipe.execute()
@@ -99,43 +107,76 @@ def get_job(job_id: str) -> dict | None:
     return record
 
 
-def update_job(job_id: str, *, notify: bool = True, **fields: Any) -> None:
-    """Set fields of an existing record; when the status becomes terminal, publishes an event and
-    makes the job's webhook due, if it has one (`notify=False`: drops it instead)."""
+#: Every update of a record, in one atomic step: a record whose status is terminal is final, so a
+#: late writer (a worker cut off past its heartbeat TTL whose job ran again elsewhere, a duplicate
+#: message) changes nothing: no second answer, no answer overwritten, no status flipped back.
+#: A terminal update also clears the deadline, counts the status, makes the webhook due (or drops
+#: it) and publishes to `?wait=` waiters last, so its status is never written without them.
+#: KEYS: record, deadlines, stats, outbox. ARGV: job id, status or "", notify (1|0), channel,
+#: expiry (s), updated_at, then field, value, ...
+_UPDATE = f"""
+local status = redis.call('HGET', KEYS[1], 'status')
+if status == '{SUCCEEDED}' or status == '{FAILED}' then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 7))
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+if ARGV[2] == '{SUCCEEDED}' or ARGV[2] == '{FAILED}' then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('HINCRBY', KEYS[3], ARGV[2], 1)
+  if ARGV[3] == '1' then redis.call('ZADD', KEYS[4], 'XX', ARGV[6], ARGV[1]) else redis.call('ZREM', KEYS[4], ARGV[1]) end
+  redis.call('PUBLISH', ARGV[4], ARGV[2])
+end
+return 1
+"""
+
+
+@lru_cache(maxsize=4)
+def _update_script(client):
+    return client.register_script(_UPDATE)
+
+
+def update_job(job_id: str, *, notify: bool = True, **fields: Any) -> bool:
+    """Set fields of a record that has not ended (one round trip, on the hot path of every job);
+    False, and nothing written, when it had. When the status becomes terminal, publishes an event
+    and makes the job's webhook due, if it has one (`notify=False`: drops it instead)."""
     fields["updated_at"] = time.time()
-    terminal = fields.get("status") in TERMINAL
-    if terminal:
+    status = fields.get("status", "")
+    if status in TERMINAL:
         fields.setdefault("finished_at", fields["updated_at"])
-    # One round trip, on the hot path of every job; MULTI/EXEC for a terminal one, so that its
-    # status is never written without its webhook becoming due.
-    pipe = redis_client().pipeline(transaction=terminal)
-    _write(job_id, fields, pipe)
-    if terminal:
-        pipe.zrem(_deadlines_key(), job_id)
-        pipe.hincrby(key("stats", "jobs"), fields["status"], 1)  # read by the API's /metrics
-        if notify:  # XX: only a job created with a callback has a place in the outbox
-            pipe.zadd(webhook_outbox_key(), {job_id: fields["updated_at"]}, xx=True)
-        else:
-            pipe.zrem(webhook_outbox_key(), job_id)
-        pipe.publish(_events_channel(job_id), fields["status"])  # last: waiters re-read the record
-    pipe.execute()
+    pairs = [item for name, value in _encoded(fields).items() for item in (name, value)]
+    applied = _update_script(redis_client())(
+        keys=[_job_key(job_id), _deadlines_key(), key("stats", "jobs"), webhook_outbox_key()],  # stats: the API's /metrics
+        args=[job_id, status, int(notify), _events_channel(job_id), int(get_settings().RESULT_EXPIRES_S),
+              fields["updated_at"], *pairs])
+    return bool(applied)
 
 
-def mark_running(job_id: str, worker: str, **fields: Any) -> None:
-    update_job(job_id, status=RUNNING, worker=worker, started_at=time.time(), **fields)
+def mark_running(job_id: str, worker: str, **fields: Any) -> bool:
+    return update_job(job_id, status=RUNNING, worker=worker, started_at=time.time(), **fields)
 
 
-def set_progress(job_id: str, done: float, total: float, unit: str = "") -> None:
-    update_job(job_id, progress={"done": done, "total": total, "unit": unit})
+def set_progress(job_id: str, done: float, total: float, unit: str = "") -> bool:
+    return update_job(job_id, progress={"done": done, "total": total, "unit": unit})
 
 
-def succeed(job_id: str, result: dict, timings: dict | None = None, model: dict | None = None, **fields: Any) -> None:
-    update_job(job_id, status=SUCCEEDED, result=result, timings=timings, model=model, error="", **fields)
+def succeed(job_id: str, result: dict, timings: dict | None = None, model: dict | None = None, **fields: Any) -> bool:
+    """False: the job had already ended (this answer came late and is dropped)."""
+    return update_job(job_id, status=SUCCEEDED, result=result, timings=timings, model=model, error="", **fields)
 
 
-def fail(job_id: str, error: dict, *, notify: bool = True) -> None:
+def fail(job_id: str, error: dict, *, notify: bool = True) -> bool:
     """`notify=False`: no webhook (the client was told the job was never accepted)."""
-    update_job(job_id, status=FAILED, error=error, notify=notify)
+    return update_job(job_id, status=FAILED, error=error, notify=notify)
+
+
+def confirm_replicated(job_id: str, replicas: int, timeout_ms: int) -> int:
+    """Stamp the record `accepted_at`, then WAIT until `replicas` replicas hold every write made
+    before the stamp: the record and the job's message, although the message went out on the
+    broker's own connection, because a replica applies the primary's writes in their order.
+    Returns how many replicas confirmed within `timeout_ms`."""
+    pipe = redis_client().pipeline(transaction=False)
+    pipe.hset(_job_key(job_id), "accepted_at", time.time())
+    pipe.wait(replicas, timeout_ms)
+    return int(pipe.execute()[-1])
 
 
 def wait_for_terminal(job_id: str, timeout_s: float, *, just_created: bool = False) -> dict | None:

@@ -6,19 +6,39 @@ delays a job instead of failing it (an accepted job is never lost to one). The A
 one try within REDIS_SOCKET_TIMEOUT_S, then the request answers 503 with Retry-After
 (app/errors.py), since a client can retry and a held request thread cannot serve anyone else.
 Workers switch with `be_patient()` at start (tasks/worker.py); everything else is prompt.
+
+With REDIS_SENTINELS every client here asks the Sentinels where the primary is (redis-py's
+`Sentinel.master_for`) and asks again after any connection fault, so a failover is one more
+transient fault: a worker's retries reach the new primary, the API answers 503 until there is one.
+A primary cut off from its replicas refuses writes (`min-replicas-to-write`, NOREPLICAS); that
+error counts as a connection fault too (`NoReplicasError`), so the client reconnects, asks the
+Sentinels again, and finds the primary that the majority elected.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 import redis
+from redis._parsers.base import BaseParser
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
+from redis.sentinel import Sentinel
 
-from brigade.settings import get_settings
+from brigade.settings import get_settings, sentinel_list
 
-#: Redis faults that pass: a stall, a restart, a dropped connection.
+
+class NoReplicasError(redis.ConnectionError):
+    """NOREPLICAS: this primary has fewer replicas in reach than `min-replicas-to-write`, so it
+    takes no write: it is cut off, and the Sentinels on the other side are replacing it. A
+    connection fault, not a bad command: reconnect (through Sentinel) and retry."""
+
+
+# redis-py maps an error reply's first word to its exception class; it has none for NOREPLICAS.
+BaseParser.EXCEPTION_CLASSES.setdefault("NOREPLICAS", NoReplicasError)
+
+#: Redis faults that pass: a stall, a restart, a dropped connection, a failover.
 TRANSIENT = (redis.ConnectionError, redis.TimeoutError)
 BACKOFF_CAP_S = 5.0
 _temper = {"patient": False}
@@ -39,12 +59,39 @@ def _client(url: str) -> redis.Redis:
         retry = Retry(ExponentialBackoff(cap=BACKOFF_CAP_S, base=0.2), retries)
     else:
         retry = Retry(ExponentialBackoff(), 0)
-    return redis.Redis.from_url(url, decode_responses=True, health_check_interval=30, socket_timeout=timeout,
-                                socket_connect_timeout=timeout, retry=retry, retry_on_error=list(TRANSIENT))
+    return connect(url, socket_timeout=timeout, decode_responses=True, health_check_interval=30, retry=retry,
+                   retry_on_error=list(TRANSIENT))
+
+
+def connect(url: str, *, socket_timeout: float, **options) -> redis.Redis:
+    """A client of the Redis that `url` names: `redis://…` directly, `sentinel://…;sentinel://…`
+    (Settings.store_url with REDIS_SENTINELS) through the Sentinels, as the primary of
+    REDIS_MASTER_NAME. `options` go to redis-py's client."""
+    if not url.startswith("sentinel://"):
+        return redis.Redis.from_url(url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout, **options)
+    first = urlsplit(url.split(";")[0])
+    hosts = ",".join(f"{u.hostname}:{u.port or 26379}" for u in map(urlsplit, url.split(";")))
+    db = int(first.path.strip("/") or 0)
+    return _sentinel(hosts, socket_timeout).master_for(
+        get_settings().REDIS_MASTER_NAME, password=first.password, username=first.username or None, db=db,
+        socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout, **options)
+
+
+@lru_cache(maxsize=8)
+def _sentinel(hosts: str, socket_timeout: float) -> Sentinel:
+    """One Sentinel manager per process and timeout: it keeps the Sentinel that last answered
+    first in its list, so a Sentinel that is down costs one connect timeout, not one per lookup."""
+    return Sentinel(sentinel_list(hosts), sentinel_kwargs=sentinel_options(socket_timeout))
+
+
+def sentinel_options(socket_timeout: float) -> dict:
+    """How to talk to the Sentinels themselves (their password is their own: REDIS_SENTINEL_PASSWORD)."""
+    return {"password": get_settings().sentinel_password, "socket_timeout": socket_timeout,
+            "socket_connect_timeout": socket_timeout}
 
 
 def redis_client(url: str | None = None) -> redis.Redis:
-    return _client(url or get_settings().REDIS_URL)
+    return _client(url or get_settings().store_url)
 
 
 def key(*parts: str) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,6 +32,15 @@ class Settings:
                                              "(the API does not: it answers 503).")
     RESULT_BACKEND: str = _env_field("", "Celery result backend; empty means REDIS_URL.")
     KEY_PREFIX: str = _env_field("brigade", "Prefix of every Redis key Brigade writes (job records, heartbeats, caches).")
+    REDIS_SENTINELS: str = _env_field("", "Redis Sentinels, `host:port,host:port,…`; set: every Redis client (broker, results, job "
+                                          "records, rate limits) finds the primary through them and follows a failover, and "
+                                          "REDIS_URL gives only the password and db. Empty: REDIS_URL itself (one Redis).")
+    REDIS_MASTER_NAME: str = _env_field("brigade", "With REDIS_SENTINELS: the primary's name in the Sentinels' `sentinel monitor`.")
+    REDIS_SENTINEL_PASSWORD: str = _env_field("", "With REDIS_SENTINELS: the Sentinels' own `requirepass`; empty: REDIS_URL's password.")
+    REDIS_MIN_REPLICAS_ACK: int = _env_field(0, "Replicas that must hold a job's record and message (Redis WAIT) before the API "
+                                                "answers 202; fewer within REDIS_ACK_TIMEOUT_MS: 503, the job is withdrawn. "
+                                                "1 with Sentinel (docs/DEPLOY.md); 0: no wait (one Redis).")
+    REDIS_ACK_TIMEOUT_MS: int = _env_field(1000, "How long the API waits for REDIS_MIN_REPLICAS_ACK replicas to confirm a job.")
 
     # --- storage ---------------------------------------------------------------------------
     UPLOAD_DIR: str = _env_field(str(ROOT / "var" / "uploads"),
@@ -75,6 +85,8 @@ class Settings:
     RESULT_EXPIRES_S: int = _env_field(7 * 24 * 3600, "How long task results and job records are kept.")
     HEARTBEAT_INTERVAL_S: float = _env_field(2.0, "How often a replica refreshes its heartbeat.")
     HEARTBEAT_TTL_S: float = _env_field(10.0, "A replica whose heartbeat is older than this is dead; its running jobs are redelivered.")
+    RECONCILE_INTERVAL_S: float = _env_field(10.0, "How often one worker looks for queued jobs whose message the broker lost "
+                                                   "(a failover, a worker lost mid-pop) and sends it again; 0: never.")
 
     # --- sharded pattern -------------------------------------------------------------------------
     SHARD_WORKERS: int = _env_field(0, "`make run`: shard worker processes; 0 = one per GPU, or 2 on a CPU-only host.")
@@ -136,12 +148,40 @@ class Settings:
     WEBHOOK_TIMEOUT_S: float = _env_field(10.0, "Connect and read timeout of one delivery attempt.")
 
     @property
+    def sentinels(self) -> list[tuple[str, int]]:
+        """REDIS_SENTINELS as (host, port) pairs; empty without Sentinel."""
+        return sentinel_list(self.REDIS_SENTINELS)
+
+    @property
+    def store_url(self) -> str:
+        """Where the Redis store is, as Celery and kombu name it: REDIS_URL, or with Sentinels
+        `sentinel://:pw@host:port/db;…` (one per Sentinel, each with the store's password and db:
+        kombu reads them from whichever it parses first)."""
+        if not self.sentinels:
+            return self.REDIS_URL
+        return ";".join(f"sentinel://{self.store_auth}{host}:{port}/{self.store_db}" for host, port in self.sentinels)
+
+    @property
+    def store_auth(self) -> str:
+        """REDIS_URL's credentials as a URL's `user:password@` part (empty without a password)."""
+        url = urlsplit(self.REDIS_URL)
+        return f"{url.username or ''}:{url.password}@" if url.password else ""
+
+    @property
+    def store_db(self) -> int:
+        return int(urlsplit(self.REDIS_URL).path.strip("/") or 0)
+
+    @property
+    def sentinel_password(self) -> str | None:
+        return self.REDIS_SENTINEL_PASSWORD or urlsplit(self.REDIS_URL).password or None
+
+    @property
     def broker_url(self) -> str:
-        return self.BROKER_URL or self.REDIS_URL
+        return self.BROKER_URL or self.store_url
 
     @property
     def result_backend(self) -> str:
-        return self.RESULT_BACKEND or self.REDIS_URL
+        return self.RESULT_BACKEND or self.store_url
 
     @property
     def decoder_cpus(self) -> set[int]:
@@ -162,10 +202,16 @@ class Settings:
             (self.SHARD_ROUTING in ("queue", "hash"), f"SHARD_ROUTING={self.SHARD_ROUTING!r}: use queue or hash"),
             (self.UPLOAD_RETENTION_S == 0 or self.UPLOAD_RETENTION_S >= self.RESULT_EXPIRES_S,
              "UPLOAD_RETENTION_S must be 0 or at least RESULT_EXPIRES_S, or a job still on record may lose its video"),
+            (self.RECONCILE_INTERVAL_S >= 0, "RECONCILE_INTERVAL_S must be 0 (off) or more"),
             (self.TRUSTED_PROXY_HOPS >= 0, "TRUSTED_PROXY_HOPS must be 0 or more"),
             (self.SEGMENT_BALANCE in ("cost", "duration"), f"SEGMENT_BALANCE={self.SEGMENT_BALANCE!r}: use cost or duration"),
             (self.WEBHOOK_MAX_ATTEMPTS >= 1, "WEBHOOK_MAX_ATTEMPTS must be 1 or more"),
-            (_is_cpu_list(self.DECODER_CPUS), f"DECODER_CPUS={self.DECODER_CPUS!r}: CPU numbers and ranges, e.g. 0,2-3"),
+            (_parses(cpu_list, self.DECODER_CPUS), f"DECODER_CPUS={self.DECODER_CPUS!r}: CPU numbers and ranges, e.g. 0,2-3"),
+            (_parses(sentinel_list, self.REDIS_SENTINELS),
+             f"REDIS_SENTINELS={self.REDIS_SENTINELS!r}: comma-separated host:port pairs, e.g. s1:26379,s2:26379"),
+            (not self.REDIS_SENTINELS or self.REDIS_MASTER_NAME, "REDIS_MASTER_NAME must name the primary when REDIS_SENTINELS is set"),
+            (self.REDIS_MIN_REPLICAS_ACK >= 0 and self.REDIS_ACK_TIMEOUT_MS > 0,
+             "REDIS_MIN_REPLICAS_ACK must be 0 or more and REDIS_ACK_TIMEOUT_MS more than 0"),
             (0 < self.WEBHOOK_BACKOFF_S <= self.WEBHOOK_BACKOFF_MAX_S < self.VISIBILITY_TIMEOUT_S,
              "0 < WEBHOOK_BACKOFF_S <= WEBHOOK_BACKOFF_MAX_S < VISIBILITY_TIMEOUT_S, or a waiting retry is redelivered twice"),
         ]
@@ -205,9 +251,20 @@ def cpu_list(spec: str) -> set[int]:
     return cpus
 
 
-def _is_cpu_list(spec: str) -> bool:
+def sentinel_list(spec: str) -> list[tuple[str, int]]:
+    """`s1:26379,s2` -> [("s1", 26379), ("s2", 26379)] (26379, Sentinel's port, when none is given)."""
+    pairs = []
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        host, _, port = part.rpartition(":") if ":" in part else (part, "", "26379")
+        if not host or not port.isdigit():
+            raise ValueError(f"{part!r} is not host:port")
+        pairs.append((host, int(port)))
+    return pairs
+
+
+def _parses(parse, spec: str) -> bool:
     try:
-        cpu_list(spec)
+        parse(spec)
     except ValueError:
         return False
     return True

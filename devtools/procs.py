@@ -44,6 +44,56 @@ def redis_command(port: int, data_dir: Path, persist: bool = True, config: Path 
     return cmd
 
 
+REDIS_PORT = 6379
+SENTINEL_PORT = 26379
+
+
+def redis_node_config(bind: str, password: str, replica_of: str | None = None, port: int = REDIS_PORT) -> str:
+    """redis.conf of one data node of a replicated Redis (the same on every node; a replica adds
+    `replicaof`). Written to a mode-0600 file: the passwords never reach argv.
+
+    `min-replicas-to-write 1` / `min-replicas-max-lag 5`: a primary cut off from all its replicas
+    refuses writes after 5 s, so a partitioned old primary cannot keep accepting jobs that the
+    promoted replica on the other side will never see (they would be lost when it rejoins)."""
+    binds = " ".join(dict.fromkeys([bind, "127.0.0.1"]))  # a node on loopback binds it once
+    lines = [f"port {port}", f"bind {binds}", f"requirepass {password}", f"masterauth {password}",
+             "appendonly yes", 'save ""', "min-replicas-to-write 1", "min-replicas-max-lag 5"]
+    if replica_of:  # `host`, on the same port as this node, or `host:port`
+        host, _, primary_port = replica_of.partition(":")
+        lines.append(f"replicaof {host} {primary_port or port}")
+    return "\n".join(lines) + "\n"
+
+
+def sentinel_config(bind: str, sentinel_password: str, primary: str, password: str, *, master_name: str = "brigade",
+                    quorum: int = 2, port: int = SENTINEL_PORT, redis_port: int = REDIS_PORT) -> str:
+    """sentinel.conf of one Sentinel (Sentinel rewrites this file: it must be a writable file).
+
+    Timings: a primary unanswered for 3 s (`down-after-milliseconds`) is subjectively down, a
+    quorum of 2 agrees within about a second, and the election and promotion take a few more: a
+    write outage of about 5-10 s, inside the 15 s target. Sentinel's defaults (30 s down-after,
+    180 s failover-timeout) would keep writes refused for over half a minute. `failover-timeout`
+    10 s bounds a failover that stalls before it is retried; `parallel-syncs 1` resyncs one
+    replica at a time so the others keep serving reads."""
+    lines = [f"port {port}", f"bind {bind}", f"requirepass {sentinel_password}",
+             f"sentinel sentinel-pass {sentinel_password}",  # Sentinels authenticate to each other too
+             f"sentinel monitor {master_name} {primary} {redis_port} {quorum}",
+             f"sentinel auth-pass {master_name} {password}",
+             f"sentinel down-after-milliseconds {master_name} 3000",
+             f"sentinel failover-timeout {master_name} 10000",
+             f"sentinel parallel-syncs {master_name} 1"]
+    return "\n".join(lines) + "\n"
+
+
+def redis_node_command(config: Path, data_dir: Path) -> list[str]:
+    """A data node of a replicated Redis: everything but its folder is in `config` (redis_node_config)."""
+    return [redis_server_binary(), str(config), "--dir", str(data_dir)]
+
+
+def sentinel_command(config: Path) -> list[str]:
+    """A Redis Sentinel: the same binary with `--sentinel`; its settings are in `config` (sentinel_config)."""
+    return [redis_server_binary(), str(config), "--sentinel"]
+
+
 def _celery_worker(queues: str, name: str, pool: str, *options: str) -> list[str]:
     """The argv every worker shares; `options` go right after the pool."""
     return [sys.executable, "-m", "celery", "-A", "tasks.celery_app", "worker", "-Q", queues, "-n", name,
@@ -92,6 +142,12 @@ def spawn(cmd: list[str], env: dict | None = None, log_path: Path | None = None)
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL
     return subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=out,
                             stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def in_netns(netns: str, cmd: list[str]) -> list[str]:
+    """`cmd` run inside the network namespace `netns`. `ip netns exec` execs it (same pid), so
+    spawn() still puts it in its own process group and stop()/kill() reach it."""
+    return ["ip", "netns", "exec", netns, *cmd]
 
 
 def stop(proc: subprocess.Popen, timeout: float = 15.0) -> None:

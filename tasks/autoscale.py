@@ -128,9 +128,9 @@ class BrokerDepth:
     def read(self) -> int:
         if self.is_redis:
             if self._client is None:
-                import redis
+                from brigade.redis_client import connect
 
-                self._client = redis.Redis.from_url(self.url, socket_timeout=1, socket_connect_timeout=1)
+                self._client = connect(self.url, socket_timeout=1)
             return redis_queue_depths(self._client, [self.queue], *self.layout)[self.queue]
         try:  # AMQP: a passive declare answers with the ready message count (unacked not included)
             if self._conn is None:
@@ -152,14 +152,14 @@ class SampleLog:
         s = get_settings()
         self.key = key("autoscale", hostname)
         self.cap = s.AUTOSCALE_SAMPLES
-        self.url = s.REDIS_URL
+        self.url = s.store_url
         self._client = None
 
     def write(self, sample: dict) -> None:
         if self._client is None:
-            import redis
+            from brigade.redis_client import connect
 
-            self._client = redis.Redis.from_url(self.url, socket_timeout=1, socket_connect_timeout=1)
+            self._client = connect(self.url, socket_timeout=1)
         pipe = self._client.pipeline(transaction=False)
         pipe.rpush(self.key, json.dumps(sample))
         pipe.ltrim(self.key, -self.cap, -1)

@@ -14,9 +14,41 @@ from tasks import queues, work
 
 #: What a worker imports: the task modules of the table of work, then the worker entry module.
 TASK_MODULES = work.task_modules()
+#: With Sentinel: longer than kombu's 1-s BRPOP, short enough that a publish to a lost primary
+#: fails (and is retried on the new one) well inside the API's 503 window.
+BROKER_SOCKET_TIMEOUT_S = 5.0
 
 
 def celery_config(s: Settings) -> dict:
+    return {**_base_config(s), **_sentinel_config(s)}
+
+
+def _sentinel_config(s: Settings) -> dict:
+    """With REDIS_SENTINELS: the broker and the result backend find the primary through the
+    Sentinels (their own password in `sentinel_kwargs`: the URLs' reaches only the primary) and
+    ride a failover out. kombu waits forever on a dead connection unless given `socket_timeout`
+    (a lost host sends no reset); the result backend retries what it writes (a chord's counter,
+    a segment's result) instead of failing the task on the first connection error."""
+    if not s.sentinels:
+        return {}
+    from brigade.redis_client import sentinel_options
+
+    timeout = s.REDIS_SOCKET_TIMEOUT_S
+    sentinel = {"master_name": s.REDIS_MASTER_NAME, "sentinel_kwargs": sentinel_options(timeout)}
+    broker = {**sentinel, "socket_timeout": BROKER_SOCKET_TIMEOUT_S, "socket_connect_timeout": timeout,
+              "health_check_interval": 10}
+    return {
+        "broker_transport_options": {**_base_config(s)["broker_transport_options"], **broker},
+        "result_backend_transport_options": {**_base_config(s)["result_backend_transport_options"], **sentinel},
+        "redis_socket_timeout": BROKER_SOCKET_TIMEOUT_S,
+        "redis_socket_connect_timeout": timeout,
+        "result_backend_always_retry": True,
+        "result_backend_max_retries": 30,
+        "result_backend_max_sleep_between_retries_ms": 5000,
+    }
+
+
+def _base_config(s: Settings) -> dict:
     return {
         "broker_url": s.broker_url,
         "result_backend": s.result_backend,

@@ -4,6 +4,8 @@
   of dead replicas (`lifecycle.recover_orphans`) and fails jobs past their deadline
   (`jobs.fail_overdue_jobs`, the watchdog), then sends a delivery task for each job whose webhook
   is due (`webhooks.drain_outbox`: the outbox written with the job's terminal status);
+* every RECONCILE_INTERVAL_S, one replica sends again the message of a queued job that the broker
+  lost (`reconcile.reconcile`);
 * every UPLOAD_SWEEP_INTERVAL_S, one replica applies the upload retention
   (`storage.apply_upload_retention`, local backend);
 * after a task marked `trims_memory` (segments), the process hands its free heap back
@@ -19,7 +21,8 @@ from brigade.memory import release_free_heap
 from brigade.redis_client import key, redis_client
 from brigade.settings import get_settings
 from brigade.storage import apply_upload_retention
-from tasks import lifecycle
+from tasks import lifecycle, reconcile
+from tasks.celery_app import app as celery_app
 from tasks.webhooks import send_delivery
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,8 @@ def on_heartbeat() -> None:
             lifecycle.recover_orphans()
         jobs.fail_overdue_jobs()
         webhooks.drain_outbox(send_delivery)
+    if reconcile.due(owner):
+        reconcile.reconcile(celery_app)
     deleted = apply_upload_retention(owner)
     if deleted:
         log.info("upload retention: deleted %d file(s) older than %.0f s", len(deleted), get_settings().UPLOAD_RETENTION_S)

@@ -30,6 +30,9 @@ TEST_ENV = {
     "MAX_VIDEO_WIDTH": "1920",
     "MAX_VIDEO_HEIGHT": "1080",
     "PYTHONUNBUFFERED": "1",
+    # The app layer records jobs whose message it never sends (tests/appkit.py's Recorder): a
+    # worker's reconciler would send them for real. Tests of the reconciler turn it on.
+    "RECONCILE_INTERVAL_S": "0",
     # The synthetic tagger: its generator knows each clip's true tags and timeline. Tests of the
     # pretrained DEFAULT (video-tagger@2) start their own workers with TAGGER_MODEL=video-tagger.
     "TAGGER_MODEL": "synth-tagger",
@@ -149,9 +152,11 @@ MODULE_LAYERS = {
     "test_app_web.py": "app",
     "test_hotel_api.py": "app",
     "test_job_records.py": "app",
+    "test_replicated_store.py": "app",
     "test_work_table.py": "app",  # one test builds the API with the test Redis up; the rest is unit
     "test_bad_input.py": "integration",
     "test_cli_stack.py": "integration",
+    "test_cluster_net.py": "integration",  # its in-process checks are @pytest.mark.unit
     "test_chaos_smoke.py": "integration",
     "test_events_pool.py": "integration",
     "test_faults.py": "integration",
@@ -168,6 +173,7 @@ MODULE_LAYERS = {
     "test_replicated.py": "integration",
     "test_s3_storage.py": "integration",
     "test_scenes.py": "integration",
+    "test_sentinel_failover.py": "integration",
     "test_shard_routing.py": "integration",
     "test_sharded.py": "integration",
     "test_synth.py": "integration",

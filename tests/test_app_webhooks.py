@@ -239,12 +239,12 @@ def test_the_outbox_keeps_what_could_not_be_sent(redis_server):
     assert job_id in webhooks.drain_outbox(lambda _: None, now=due + 1)
 
 
-def test_a_job_that_ends_again_otherwise_is_told_again(redis_server):
-    job_id = _ended_job(jobs.FAILED)  # e.g. the watchdog's deadline, then the task finished after all
+def test_a_late_result_neither_overwrites_an_ended_job_nor_sends_a_second_webhook(redis_server):
+    job_id = _ended_job(jobs.FAILED)  # e.g. the watchdog's deadline, then a cut-off worker finished after all
     assert _attempt(job_id, FakeReceiver(200)).status == "delivered"
-    jobs.succeed(job_id, {"echo": "late"})
-    assert _outbox_score(job_id) is not None
-    receiver = FakeReceiver(200)
-    assert _attempt(job_id, receiver).status == "delivered"
-    assert receiver.received[0][2]["X-Brigade-Event"] == "job.succeeded"
-    assert jobs.get_job(job_id)["webhook"]["attempts"] == 1
+    after_delivery = _outbox_score(job_id)
+    assert jobs.succeed(job_id, {"echo": "late"}) is False
+    record = jobs.get_job(job_id)
+    assert record["status"] == jobs.FAILED and record["error"]["detail"] == "boom" and "result" not in record
+    assert _outbox_score(job_id) == after_delivery  # not made due again
+    assert record["webhook"]["attempts"] == 1

@@ -1,0 +1,94 @@
+"""Accepted jobs whose message the broker lost, sent again.
+
+kombu's Redis transport takes a message with BRPOP and records it as unacked in a second step, so
+a worker killed, or a primary lost, between the two loses the message (celery#7950, kombu#305);
+so does a failover to a replica that the message had not reached yet. The job's record survives
+(it was confirmed on a replica before the 202: app/dispatch.py), and it keeps the message that
+started it (`jobs.create_job(message=...)`).
+
+Every RECONCILE_INTERVAL_S one worker (a Redis lock picks it, tasks/chores.py) looks at the jobs
+still `queued`: one whose message is in no queue, not unacked and not held by a worker, in two
+passes in a row, is sent again with the same task id. Two passes, because a message moving
+between two of those places can be missed by one look. Sending a job twice is harmless: its
+record is final once it has ended (jobs.update_job), and a message of an ended job is dropped
+(tasks.base.admission). Sharded jobs are covered up to their planning message; a lost segment
+message is left to the watchdog's deadline (SHARDED_JOB_TIMEOUT_S).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from kombu.utils.encoding import bytes_to_str
+from kombu.utils.json import loads as kombu_loads
+
+from brigade import jobs
+from brigade.broker_queues import is_redis_url, redis_layout, redis_queue_keys
+from brigade.redis_client import key, redis_client
+from brigade.settings import get_settings
+from tasks import lifecycle, queues
+
+log = logging.getLogger(__name__)
+
+
+def suspects_key() -> str:
+    return key("reconcile", "suspects")
+
+
+def messages_in_broker(app) -> set[str]:
+    """Task ids of every message that is waiting in a queue (any priority) or taken but unacked."""
+    steps, _ = redis_layout(app)  # kombu's own client (below) adds any global key prefix itself
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        client = channel.client
+        pipe = client.pipeline(transaction=False)
+        for name in queues.declared(get_settings().NUM_SHARDS):
+            for list_name in redis_queue_keys(name, steps):
+                pipe.lrange(list_name, 0, -1)
+        waiting = [raw for items in pipe.execute() for raw in items]
+        unacked = [kombu_loads(bytes_to_str(raw))[0] for _, raw in client.hscan_iter(channel.unacked_key)]
+    return {message["headers"]["id"] for message in [*map(kombu_loads, map(bytes_to_str, waiting)), *unacked]}
+
+
+def queued_jobs() -> list[str]:
+    """Jobs whose status is `queued`: every job that has not ended has a deadline, so the
+    deadlines set lists them all."""
+    ids = redis_client().zrange(key("deadlines"), 0, -1)
+    pipe = redis_client().pipeline(transaction=False)
+    for job_id in ids:
+        pipe.hget(key("job", job_id), "status")
+    return [job_id for job_id, status in zip(ids, pipe.execute()) if status == jobs.QUEUED]
+
+
+def reconcile(app) -> list[str]:
+    """One pass; returns the jobs whose message was sent again."""
+    if not is_redis_url(app.conf.broker_url):
+        return []  # AMQP keeps a message until it is acked: nothing is lost between two steps
+    client = redis_client()
+    candidates = queued_jobs()
+    missing = set(candidates) - messages_in_broker(app) - set(client.hkeys(lifecycle.running_key())) if candidates else set()
+    resend = missing & set(client.smembers(suspects_key()))
+    pipe = client.pipeline()
+    pipe.delete(suspects_key())
+    if missing - resend:
+        pipe.sadd(suspects_key(), *(missing - resend))
+    pipe.execute()
+    sent = []
+    for job_id in sorted(resend):
+        record = jobs.get_job(job_id)
+        message = (record or {}).get("message")
+        if not message or record["status"] != jobs.QUEUED:
+            continue
+        app.send_task(message["task"], kwargs=message["kwargs"], task_id=job_id, priority=message.get("priority"),
+                      ignore_result=True)
+        jobs.update_job(job_id, note="its message was lost by the broker (a failover, or a worker lost while taking "
+                                     "it); sent again")
+        log.warning("job %s: message lost by the broker; sent again", job_id)
+        sent.append(job_id)
+    return sent
+
+
+def due(owner: str) -> bool:
+    """Whether this process runs the pass now: at most one per RECONCILE_INTERVAL_S in the deployment."""
+    interval = get_settings().RECONCILE_INTERVAL_S
+    return interval > 0 and bool(redis_client().set(key("reconcile", "lock"), owner, nx=True, px=int(interval * 1000)))
