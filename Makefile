@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast bench chaos model lint docs clean venv
+.PHONY: run test test-fast bench bench-lb chaos cluster model lint docs clean venv
 
 venv: $(STAMP)
 
@@ -38,6 +38,16 @@ bench: $(BENCH_STAMP)
 # the README's "Chaos and abuse" table. Under 10 minutes on 2 cores; exits 1 on a lost job or a 5xx.
 chaos: $(STAMP)
 	$(PY) -m bench.chaos
+
+# Brigade on a cluster of hosts on this machine, each a network namespace (devtools/cluster/): 3 Redis
+# hosts with Sentinel, HAProxy, API, predict, shard, control and events hosts. As root; Ctrl-C stops it.
+# Options: make cluster ARGS="--size smoke --balance leastconn".
+cluster: $(STAMP)
+	$(PY) -m devtools.cluster $(ARGS)
+
+# HAProxy's balancing across 3 API hosts on that cluster (as root): bench/results/lb.{json,md,png}.
+bench-lb: $(STAMP)
+	$(PY) -m bench.bench_lb
 
 model: $(STAMP)
 	$(PY) -m models.build_tagger

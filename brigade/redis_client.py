@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import redis
 from redis._parsers.base import BaseParser
-from redis.backoff import ExponentialBackoff
+from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
@@ -41,6 +41,9 @@ BaseParser.EXCEPTION_CLASSES.setdefault("NOREPLICAS", NoReplicasError)
 #: Redis faults that pass: a stall, a restart, a dropped connection, a failover.
 TRANSIENT = (redis.ConnectionError, redis.TimeoutError)
 BACKOFF_CAP_S = 5.0
+#: A Sentinel that is up accepts a connection at once (the kernel does it): waiting longer only
+#: delays asking the next one.
+SENTINEL_CONNECT_TIMEOUT_S = 0.5
 _temper = {"patient": False}
 
 
@@ -85,9 +88,13 @@ def _sentinel(hosts: str, socket_timeout: float) -> Sentinel:
 
 
 def sentinel_options(socket_timeout: float) -> dict:
-    """How to talk to the Sentinels themselves (their password is their own: REDIS_SENTINEL_PASSWORD)."""
+    """How to talk to the Sentinels themselves (their password is their own: REDIS_SENTINEL_PASSWORD),
+    also handed to kombu and Celery (`sentinel_kwargs`). One try each, and a short connect
+    timeout: a lookup asks the Sentinels in turn, and one on a lost host (no reset, just silence)
+    cost redis-py's default client retries 26 s (3 retries, jittered backoff) where it should
+    cost a fraction of a second before the next Sentinel is asked."""
     return {"password": get_settings().sentinel_password, "socket_timeout": socket_timeout,
-            "socket_connect_timeout": socket_timeout}
+            "socket_connect_timeout": min(socket_timeout, SENTINEL_CONNECT_TIMEOUT_S), "retry": Retry(NoBackoff(), 0)}
 
 
 def redis_client(url: str | None = None) -> redis.Redis:

@@ -65,7 +65,7 @@ def redis_node_config(bind: str, password: str, replica_of: str | None = None, p
 
 
 def sentinel_config(bind: str, sentinel_password: str, primary: str, password: str, *, master_name: str = "brigade",
-                    quorum: int = 2, port: int = SENTINEL_PORT, redis_port: int = REDIS_PORT) -> str:
+                    quorum: int = 2, port: int = SENTINEL_PORT, redis_port: int = REDIS_PORT, myid: str | None = None) -> str:
     """sentinel.conf of one Sentinel (Sentinel rewrites this file: it must be a writable file).
 
     Timings: a primary unanswered for 3 s (`down-after-milliseconds`) is subjectively down, a
@@ -73,8 +73,12 @@ def sentinel_config(bind: str, sentinel_password: str, primary: str, password: s
     write outage of about 5-10 s, inside the 15 s target. Sentinel's defaults (30 s down-after,
     180 s failover-timeout) would keep writes refused for over half a minute. `failover-timeout`
     10 s bounds a failover that stalls before it is retried; `parallel-syncs 1` resyncs one
-    replica at a time so the others keep serving reads."""
-    lines = [f"port {port}", f"bind {bind}", f"requirepass {sentinel_password}",
+    replica at a time so the others keep serving reads.
+
+    `myid`: the id of the Sentinel this one replaces (same address). A Sentinel that returns under a
+    new id is counted beside its old self by the others (4 voters for 3 Sentinels), and then losing
+    one more host leaves too few votes to fail over."""
+    lines = [f"port {port}", f"bind {bind}", f"requirepass {sentinel_password}", *([f"sentinel myid {myid}"] if myid else []),
              f"sentinel sentinel-pass {sentinel_password}",  # Sentinels authenticate to each other too
              f"sentinel monitor {master_name} {primary} {redis_port} {quorum}",
              f"sentinel auth-pass {master_name} {password}",
@@ -159,6 +163,20 @@ def stop(proc: subprocess.Popen, timeout: float = 15.0) -> None:
         proc.wait(timeout)
     except subprocess.TimeoutExpired:
         kill(proc)
+
+
+def stop_many(many: list[subprocess.Popen], timeout: float = 15.0) -> None:
+    """stop() for several at once: every group SIGTERMed together, so they shut down in parallel;
+    whatever still runs after `timeout` is SIGKILLed."""
+    running = [proc for proc in many if proc.poll() is None]
+    for proc in running:
+        _signal_group(proc, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for proc in running:
+        try:
+            proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            kill(proc)
 
 
 def kill(proc: subprocess.Popen) -> None:

@@ -1,5 +1,6 @@
 """Offline checks of the deployment files: Dockerfile, .dockerignore, .env.example,
-docker-compose.yml and deploy/k8s/.
+docker-compose.yml, deploy/k8s/ and the Redis-with-Sentinel variants of both
+(deploy/compose.sentinel.yml, deploy/k8s-sentinel/).
 
 Each file is validated against the real schema of its format (the compose specification through
 check-jsonschema, Kubernetes' OpenAPI schemas shipped by kubernetes-validate, KEDA's ScaledObject
@@ -19,6 +20,7 @@ import functools
 import json
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +40,12 @@ DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 K8S = ROOT / "deploy" / "k8s"
 KEDA_SCHEMA = ROOT / "tests" / "schemas" / "keda-scaledobject.json"
+SENTINEL_COMPOSE = ROOT / "deploy" / "compose.sentinel.yml"
+K8S_SENTINEL = ROOT / "deploy" / "k8s-sentinel"
+#: Sentinel's failure detection: at most this long without an answer before a primary is down.
+#: With the failover itself this bounds the write outage (docs/DEPLOY.md, "A cluster of hosts").
+MAX_DOWN_AFTER_MS = 5000
+FAILOVER_WINDOW_S = 15
 
 # The process model (issue 6). `{EVENTS_MAX}` is `${EVENTS_MAX:-8}` in compose, `$(EVENTS_MAX)` in k8s.
 POOLS = {
@@ -116,7 +124,7 @@ def _check_compose_file(path: Path) -> subprocess.CompletedProcess:
 
 
 def test_compose_files_follow_the_compose_specification(tmp_path):
-    files = sorted(ROOT.glob("docker-compose*.yml"))
+    files = sorted(ROOT.glob("docker-compose*.yml")) + [SENTINEL_COMPOSE]
     assert COMPOSE in files
     for path in files:
         result = _check_compose_file(path)
@@ -224,6 +232,122 @@ def test_compose_shares_upload_and_model_volumes_at_the_configured_paths():
         assert mounts.get(env["UPLOAD_DIR"]) == "uploads", name
         if name != "api":
             assert mounts.get(env["MODEL_STORE"]) == "models", name
+
+
+# --- deploy/compose.sentinel.yml: Redis with Sentinel, opt-in ------------------------------------------
+
+
+@functools.cache
+def sentinel_compose() -> dict:
+    return yaml.safe_load(SENTINEL_COMPOSE.read_text())
+
+
+def _sentinel_options(script: str) -> dict[str, list[str]]:
+    """`sentinel <option> <master> <values...>` lines a config script writes, by option."""
+    found = {}
+    for m in re.finditer(r"sentinel (monitor|down-after-milliseconds|failover-timeout|parallel-syncs|auth-pass) (\S+) ([^'\"\n]+)", script):
+        found[m.group(1)] = [m.group(2), *m.group(3).split()]
+    return found
+
+
+def _check_sentinel_config(where: str, script: str) -> str:
+    """The Sentinel settings of docs/DEPLOY.md; returns the monitored primary's host."""
+    options = _sentinel_options(script)
+    master, host, port, quorum = options["monitor"]
+    assert master == "brigade" and port == "6379", where
+    assert quorum == "2", f"{where}: two of three Sentinels must agree, so losing one still fails over"
+    assert options["down-after-milliseconds"][:1] == ["brigade"]
+    assert int(options["down-after-milliseconds"][1]) <= MAX_DOWN_AFTER_MS, f"{where}: Sentinel's default 30 s is too slow"
+    assert options["failover-timeout"] == ["brigade", "10000"], where
+    assert options["parallel-syncs"] == ["brigade", "1"], where
+    for line in ("port 26379", "sentinel resolve-hostnames yes", "sentinel announce-hostnames yes"):
+        assert line in script, (where, line)
+    assert re.search(r"sentinel auth-pass brigade %s", script), f"{where}: Sentinel needs the data nodes' password"
+    return host
+
+
+def _check_data_node_config(where: str, script: str) -> None:
+    for line in ("appendonly yes", "maxmemory-policy noeviction", "min-replicas-to-write 1", "min-replicas-max-lag 5"):
+        assert f"'{line}'" in script, (where, line)
+    assert "requirepass %s\\nmasterauth %s\\n" in script, f"{where}: replicas authenticate to the primary"
+    assert "replica-announce-ip %s" in script and "replicaof %s 6379" in script, where
+
+
+def _check_no_password_in_argv(where: str, script: str) -> None:
+    """Passwords reach redis-server through its config file only: printf (a shell builtin) writes
+    them; redis-server gets a file name (and --sentinel); redis-cli reads REDISCLI_AUTH."""
+    assert not re.search(r"(?<!\$)\$\{[A-Z_]*PASSWORD", script), f"{where}: a password interpolated into the command"
+    for line in script.splitlines():
+        line = line.strip()
+        if "REDIS_PASSWORD" in line:
+            assert line.startswith("printf "), f"{where}: {line}"
+        if "redis-server" in line:
+            assert re.fullmatch(r'exec redis-server "?\$*[\w/.]+"?( --sentinel)?', line), f"{where}: {line}"
+        if "redis-cli" in line:
+            assert not re.search(r"\s(-a|--pass|--user|-u)\s", line), f"{where}: {line}"
+
+
+def _sentinel_compose_roles() -> tuple[list[str], list[str]]:
+    """(data nodes, sentinels) of the Sentinel compose file, by what their commands run."""
+    services = sentinel_compose()["services"]
+    scripts = {name: s["command"][2] for name, s in services.items() if s.get("command", [])[:2] == ["sh", "-c"]}
+    nodes = sorted(n for n, script in scripts.items() if "exec redis-server /data/redis.conf" in script)
+    sentinels = sorted(n for n, script in scripts.items() if "--sentinel" in script)
+    return nodes, sentinels
+
+
+def test_sentinel_compose_runs_three_data_nodes_and_three_sentinels_from_config_files():
+    data = sentinel_compose()
+    services = data["services"]
+    nodes, sentinels = _sentinel_compose_roles()
+    assert nodes == ["redis", "redis-2", "redis-3"] and len(sentinels) == 3
+    volumes = []
+    for name in nodes + sentinels:
+        service = services[name]
+        script = service["command"][2].replace("$$", "$")  # what the container's shell runs
+        assert service["image"].startswith("redis:7") and service["user"] == "redis", name
+        assert service["restart"] == "unless-stopped", name
+        _check_no_password_in_argv(name, script)
+        env = service["environment"]
+        for var in ("REDIS_PASSWORD", "REDISCLI_AUTH"):
+            assert env[var].startswith("${REDIS_PASSWORD:?"), f"{name}: no password must stop `docker compose up`"
+        assert env["ANNOUNCE_HOSTNAME"] == name, f"{name}: Sentinel and the replicas find it by its service name"
+        mounts = [v for v in service.get("volumes", []) if v.endswith(":/data")]
+        if name == "redis":
+            assert not mounts, "docker-compose.yml's redis-data volume stays its /data"
+        else:
+            (mount,) = mounts
+            volumes.append(mount.split(":")[0])
+        check = service["healthcheck"]["test"]
+        if name in sentinels:
+            assert script.rstrip().endswith('exec redis-server "$conf" --sentinel') and "conf=/data/sentinel.conf" in script
+            assert check == ["CMD-SHELL", "redis-cli -p 26379 sentinel get-master-addr-by-name brigade | grep -qx 6379"]
+            assert _check_sentinel_config(name, script) == "redis", "the Sentinels start by watching `redis`"
+        else:
+            assert script.rstrip().endswith("exec redis-server /data/redis.conf")
+            assert check == ["CMD-SHELL", REDIS_HEALTH]
+            _check_data_node_config(name, script)
+            assert 'primary="${primary:-redis}"' in script, "no Sentinel answering: `redis` is the first primary"
+    assert len(set(volumes)) == len(volumes) == 5 and set(volumes) <= set(data["volumes"]), "each its own volume"
+
+
+def test_sentinel_compose_switches_every_app_service_to_the_sentinels():
+    base, override = compose()["services"], sentinel_compose()["services"]
+    nodes, sentinels = _sentinel_compose_roles()
+    apps = [name for name, service in base.items() if "REDIS_URL" in service.get("environment", {})]
+    assert set(apps) == set(base) - {"redis"} and len(apps) >= 7
+    assert set(override) == set(apps) | set(nodes) | set(sentinels), "a service the base file does not know"
+    for name in apps:
+        env = override[name]["environment"]
+        assert env["REDIS_SENTINELS"] == ",".join(f"{s}:26379" for s in sentinels), name
+        assert env["REDIS_MASTER_NAME"] == "brigade", name
+        assert env["REDIS_MIN_REPLICAS_ACK"] == "${REDIS_MIN_REPLICAS_ACK:-1}", f"{name}: a 202 waits for a replica"
+        assert env["REDIS_ACK_TIMEOUT_MS"] == "${REDIS_ACK_TIMEOUT_MS:-1000}", name
+        assert "REDIS_URL" not in env, f"{name}: keeps the base file's REDIS_URL (its password and database)"
+        assert override[name]["depends_on"] == {s: {"condition": "service_healthy"} for s in sentinels}, name
+        assert "command" not in override[name], f"{name}: the process model's command stays the base file's"
+    # The plain `docker compose up` stays one Redis.
+    assert "REDIS_SENTINELS" not in COMPOSE.read_text() and "sentinel" not in json.dumps(base)
 
 
 # --- every command: parsed by its real CLI, its modules and queues resolved ----------------------------
@@ -698,3 +822,227 @@ def test_no_pod_may_reach_flower_whose_metrics_are_open():
     flower_labels = _by_kind("Deployment")["flower"]["spec"]["template"]["metadata"]["labels"]
     (policy,) = [p for p in policies.values() if _selects(p["spec"]["podSelector"], flower_labels)]
     assert policy["spec"]["policyTypes"] == ["Ingress"] and policy["spec"]["ingress"] == []
+
+
+def test_api_is_ready_on_readyz_and_alive_on_healthz():
+    """Readiness is the Service's health check (an HAProxy `check` in the cluster harness); liveness
+    asks nothing of Redis, or a Redis outage would restart every API pod."""
+    (api,) = _containers(_by_kind("Deployment")["api"])
+    ready, alive = api["readinessProbe"], api["livenessProbe"]
+    assert ready["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert alive["httpGet"] == {"path": "/healthz", "port": "http"}
+    # Every API pod fails /readyz together during a Redis failover: outlasting it keeps them in the Service.
+    assert ready.get("failureThreshold", 3) * ready.get("periodSeconds", 10) > FAILOVER_WINDOW_S
+
+
+#: Pools that must keep a pod through a drain (a PodDisruptionBudget with minAvailable), and what
+#: holds their replica count.
+ALWAYS_ON = {"api": "replicas", "worker-predict": "keda", "worker-control": "keda"}
+
+
+def _min_replicas(name: str) -> int:
+    if ALWAYS_ON.get(name) == "replicas":
+        return _by_kind("Deployment")[name]["spec"]["replicas"]
+    return _by_kind("ScaledObject")[name]["spec"]["minReplicaCount"]
+
+
+def _budgets_of(workload: dict, budgets: dict[str, dict]) -> list[dict]:
+    labels = workload["spec"]["template"]["metadata"]["labels"]
+    return [b for b in budgets.values() if _selects(b["spec"]["selector"], labels)]
+
+
+def test_every_pool_has_a_disruption_budget_that_selects_it():
+    budgets = _by_kind("PodDisruptionBudget")
+    pools = {name: d for name, d in _by_kind("Deployment").items() if name != "flower"}  # monitoring may go
+    assert set(pools) == {"api", "redis", *K8S_POOLS}
+    for name, workload in pools.items():
+        (budget,) = _budgets_of(workload, budgets)
+        assert budget["apiVersion"] == "policy/v1", name
+        spec = budget["spec"]
+        assert spec["selector"]["matchLabels"] == workload["spec"]["selector"]["matchLabels"], name
+        if name in ALWAYS_ON:
+            # One pod always stays; a drain can still go on because there are two or more.
+            assert spec.get("minAvailable") == 1 and "maxUnavailable" not in spec, name
+            assert _min_replicas(name) >= 2, f"{name}: with one replica a drain of its node waits forever"
+            (spread,) = workload["spec"]["template"]["spec"]["topologySpreadConstraints"]
+            assert spread["topologyKey"] == "kubernetes.io/hostname", name
+            assert _selects(spread["labelSelector"], workload["spec"]["template"]["metadata"]["labels"]), name
+        elif name in SCALE_TO_ZERO:
+            # No pod is normal for these: a drain moves them one at a time instead of waiting on KEDA.
+            assert spec == {"maxUnavailable": 1, "selector": spec["selector"]}, name
+        else:
+            assert name == "redis" and workload["spec"]["replicas"] == 1
+            assert spec.get("maxUnavailable") == 0, "the only Redis: a drain waits for the operator"
+    for name, budget in budgets.items():  # and no budget covers a pool it was not written for
+        assert len([w for w in pools.values() if budget in _budgets_of(w, {name: budget})]) == 1, name
+
+
+# --- deploy/k8s-sentinel/: Redis with Sentinel, opt-in ------------------------------------------------------
+
+
+@functools.cache
+def sentinel_manifests() -> dict[str, dict]:
+    """deploy/k8s-sentinel/redis.yaml by kind."""
+    return {d["kind"]: d for d in yaml.safe_load_all((K8S_SENTINEL / "redis.yaml").read_text()) if d}
+
+
+@functools.cache
+def kustomize_build(path: Path) -> tuple[dict, ...]:
+    """What `kubectl apply -k path` would apply, rendered by kustomize (or kubectl's copy of it)."""
+    if shutil.which("kustomize"):
+        argv = ["kustomize", "build", str(path)]
+    elif shutil.which("kubectl"):
+        argv = ["kubectl", "kustomize", str(path)]
+    else:
+        pytest.skip("rendering an overlay needs kustomize or kubectl")
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return tuple(d for d in yaml.safe_load_all(out.stdout) if d)
+
+
+def test_k8s_sentinel_manifests_follow_the_kubernetes_schemas():
+    import kubernetes_validate
+
+    version = kubernetes_validate.latest_version()
+    docs = sentinel_manifests()
+    assert set(docs) == {"StatefulSet", "Service"}
+    for doc in docs.values():
+        kubernetes_validate.validate(doc, version, strict=True)
+    broken = copy.deepcopy(docs["StatefulSet"])
+    broken["spec"]["template"]["spec"]["containers"][1]["comand"] = []
+    with pytest.raises(kubernetes_validate.ValidationError, match="comand"):
+        kubernetes_validate.validate(broken, version, strict=True)
+
+
+def test_k8s_sentinel_runs_three_nodes_each_with_a_sentinel_and_no_password_in_argv():
+    statefulset, service = sentinel_manifests()["StatefulSet"], sentinel_manifests()["Service"]
+    spec = statefulset["spec"]
+    pod = spec["template"]["spec"]
+    labels = spec["template"]["metadata"]["labels"]
+    assert spec["replicas"] == 3 and spec["serviceName"] == service["metadata"]["name"]
+    assert labels["app.kubernetes.io/component"] == "redis", "the base's NetworkPolicy and budget select it"
+    (anti,) = pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert anti["topologyKey"] == "kubernetes.io/hostname" and _selects(anti["labelSelector"], labels), "one pod per node"
+    assert service["spec"]["clusterIP"] == "None" and service["spec"]["publishNotReadyAddresses"] is True
+    assert service["spec"]["selector"].items() <= labels.items()
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    (init,) = pod["initContainers"]
+    containers = {c["name"]: c for c in pod["containers"]}
+    assert set(containers) == {"redis", "sentinel"}
+    assert containers["redis"]["command"] == ["redis-server", "/data/redis.conf"]
+    assert containers["sentinel"]["command"] == ["redis-server", "/data/sentinel/sentinel.conf", "--sentinel"]
+    ports = {p["name"]: p["containerPort"] for c in containers.values() for p in c["ports"]}
+    assert ports == {"redis": 6379, "sentinel": 26379}
+    assert {p["targetPort"] for p in service["spec"]["ports"]} == set(ports)
+    assert init["command"][:2] == ["sh", "-c"]
+    script = init["command"][2]
+    _check_no_password_in_argv("init", script)
+    _check_data_node_config("init", script)
+    assert _check_sentinel_config("init", script) == "$primary"
+    assert 'conf=/data/sentinel/sentinel.conf' in script and "> /data/redis.conf" in script
+    assert 'primary="${primary:-redis-0.$nodes}"' in script, "the very first start: redis-0 is the primary"
+    assert _secret_env(init, "REDIS_PASSWORD") == ("brigade-redis", "REDIS_PASSWORD")
+    for container in [init, *containers.values()]:
+        if container is not init:
+            assert not any("PASSWORD" in arg or "$(" in arg for arg in container["command"]), container["name"]
+        assert _secret_env(container, "REDISCLI_AUTH") == ("brigade-redis", "REDIS_PASSWORD"), container["name"]
+        for probe in ("readinessProbe", "livenessProbe"):
+            if probe in container:
+                command = container[probe]["exec"]["command"][2]
+                assert not re.search(r"\s(-a|--pass)\s", command), (container["name"], probe)
+    assert "get-master-addr-by-name brigade | grep -qx 6379" in containers["sentinel"]["readinessProbe"]["exec"]["command"][2]
+    assert "master_link_status:up" in containers["redis"]["readinessProbe"]["exec"]["command"][2], (
+        "a replica still copying is not ready: the disruption budget then holds the next eviction")
+
+
+def test_k8s_sentinel_overlay_is_opt_in_and_builds_on_the_default_files():
+    base = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    overlay = yaml.safe_load((K8S_SENTINEL / "kustomization.yaml").read_text())
+    assert not [r for r in base["resources"] if "sentinel" in r], "Sentinel is opt-in"
+    assert overlay["resources"] == ["../k8s", "redis.yaml"] and overlay["namespace"] == base["namespace"]
+
+
+def test_k8s_sentinel_overlay_renders_valid_objects_that_use_the_sentinels():
+    import kubernetes_validate
+
+    docs = kustomize_build(K8S_SENTINEL)
+    version = kubernetes_validate.latest_version()
+    keda = _strict(json.loads(KEDA_SCHEMA.read_text()))
+    for doc in docs:
+        if doc["apiVersion"].startswith("keda.sh/"):
+            jsonschema.validate(doc, keda)
+        else:
+            kubernetes_validate.validate(doc, version, strict=True)
+    by_kind: dict[str, dict[str, dict]] = {}
+    for doc in docs:
+        by_kind.setdefault(doc["kind"], {})[doc["metadata"]["name"]] = doc
+    # The single Redis is gone, the StatefulSet in its place.
+    assert "redis" not in by_kind["Deployment"] and "redis" not in by_kind["Service"]
+    assert "redis-data" not in by_kind["PersistentVolumeClaim"]
+    statefulset = by_kind["StatefulSet"]["redis"]
+    namespace = statefulset["metadata"]["namespace"]
+    # The app asks the three Sentinels, by the names the headless Service gives the pods.
+    settings = by_kind["ConfigMap"]["brigade-settings"]["data"]
+    names = [f"redis-{i}.{statefulset['spec']['serviceName']}.{namespace}.svc.cluster.local:26379"
+             for i in range(statefulset["spec"]["replicas"])]
+    assert settings["REDIS_SENTINELS"].split(",") == names
+    assert settings["REDIS_MASTER_NAME"] == "brigade" and settings["REDIS_MIN_REPLICAS_ACK"] == "1"
+    assert int(settings["REDIS_ACK_TIMEOUT_MS"]) > 0 and "REDIS_ADDRESS" not in settings
+    assert set(settings) <= {name for name, _, _ in settings_module.describe()}, "a key no setting reads"
+    for name, deployment in by_kind["Deployment"].items():
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            assert {"configMapRef": {"name": "brigade-settings"}} in container["envFrom"], f"{name}: no REDIS_SENTINELS"
+    for name, scaled in by_kind["ScaledObject"].items():
+        (trigger,) = scaled["spec"]["triggers"]
+        assert trigger["type"] == "redis-sentinel", name
+        assert {k: trigger["metadata"].get(k) for k in ("addressesFromEnv", "sentinelMasterFromEnv", "passwordFromEnv",
+                                                         "sentinelPasswordFromEnv")} == {
+            "addressesFromEnv": "REDIS_SENTINELS", "sentinelMasterFromEnv": "REDIS_MASTER_NAME",
+            "passwordFromEnv": "REDIS_PASSWORD", "sentinelPasswordFromEnv": "REDIS_PASSWORD"}, name
+        assert "addressFromEnv" not in trigger["metadata"], name
+    # Network: Brigade's pods and KEDA reach 6379 and 26379 of the Redis pods (the Sentinels and
+    # replicas among them), and the API may call out to both.
+    pod_labels = statefulset["spec"]["template"]["metadata"]["labels"]
+    (policy,) = [p for p in by_kind["NetworkPolicy"].values()
+                 if _selects(p["spec"]["podSelector"], pod_labels) and "Ingress" in p["spec"]["policyTypes"]]
+    for port in (6379, 26379):
+        (rule,) = [r for r in policy["spec"]["ingress"] if any(p["port"] == port for p in r["ports"])]
+        assert _selects(rule["from"][0]["podSelector"], pod_labels), port  # the Redis pods talk to each other
+        assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}}} in rule["from"], port
+    api_out = [r for r in by_kind["NetworkPolicy"]["api-egress"]["spec"]["egress"]
+               if any(_selects(t.get("podSelector", {}), pod_labels) for t in r.get("to", []))]
+    assert sorted(p["port"] for r in api_out for p in r["ports"]) == [6379, 26379]
+    # Every pool has its budget; Redis's now lets a drain take one of the three.
+    budgets = by_kind["PodDisruptionBudget"]
+    for name, workload in {**by_kind["Deployment"], **by_kind["StatefulSet"]}.items():
+        if name != "flower":
+            assert len(_budgets_of(workload, budgets)) == 1, name
+    (redis_budget,) = _budgets_of(statefulset, budgets)
+    assert redis_budget["spec"]["maxUnavailable"] == 1
+
+
+def test_the_deploy_files_run_redis_and_sentinel_as_the_cluster_harness_does():
+    """devtools.procs defines the data node and Sentinel configs of `make cluster`: the settings
+    that decide failover and write safety are the same in the deploy files, and what the app
+    services are given are settings."""
+    from devtools import procs
+
+    node = [line for line in procs.redis_node_config("host", "pw").splitlines()
+            if line.split()[0] in ("appendonly", "min-replicas-to-write", "min-replicas-max-lag")]
+    sentinel = [line for line in procs.sentinel_config("host", "pw", "primary", "pw").splitlines()
+                if line.split()[:2] in (["sentinel", "down-after-milliseconds"], ["sentinel", "failover-timeout"],
+                                        ["sentinel", "parallel-syncs"])]
+    assert len(node) == 3 and len(sentinel) == 3, (node, sentinel)
+    services = sentinel_compose()["services"]
+    nodes, sentinels = _sentinel_compose_roles()
+    init = sentinel_manifests()["StatefulSet"]["spec"]["template"]["spec"]["initContainers"][0]["command"][2]
+    for where, script, lines in [("compose data node", services[nodes[0]]["command"][2], node),
+                                 ("compose sentinel", services[sentinels[0]]["command"][2], sentinel),
+                                 ("k8s init", init, node + sentinel)]:
+        for line in lines:
+            assert line in script, (where, line)
+    settings = {name for name, _, _ in settings_module.describe()}
+    assert set(services["api"]["environment"]) <= settings
+    read = set(re.findall(r"(?<!\$)\$\{([A-Z_][A-Z0-9_]*)", SENTINEL_COMPOSE.read_text()))
+    missing = read - set(env_example_names(ENV_EXAMPLE.read_text()))
+    assert read and not missing, f"the Sentinel compose file reads variables .env.example does not list: {sorted(missing)}"

@@ -9,50 +9,30 @@ var/test-screenshots/ (ignored by git).
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 import requests
 
 from brigade.settings import ROOT
-from devtools import procs
+from devtools import apt, procs
 from models.synth import Scene
 from tests.stack import assert_problem
 
 CHROMIUM = Path("/usr/bin/chromium")
 APT_PACKAGES = ["chromium", "fonts-liberation"]  # a font, or the screenshots show boxes for text
-APT_TIMEOUT_S = 900
 SCREENSHOTS = ROOT / "var" / "test-screenshots"
 RESULT_TIMEOUT_MS = 180_000  # generous: the assertions are about what is shown, never how fast
 
 
-def _apt_get(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    return subprocess.run(["apt-get", "-qq", *args], env=env, capture_output=True, text=True, timeout=APT_TIMEOUT_S)
-
-
 def chromium() -> Path:
     """Debian's Chromium, installed with apt-get when missing (as root only); else the test skips."""
-    if CHROMIUM.exists():
-        return CHROMIUM
-    if shutil.which("apt-get") is None or os.geteuid() != 0:
-        pytest.skip(f"{CHROMIUM} is missing and cannot be installed here (needs root and apt-get): "
-                    f"`apt-get install {' '.join(APT_PACKAGES)}`")
-    install = ("install", "-y", "--no-install-recommends", *APT_PACKAGES)
     try:
-        done = _apt_get(*install)
-        if done.returncode != 0:  # a fresh machine has no package lists yet
-            _apt_get("update")
-            done = _apt_get(*install)
-    except subprocess.TimeoutExpired as exc:
-        pytest.skip(f"installing {' '.join(APT_PACKAGES)} with apt-get took over {exc.timeout:.0f} s")
-    if done.returncode != 0 or not CHROMIUM.exists():
-        pytest.skip(f"apt-get could not install {' '.join(APT_PACKAGES)}: {done.stderr.strip()[-600:]}")
-    return CHROMIUM
+        return apt.ensure(CHROMIUM, APT_PACKAGES)
+    except apt.Unavailable as exc:
+        pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="module")
