@@ -59,10 +59,15 @@ def _session() -> requests.Session:
     return _local.session
 
 
-def request_once(api: str, i: int, phase: str) -> dict:
+def stay(i: int) -> dict:
+    """The i-th hotel-price request body of a run: destinations, dates and guests vary with i."""
     check_in = date.today() + timedelta(days=7 + i % 300)
-    body = {"destination": DESTINATIONS[i % len(DESTINATIONS)], "check_in": check_in.isoformat(),
+    return {"destination": DESTINATIONS[i % len(DESTINATIONS)], "check_in": check_in.isoformat(),
             "check_out": (check_in + timedelta(days=1 + i % 7)).isoformat(), "guests": 1 + i % 4, "budget": 2000}
+
+
+def request_once(api: str, i: int, phase: str) -> dict:
+    body = stay(i)
     sent = time.time()
     t0 = time.perf_counter()
     response = _session().post(f"{api}/v1/hotel-prices", json=body, headers={"X-API-Key": KEY}, timeout=60)

@@ -151,3 +151,18 @@ def test_show_stat_csv_is_read_by_its_header():
     rows = haproxy.parse_stat(text)
     assert [r["svname"] for r in rows] == ["FRONTEND", "api1", "api2", "BACKEND"]
     assert rows[1]["stot"] == "12" and rows[2]["status"] == "DOWN"
+
+
+@pytest.mark.unit
+def test_haproxys_own_503_is_a_problem_with_retry_after():
+    """When no API host passes /readyz (all of them, during a store failover), the answer a client
+    gets is HAProxy's: it must tell when to retry, as the API's own 503 does."""
+    import json
+
+    from app.errors import RETRY_AFTER_S
+
+    line = haproxy.no_server_ready()
+    assert line.startswith("    http-error status 503 content-type application/problem+json string '")
+    body = json.loads(line.split(" string '", 1)[1].split("' hdr ", 1)[0])
+    assert body["status"] == 503 and body["type"].endswith("/no-api-ready") and "retry later" in body["detail"]
+    assert f"hdr Retry-After {RETRY_AFTER_S}" in line

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +88,7 @@ def config(bind: str, servers: list[tuple[str, str, int]], balance: Balance, sta
         "    timeout http-keep-alive 10s",
         "    timeout queue 30s",
         "    timeout check 1s",  # a /readyz slower than this fails the check: a prompt API answers 503 at once
+        no_server_ready(),
         "",
         f"frontend {BACKEND}_in",
         f"    bind {bind}:{PORT}",
@@ -105,6 +107,19 @@ def config(bind: str, servers: list[tuple[str, str, int]], balance: Balance, sta
     ]
     lines += [f"    server {name} {address}:{port} weight {balance.weight(i)}" for i, (name, address, port) in enumerate(servers)]
     return "\n".join(lines) + "\n"
+
+
+def no_server_ready() -> str:
+    """HAProxy's own 503, when no API host passes its check (every one fails /readyz while the Redis
+    primary fails over): the API's problem body and Retry-After, so a client retries as it would on
+    the API's own 503, instead of a bare HTML page with no hint of when."""
+    from app.errors import PROBLEM_BASE, RETRY_AFTER_S
+
+    body = json.dumps({"type": PROBLEM_BASE + "no-api-ready", "title": "No API host ready", "status": 503,
+                       "detail": "no API host passes its readiness check (a failover may be under way); retry later",
+                       "retry_after_s": RETRY_AFTER_S}, separators=(",", ":"))
+    return (f"    http-error status 503 content-type application/problem+json string '{body}' "
+            f"hdr Retry-After {RETRY_AFTER_S} hdr Cache-Control no-store")
 
 
 def command(config_path: Path) -> list[str]:
