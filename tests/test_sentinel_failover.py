@@ -144,3 +144,9 @@ def test_a_lost_primary_costs_503s_then_the_new_one_serves_and_nothing_accepted_
         redis_ha.node(old_primary).set("brigade:probe", "stale write")
     store = redis_ha.store()
     assert all(store.exists(f"brigade:job:{job_id}") for job_id in accepted)
+    assert list(store.scan_iter(match="LIMITS:*")), "the rate limiter counts in the store too, through Sentinel"
+    try:  # the worker rode it out: it beats, ready, on the new primary
+        procs.wait_until(lambda: any(r["hostname"] == worker.name for r in heartbeats.list_replicas(ready_only=True, client=store)),
+                         30, what="the worker ready on the new primary")
+    except TimeoutError:
+        pytest.fail(f"no ready heartbeat on the new primary:\n{worker.log_text()[-4000:]}")
