@@ -175,7 +175,17 @@ SPEC = {
                 "model": {"type": "object", "properties": {"name": {"type": "string"}, "version": {"type": "string"},
                                                             "device": {"type": "string"}},
                           "description": "the model version that actually answered"},
-                "timings": {"type": "object"}}},
+                "timings": {"type": "object", "description": "where the time went (video jobs; a sharded job's are its "
+                            "segments' added up, beside plan_s, segments_wall_s, segment_compute_s and merge_s)",
+                            "properties": {
+                                "decode_s": {"type": "number", "description": "seconds waiting for decoded frames"},
+                                "infer_s": {"type": "number", "description": "seconds in the model"},
+                                "frames_decoded": {"type": ["integer", "null"],
+                                                   "description": "frames ffmpeg decoded (0 when the cache answered)"},
+                                "frames_sampled": {"type": "integer", "description": "frames the model was given"},
+                                "decode_mode": {"type": ["string", "null"],
+                                                "description": "DECODE_MODE (sampled, full), or keyframes for ?fast=1"},
+                                "total_s": {"type": "number"}}}}},
             "error": {"type": "object"},
             "webhook": {"type": "object", "description": "jobs with a callback_url: the delivery of their webhook", "properties": {
                 "status": {"type": "string", "enum": ["pending", "retrying", "delivered", "failed"]},

@@ -31,7 +31,6 @@ import importlib.util
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -44,11 +43,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.report import RESULTS, machine, pinned
-from brigade.settings import get_settings
+from bench.report import RESULTS, cpu_times, machine, pinned
+from brigade.settings import get_settings, overridden
 from models.registry import read_manifest
 from models.service import service
 from models.synth import make_clip, random_scenes
+from models.tagger.agreement import window_agreement
 from models.tagger.artifact import CPU_BATCH, CUDA_BATCH, normalizer, to_model_input
 from models.tagger.inference import TagRequest, tag_request
 
@@ -109,18 +109,8 @@ def decoders_apart():
     """The model's thread on the last CPU and the decoders on the others (DECODER_CPUS): how a worker
     pinned apart from its decoders runs (`media.frames.start_decoder`)."""
     model_cpu, decoder_cpus = apart_cpus()
-    before = os.environ.get("DECODER_CPUS")
-    os.environ["DECODER_CPUS"] = ",".join(map(str, decoder_cpus))
-    get_settings.cache_clear()
-    try:
-        with pinned({model_cpu}):
-            yield
-    finally:
-        if before is None:
-            os.environ.pop("DECODER_CPUS", None)
-        else:
-            os.environ["DECODER_CPUS"] = before
-        get_settings.cache_clear()
+    with overridden(DECODER_CPUS=",".join(map(str, decoder_cpus))), pinned({model_cpu}):
+        yield
 
 
 def ratio_summary(served: list[float], bare: list[float]) -> dict:
@@ -218,12 +208,6 @@ def batch_effect(model, x: torch.Tensor) -> dict:
     return {key: round(median(r), 2) for key, r in rates.items()}
 
 
-def cpu_times() -> tuple[float, float]:
-    """(this process's CPU s, finished children's CPU s): ffmpeg is a child that has been waited for."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
-
-
 def tag_once(tagger, request: TagRequest) -> dict:
     own0, child0 = cpu_times()
     started = time.perf_counter()
@@ -252,16 +236,6 @@ def mean_of(runs: list[dict], key: str) -> float:
 def jaccard(a: set, b: set) -> float | None:
     """|a & b| / |a | b|; None when both are empty (nothing to agree on)."""
     return len(a & b) / len(a | b) if a | b else None
-
-
-def window_agreement(full: list[dict], fast: list[dict], threshold: float) -> float:
-    """Share of windows whose above-threshold tag sets are equal in both modes."""
-    pairs = list(zip(full, fast))
-    if not pairs:
-        return float("nan")
-    same = sum({k for k, v in a["scores"].items() if v >= threshold} == {k for k, v in b["scores"].items() if v >= threshold}
-               for a, b in pairs)
-    return round(same / len(pairs), 3)
 
 
 def split(tagger, name: str, path: Path, gt) -> dict:

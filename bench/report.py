@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import resource
 import tempfile
 import time
 from collections.abc import Iterator
@@ -43,6 +44,12 @@ def pinned(cpus: set[int]):
         yield
     finally:
         os.sched_setaffinity(0, before)
+
+
+def cpu_times() -> tuple[float, float]:
+    """(this process's CPU s, finished children's CPU s): ffmpeg is a child that has been waited for."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
 
 
 def machine() -> dict:

@@ -9,37 +9,41 @@ The frame stamped `t` covers [t, t + 1/fps): ffmpeg's fps filter fills slot k wi
 frame before (k + 0.5)/fps, i.e. a frame from the middle of that window. `-xerror` makes ffmpeg
 exit non-zero on a corrupt packet, so a truncated file raises instead of silently ending early.
 `fast=True` decodes keyframes only; the fps filter then repeats each keyframe until the next one.
+Otherwise the decoder skips what no sampled frame needs, by codec (`media.decode_modes`: DECODE_MODE
+`sampled`, the default), or decodes every frame (`full`).
 
 Shots come from the same decode: with `cuts` given, a second branch of the filter graph (`split`)
 samples the decoded frames at `SHOT_FPS`, shrinks them to 64 px and prints (showinfo, on stderr)
 each frame whose scene score passes the threshold. Scoring frames 0.2 s apart sees hard cuts and
 not camera motion, which comparing keyframes 2 s apart mistakes for cuts, and costs no second
-decode of the video.
+decode of the video. A range that continues a video (a segment after the first) starts its decode
+one shot sample early (`lead_s`): the shot branch then compares the range's first sample with the one
+before it, as the whole-video decode does, so a cut right at the range start is not lost; the
+model's branch trims that lead off, so its frames are the range's own.
 """
 
 from __future__ import annotations
 
-import collections
 import functools
 import logging
 import os
-import re
 import subprocess
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import ffmpeg
 import numpy as np
 
 from brigade.settings import get_settings
+from media.decode_modes import decode_label, decoder_options
 from media.ffmpeg_bin import ffmpeg_binary, input_options
-from media.probe import ProbeError, duration_of, open_media
+from media.ffmpeg_log import LOGLEVEL, StderrLog
+from media.probe import ProbeError, duration_of, open_media, start_of
 
 log = logging.getLogger(__name__)
 
-STDERR_TAIL_LINES = 20
 SHOT_FPS = 5.0
-_SHOWINFO_PTS = re.compile(r"Parsed_showinfo.*?pts_time:\s*([0-9.]+)")
 
 
 class DecodeError(RuntimeError):
@@ -51,41 +55,6 @@ class DecodeError(RuntimeError):
     def __init__(self, detail: str, reason: str = "the video could not be decoded (corrupt or truncated data)"):
         super().__init__(detail)
         self.reason = reason
-
-
-#: ffmpeg stderr fragment -> the reason a client reads.
-_REASONS = (
-    ("exceeds specified max pixel count", "a frame is larger than the accepted resolution"),
-    ("Invalid data found", "the video data is corrupt"),
-    ("Error while decoding", "the video data is corrupt"),
-    ("No such file", "the stored video is missing"),
-)
-
-
-def _reason(line: str) -> str | None:
-    return next((reason for fragment, reason in _REASONS if fragment in line), None)
-
-
-def _drain(stream, tail: collections.deque, cuts: list | None = None, offset: float = 0.0,
-           reasons: list | None = None) -> None:
-    """Keep the last lines of ffmpeg's stderr (reading it stops ffmpeg blocking on a full pipe) and
-    the first client-readable reason a line gives (`reasons`); scene cuts reported by the shot branch
-    go to `cuts` instead, in the file's time."""
-    first = True
-    for line in iter(stream.readline, b""):
-        text = line.decode("utf-8", "replace").rstrip()
-        match = _SHOWINFO_PTS.search(text) if cuts is not None else None
-        reason = _reason(text) if reasons is not None and match is None else None
-        if reason and not reasons:  # the first says why; the rest follow from it
-            reasons.append(reason)
-        if match is None:
-            if "Parsed_showinfo" not in text:
-                tail.append(text)
-        elif first:  # the branch's first frame passes unconditionally (see build_command)
-            first = False
-        else:
-            cuts.append(round(offset + float(match.group(1)), 3))
-    stream.close()
 
 
 def _read_exact(stream, size: int) -> bytearray:
@@ -151,34 +120,48 @@ def start_decoder(cmd: list[str]) -> subprocess.Popen:
             os.sched_setaffinity(0, own)
 
 
+@dataclass(frozen=True)
+class VideoFacts:
+    """What choosing the decoder's options needs to know of a file, read from its header."""
+
+    duration_s: float  # the container's
+    codec: str  # ffmpeg's decoder name for the first video stream ("h264", "hevc", "mjpeg", ...)
+    start_s: float = 0.0  # the file's first timestamp (`media.probe.start_of`): where ffmpeg's time 0 lies
+
+
 def build_command(path: str, *, fps: float, size: int, start: float | None, end: float | None, fast: bool,
-                  scene_threshold: float | None = None) -> list[str]:
+                  scene_threshold: float | None = None, facts: VideoFacts | None = None, lead_s: float = 0.0) -> list[str]:
     """The ffmpeg argv that writes `size`x`size` rgb24 frames at `fps` to stdout (and, with a
-    `scene_threshold`, reports scene cuts on stderr from the same decode)."""
+    `scene_threshold`, reports scene cuts on stderr from the same decode), decoding what DECODE_MODE
+    needs of the stream `facts` describes. `lead_s`: decode that much before `start` for the shot
+    branch only."""
     settings = get_settings()
     in_opts = dict(input_options(path), threads=settings.FFMPEG_THREADS)
+    rates = (fps,) if scene_threshold is None else (fps, SHOT_FPS)
+    origin = (facts.start_s if facts else 0.0) + (start or 0.0) - lead_s
+    in_opts.update(decoder_options(facts and facts.codec, settings.DECODE_MODE, fast, rates=rates, origin_s=origin))
+    if lead_s and (scene_threshold is None or not start or lead_s > start):
+        raise ValueError(f"a lead of {lead_s}s needs the shot branch and a start at least that late (start={start})")
     if start:
-        in_opts["ss"] = f"{start:.6f}"
+        in_opts["ss"] = f"{start - lead_s:.6f}"
     if end is not None:
         duration = end - (start or 0.0)
         if duration <= 0:
             raise ValueError(f"empty range: start={start} end={end}")
-        in_opts["t"] = f"{duration:.6f}"
-    if fast:
-        in_opts["skip_frame"] = "nokey"
+        in_opts["t"] = f"{duration + lead_s:.6f}"
     video = ffmpeg.input(str(path), **in_opts).video
-    loglevel = "error"
     if scene_threshold is not None:
         video, shots = video.split()[0], video.split()[1]
         # eq(n,0): the branch passes its first frame, or ffmpeg fails on an output stream with none.
         shot_branch = (shots.filter("fps", fps=SHOT_FPS).filter("scale", 64, -2, flags="fast_bilinear")
                        .filter("select", f"eq(n,0)+gt(scene,{scene_threshold})").filter("showinfo")
                        .output("-", format="null"))
-        loglevel = "info"  # showinfo speaks at info level; _drain keeps it apart from the errors
+    if lead_s:  # the model's frames start at `start`, timed as a decode seeked there would time them
+        video = video.filter("trim", start=f"{lead_s:.6f}").filter("setpts", f"PTS-{lead_s:.6f}/TB")
     frames = (video.filter("fps", fps=fps).filter("scale", size, size, flags="area")
               .output("pipe:", format="rawvideo", pix_fmt="rgb24", an=None, sn=None, dn=None))
     outputs = frames if scene_threshold is None else ffmpeg.merge_outputs(frames, shot_branch)
-    args = ("-nostdin", "-hide_banner", "-nostats", "-loglevel", loglevel, "-xerror", "-filter_threads", "1")
+    args = ("-nostdin", "-hide_banner", "-nostats", "-loglevel", LOGLEVEL, "-xerror", "-filter_threads", "1")
     return outputs.global_args(*args).compile(cmd=ffmpeg_binary())
 
 
@@ -192,30 +175,44 @@ def iter_frame_batches(
     batch: int = 16,
     fast: bool = False,
     cuts: list | None = None,
+    facts: VideoFacts | None = None,
+    stats: dict | None = None,
+    lead_s: float = 0.0,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield (timestamps_s float64 [B], frames uint8 [B, size, size, 3]) until the range ends.
 
     Timestamps are absolute in the file. With `cuts` (a list), the scene cuts found in the range
-    are appended to it (absolute times) by the time the iteration ends. Raises DecodeError when
-    ffmpeg fails or yields no frame; ffmpeg is killed if the consumer stops iterating early.
+    are appended to it (absolute times) by the time the iteration ends; `lead_s` lets the shot
+    branch see that much before `start` (see the module's docstring). `facts`: the stream's codec
+    and start (`probe_video`), read from the file when not given. With `stats` (a dict),
+    `frames_decoded` (ffmpeg's own count; None if it was stopped early) and `decode_mode` are set
+    in it by the end. Raises DecodeError when ffmpeg fails or yields no frame; ffmpeg is killed if
+    the consumer stops iterating early.
     """
     if fps <= 0 or size <= 0 or batch <= 0:
         raise ValueError("fps, size and batch must be positive")
-    threshold = None if cuts is None else get_settings().SCENE_THRESHOLD
-    cmd = build_command(path, fps=fps, size=size, start=start, end=end, fast=fast, scene_threshold=threshold)
+    settings = get_settings()
+    threshold = None if cuts is None else settings.SCENE_THRESHOLD
+    if facts is None and not fast:
+        facts = stream_facts(path)
+    cmd = build_command(path, fps=fps, size=size, start=start, end=end, fast=fast, scene_threshold=threshold,
+                        facts=facts, lead_s=lead_s)
     frame_bytes = size * size * 3
     offset = float(start or 0.0)
-    tail: collections.deque = collections.deque(maxlen=STDERR_TAIL_LINES)
+    said = StderrLog(cuts, offset - lead_s)
     proc = start_decoder(cmd)
     yield_to_the_consumer(proc.pid)
-    reasons: list[str] = []
-    drainer = threading.Thread(target=_drain, args=(proc.stderr, tail, cuts, offset, reasons), daemon=True)
+    drainer = threading.Thread(target=said.read, args=(proc.stderr,), daemon=True)
     drainer.start()
-    produced = 0
+    produced, past_end = 0, False
     try:
         while True:
             buf = _read_exact(proc.stdout, batch * frame_bytes)
             count = len(buf) // frame_bytes
+            if past_end:  # drain what ffmpeg still writes (its -t ends it): it exits and says what it decoded
+                if count < batch:
+                    break
+                continue
             stamps = offset + (produced + np.arange(count, dtype=np.float64)) / fps
             past_end = end is not None and count > 0 and stamps[-1] >= end - 1e-9
             if past_end:  # keyframe-only decoding can overshoot the range by a frame
@@ -224,16 +221,16 @@ def iter_frame_batches(
                 frames = np.frombuffer(buf, np.uint8, len(stamps) * frame_bytes).reshape(-1, size, size, 3)
                 produced += len(stamps)
                 yield stamps, frames
-            if past_end and produced:
-                return  # the finally clause stops ffmpeg
             if count < batch:
                 break
         returncode = proc.wait()
         drainer.join(timeout=5)
-        if returncode != 0 or produced == 0:
+        if stats is not None:
+            stats.update(frames_decoded=said.frames_decoded, decode_mode=decode_label(settings.DECODE_MODE, fast))
+        if (returncode != 0 and not (past_end and produced)) or produced == 0:
             why = f"ffmpeg exited with {returncode}" if returncode else "no frames decoded"
-            public = reasons[:1] or ([] if returncode else ["no frame could be decoded in the requested range"])
-            raise DecodeError(f"{path}: {why}: " + " | ".join(tail), *public)
+            public = said.reasons[:1] or ([] if returncode else ["no frame could be decoded in the requested range"])
+            raise DecodeError(f"{path}: {why}: " + " | ".join(said.tail), *public)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -241,14 +238,31 @@ def iter_frame_batches(
         proc.stdout.close()
 
 
-def probe_duration(path) -> float:
-    """Container duration in seconds, read in-process from the header (PyAV: milliseconds, where
+def probe_video(path) -> VideoFacts:
+    """Duration, codec and start, read in-process from the header (PyAV: milliseconds, where
     starting an ffmpeg just to print its header dump costs tens of milliseconds per tagging call)."""
     try:
         with open_media(path) as container:
             duration = duration_of(container)
+            streams = container.streams.video
+            codec = streams[0].codec_context.name if streams and streams[0].codec_context is not None else ""
+            start = start_of(container)
     except ProbeError as exc:
         raise DecodeError(f"{path}: cannot read duration: {exc.detail}") from exc
     if duration <= 0:
         raise DecodeError(f"{path}: cannot read duration: the header names none")
-    return duration
+    return VideoFacts(duration, codec, start)
+
+
+def stream_facts(path) -> VideoFacts | None:
+    """`probe_video`, or None when PyAV cannot read the file (ffmpeg then decodes in full, and says
+    what is wrong with it if anything is)."""
+    try:
+        return probe_video(path)
+    except DecodeError:
+        return None
+
+
+def probe_duration(path) -> float:
+    """Container duration in seconds (`probe_video`)."""
+    return probe_video(path).duration_s

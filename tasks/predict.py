@@ -9,6 +9,7 @@ from celery.utils.log import get_task_logger
 
 from brigade import jobs
 from brigade.result_cache import get_cached, put_cached
+from brigade.settings import get_settings
 from brigade.storage import StorageError, check_named_by, local_path
 from tasks.base import JobTask, public_error
 from tasks.celery_app import app
@@ -40,6 +41,7 @@ def public_result(tagged: dict) -> dict:
 
 @app.task(name="tasks.predict.tag_video", bind=True, base=JobTask)
 def tag_video(self, job_id: str, video_uri: str, sha256: str, fast: bool = False) -> dict:
+    from media.decode_modes import decode_label
     from media.frames import DecodeError
     from models.tagger.inference import TagRequest
 
@@ -50,12 +52,14 @@ def tag_video(self, job_id: str, video_uri: str, sha256: str, fast: bool = False
         jobs.fail(job_id, {"type": "invalid-message", "detail": public_error(exc)})
         return {"job_id": job_id, "failed": True}
     model = load_tagger()
-    cache_parts = (sha256, model.ref, "fast" if fast else "full")
+    mode = decode_label(get_settings().DECODE_MODE, fast)
+    cache_parts = (sha256, model.ref, mode)
     cached = get_cached("tags", *cache_parts)
-    if cached is not None:
+    if cached is not None:  # nothing decoded, nothing inferred this time
         done = {"done": cached["duration_s"], "total": cached["duration_s"], "unit": "video-seconds"}
-        jobs.succeed(job_id, {**cached, "cached": True}, timings={"total_s": time.perf_counter() - started},
-                     model=model.describe(), progress=done)
+        timings = {"total_s": time.perf_counter() - started, "decode_s": 0.0, "infer_s": 0.0, "frames_decoded": 0,
+                   "frames_sampled": 0, "decode_mode": mode}
+        jobs.succeed(job_id, {**cached, "cached": True}, timings=timings, model=model.describe(), progress=done)
         return {"job_id": job_id, "cached": True}
     jobs.mark_running(job_id, process_id())
     try:

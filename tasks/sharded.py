@@ -66,6 +66,7 @@ def _error_marker(segment: dict, exc: BaseException) -> dict:
 @app.task(name="tasks.sharded.tag_segment", bind=True, trims_memory=True)
 def tag_segment(self, job_id: str, video_uri: str, sha256: str, start: float, end: float, segment_id: int,
                 fast: bool = False) -> dict:
+    from media.decode_modes import decode_label
     from models.tagger.inference import TagRequest, tag_request
     from tasks.warmup import tagger as load_tagger
 
@@ -76,12 +77,13 @@ def tag_segment(self, job_id: str, video_uri: str, sha256: str, start: float, en
             return {**segment, "status": "error", "error": refused["detail"]}
         check_named_by(video_uri, sha256)  # before the cache (see tag_video)
         model = load_tagger()
-        cache_parts = (sha256, f"{start:.3f}", f"{end:.3f}", model.ref, "fast" if fast else "full")
+        # "raw-cuts": segments report every cut in their range (the merge filters them), unlike before
+        cache_parts = (sha256, f"{start:.3f}", f"{end:.3f}", model.ref, decode_label(get_settings().DECODE_MODE, fast), "raw-cuts")
         result, began = get_cached("segment", *cache_parts), time.time()
         cached = result is not None
         if not cached:
             started = time.perf_counter()
-            raw = tag_request(model, TagRequest(str(local_path(video_uri)), start, end, fast))
+            raw = tag_request(model, TagRequest(str(local_path(video_uri)), start, end, fast, segment=True))
             result = {**segment, "status": "ok", "windows": raw["windows"], "frames": raw["frames"], "cuts": raw["cuts"],
                       "model": {**model.describe(), "vocab": model.vocab},
                       "timings": {**raw["timings"], "total_s": round(time.perf_counter() - started, 4)}}
@@ -107,6 +109,7 @@ def _when(segment: dict, planned_at: float) -> dict:
 
 @app.task(name="tasks.sharded.merge_tags", base=JobTask)
 def merge_tags(results: list[dict], job_id: str, cuts: list[float], plan_s: float, planned_at: float) -> dict:
+    from models.tagger.merge import merge_segments, summed_timings
     from models.tagger.timeline import brief, summarize
 
     started = time.perf_counter()
@@ -120,11 +123,9 @@ def merge_tags(results: list[dict], job_id: str, cuts: list[float], plan_s: floa
     segments = sorted({r["segment_id"]: r for r in results}.values(), key=lambda r: r["start"])  # dedupe
     meta = segments[0]["model"]
     vocab = meta["vocab"]
-    windows = [w for seg in segments for w in seg["windows"]]
-    # Shots: the cuts each segment found in its range, plus the planner's (segment boundaries sit
-    # on cuts, and a cut exactly at a boundary is inside neither segment's open range).
-    all_cuts = sorted({*cuts, *(c for seg in segments for c in seg.get("cuts", []))})
-    summary = summarize(windows, **vocab, cuts=all_cuts, span=[segments[0]["start"], segments[-1]["end"]])
+    # Shots come from the segments' own cuts (models/tagger/merge.py); the planner's `cuts` placed the
+    # boundaries and stay in the plan (in fast mode they also fill the segments' blind spot at a boundary).
+    summary = merge_segments(segments, vocab, cuts)
     per_segment = [
         {"segment_id": seg["segment_id"], "start": seg["start"], "end": seg["end"], "worker": seg.get("worker"),
          "tags": brief(summarize(seg["windows"], **vocab, span=[seg["start"], seg["end"]])["tags"]),
@@ -134,7 +135,8 @@ def merge_tags(results: list[dict], job_id: str, cuts: list[float], plan_s: floa
     merge_s = time.perf_counter() - started
     segment_s = [seg["timings"]["total_s"] for seg in segments]
     timings = {"plan_s": round(plan_s, 4), "segments_wall_s": round(time.time() - planned_at - merge_s, 4),
-               "segment_compute_s": round(sum(segment_s), 4), "merge_s": round(merge_s, 4)}
+               "segment_compute_s": round(sum(segment_s), 4), "merge_s": round(merge_s, 4),
+               **summed_timings([seg["timings"] for seg in segments])}
     result = {**summary, "segments": per_segment, "duration_s": segments[-1]["end"], "frames": sum(s["frames"] for s in segments)}
     jobs.succeed(job_id, result, timings=timings, model={k: meta[k] for k in ("name", "version", "device")})
     return {"job_id": job_id, "segments": len(segments)}

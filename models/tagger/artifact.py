@@ -175,10 +175,11 @@ class Tagger(ModelService):
         return to_model_input(x, self._offset, self._scale, out=buf).to(self.dtype)
 
     # The service stages (models.service.ModelService); `handle` streams them batch by batch.
-    def preprocess(self, request, cuts: list | None = None):
+    def preprocess(self, request, cuts: list | None = None, **decode):
+        """`decode`: the stream's `facts` and a `stats` dict (`models.tagger.inference.frame_batches`)."""
         from models.tagger.inference import frame_batches
 
-        return frame_batches(self, request, cuts)
+        return frame_batches(self, request, cuts, **decode)
 
     def infer(self, windows: np.ndarray) -> np.ndarray:
         return self.window_probs(windows)

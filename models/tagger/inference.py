@@ -5,6 +5,8 @@ concatenated and summarized (`models.tagger.timeline.summarize`) to get the same
 tagging the whole file. Frames are sampled at the artifact's rate (`frames_per_window /
 window_s`: 1 frame per second for video-tagger@2, from the middle of each second) and
 `tagger.batch_windows` windows go through one forward pass (TAGGER_BATCH; 4 on CPU, 64 on CUDA).
+Every result says where its time went (`timings`): decode and inference seconds, the frames ffmpeg
+decoded and the frames the model was given, and the decode mode (DECODE_MODE, or keyframes).
 """
 
 from __future__ import annotations
@@ -15,15 +17,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from media.frames import iter_frame_batches, probe_duration
+from media.frames import SHOT_FPS, VideoFacts, iter_frame_batches, probe_video
 from models.tagger.artifact import Tagger
-
-MIN_SHOT_S = 0.5
+from models.tagger.timeline import shot_cuts
 
 
 @dataclass(frozen=True)
 class TagRequest:
-    """What to tag: a file, or its [start, end) range; `shots` also scans the range for scene cuts."""
+    """What to tag: a file, or its [start, end) range; `shots` also scans the range for scene cuts.
+
+    `segment`: the range is one segment of a sharded job. Its shot branch then starts one shot
+    sample before `start` (unless the range starts the video, or in `fast` mode), so a cut right at
+    the start is seen as the whole-video decode sees it, and its cuts come back unfiltered: the merge
+    applies `shot_cuts` over the whole video, so a segment boundary splits no shot and both paths
+    report the same shots."""
 
     path: str
     start: float | None = None
@@ -31,6 +38,13 @@ class TagRequest:
     fast: bool = False
     shots: bool = True
     progress: Callable[[float, float], None] | None = None
+    segment: bool = False
+
+    @property
+    def lead_s(self) -> float:
+        """How much before `start` the shot branch decodes (see above)."""
+        lead = 1.0 / SHOT_FPS
+        return lead if self.segment and self.shots and not self.fast and (self.start or 0.0) >= lead else 0.0
 
 
 def iter_windows(batches: Iterable[tuple[np.ndarray, np.ndarray]], frames_per_window: int
@@ -97,10 +111,10 @@ def tag_frames(tagger: Tagger, batches: Iterable[tuple[np.ndarray, np.ndarray]],
     }
 
 
-def frame_batches(tagger: Tagger, request: TagRequest, cuts: list | None = None
-                  ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def frame_batches(tagger: Tagger, request: TagRequest, cuts: list | None = None, *, facts: VideoFacts | None = None,
+                  stats: dict | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """The preprocess stage: sampled, resized frames of the range, a batch of windows at a time
-    (and, into `cuts`, the scene cuts the same decode finds)."""
+    (and, into `cuts`, the scene cuts the same decode finds; into `stats`, what it decoded)."""
     return iter_frame_batches(
         request.path,
         fps=tagger.frames_per_window / tagger.window_s,
@@ -110,34 +124,31 @@ def frame_batches(tagger: Tagger, request: TagRequest, cuts: list | None = None
         batch=tagger.batch_windows * tagger.frames_per_window,
         fast=request.fast,
         cuts=cuts,
+        facts=facts,
+        stats=stats,
+        lead_s=request.lead_s,
     )
 
 
 def tag_request(tagger: Tagger, request: TagRequest) -> dict:
-    """Per-window scores of the range (streamed through preprocess and infer), its span, and the
-    scene cuts inside it (the shots of the result)."""
+    """Per-window scores of the range (streamed through preprocess and infer), its span, the
+    scene cuts inside it (the shots of the result) and where the time went (`timings`)."""
     t0 = time.perf_counter()
     range_start = float(request.start or 0.0)
-    file_end = probe_duration(request.path)
-    range_end = file_end if request.end is None else min(float(request.end), file_end)
+    facts = probe_video(request.path)
+    range_end = facts.duration_s if request.end is None else min(float(request.end), facts.duration_s)
     probe_s = time.perf_counter() - t0
     cuts: list[float] | None = [] if request.shots else None
-    result = tag_frames(tagger, tagger.preprocess(request, cuts), range_start=range_start, range_end=range_end,
-                        progress=request.progress)
-    result["timings"]["decode_s"] = round(result["timings"]["decode_s"] + probe_s, 4)
-    result["cuts"] = shot_cuts(cuts or [], range_start, range_end)
+    decoded: dict = {}
+    batches = tagger.preprocess(request, cuts, facts=facts, stats=decoded)
+    result = tag_frames(tagger, batches, range_start=range_start, range_end=range_end, progress=request.progress)
+    result["timings"].update(decode_s=round(result["timings"]["decode_s"] + probe_s, 4),
+                             frames_decoded=decoded.get("frames_decoded"), frames_sampled=result["frames"],
+                             decode_mode=decoded.get("decode_mode"))
+    found = cuts or []
+    result["cuts"] = (sorted(c for c in found if range_start <= c < range_end) if request.segment
+                      else shot_cuts(found, range_start, range_end))
     return result
-
-
-def shot_cuts(found: list[float], start: float, end: float) -> list[float]:
-    """The decode's scene cuts inside (start, end), at least MIN_SHOT_S after the range start and
-    after the cut before: the frame after a hard cut often scores high against the cut frame too
-    (a double report 0.2 s later), and no shot is that short."""
-    kept: list[float] = []
-    for cut in sorted(found):
-        if start + MIN_SHOT_S <= cut < end and (not kept or cut - kept[-1] >= MIN_SHOT_S):
-            kept.append(cut)
-    return kept
 
 
 def tag_video(tagger: Tagger, path, *, start: float | None = None, end: float | None = None, fast: bool = False,

@@ -17,6 +17,7 @@ from models.tagger.vocabulary import ancestors as lineage
 
 MIN_TAG_S = 2.0  # a non-exclusive tag must cover this much video to count as present
 SNAP_WINDOWS = 1.0  # a timeline boundary moves to a detected scene cut this close (in windows)
+MIN_SHOT_S = 0.5  # no shot is shorter: a second report this close after a cut is the same cut
 
 
 def _presence(probs: np.ndarray, labels: list[str], groups: dict, threshold: float,
@@ -133,3 +134,14 @@ def _tags(starts: np.ndarray, ends: np.ndarray, probs: np.ndarray, labels: list[
                     "parents": list(ancestors.get(label, []))} for label in kept),
                   key=lambda tag: (-tag["score"], tag["label"]))
     return {"tags": tags, "scores": scores, "timeline": dict(timeline)}
+
+
+def shot_cuts(found: list[float], start: float, end: float) -> list[float]:
+    """The decode's scene cuts inside (start, end), at least MIN_SHOT_S after the range start and
+    after the cut before: the frame after a hard cut often scores high against the cut frame too
+    (a double report 0.2 s later), and no shot is that short."""
+    kept: list[float] = []
+    for cut in sorted(found):
+        if start + MIN_SHOT_S <= cut < end and (not kept or cut - kept[-1] >= MIN_SHOT_S):
+            kept.append(cut)
+    return kept
