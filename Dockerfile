@@ -1,10 +1,12 @@
-# syntax=docker/dockerfile:1
 # One image for every Brigade process: the API, each worker pool and Flower (docker-compose.yml,
 # deploy/k8s/). The torch wheel is chosen at build time:
 #   docker build -t brigade:cpu .                                   # CPU wheel (the default)
 #   docker build -t brigade:cuda --build-arg TORCH_VARIANT=cuda .   # CUDA wheel, for the GPU pool
 # TORCH_CUDA picks the CUDA wheel index (cu126, cu128, ...) among those pytorch.org publishes for the
-# torch version requirements.txt pins.
+# torch version requirements.txt pins. The package indexes are build arguments, so a mirror can
+# stand in: PIP_INDEX_URL (PyPI's simple index) and TORCH_INDEX_URL (a tree laid out as
+# download.pytorch.org/whl: <url>/cpu/, <url>/cu128/, ...). No `# syntax=` line: the Dockerfile
+# frontend built into the engine reads this file, so a build fetches no frontend image.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
@@ -12,6 +14,8 @@ ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 FROM ${PYTHON_IMAGE} AS build
 ARG TORCH_VARIANT=cpu
 ARG TORCH_CUDA=cu128
+ARG PIP_INDEX_URL=https://pypi.org/simple
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
@@ -20,13 +24,13 @@ COPY requirements.txt /tmp/requirements.txt
 # rest, which finds torch satisfied (a local version such as 2.13.0+cpu satisfies torch==2.13.0).
 RUN set -eu; \
     case "$TORCH_VARIANT" in \
-      cpu) index="https://download.pytorch.org/whl/cpu" ;; \
-      cuda) index="https://download.pytorch.org/whl/${TORCH_CUDA}" ;; \
+      cpu) index="${TORCH_INDEX_URL}/cpu" ;; \
+      cuda) index="${TORCH_INDEX_URL}/${TORCH_CUDA}" ;; \
       *) echo "TORCH_VARIANT must be cpu or cuda, not '${TORCH_VARIANT}'" >&2; exit 2 ;; \
     esac; \
     torch_pin="$(grep -E '^torch==' /tmp/requirements.txt)"; \
-    pip install --index-url "$index" --extra-index-url https://pypi.org/simple "$torch_pin"; \
-    pip install -r /tmp/requirements.txt; \
+    pip install --index-url "$index" --extra-index-url "$PIP_INDEX_URL" "$torch_pin"; \
+    pip install --index-url "$PIP_INDEX_URL" -r /tmp/requirements.txt; \
     python -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)"
 
 # --- runtime: Debian's ffmpeg, the venv, the code; runs as a non-root user ---------------------------

@@ -24,26 +24,39 @@ def remove(process: str) -> None:
     redis_client().delete(heartbeat_key(process))
 
 
-def is_alive(process: str) -> bool:
-    return bool(redis_client().exists(heartbeat_key(process)))
+def is_alive(process: str, incarnation: str | None = None) -> bool:
+    """Whether `process` heartbeats; with `incarnation`, that very incarnation of it (a heartbeat
+    that names none, from an older worker, is taken for it)."""
+    beat = redis_client().get(heartbeat_key(process))
+    return beat is not None and incarnation in (None, json.loads(beat).get("incarnation", incarnation))
 
 
 def host_key(hostname: str) -> str:
     return key("hb-host", hostname)
 
 
-def publish_host(hostname: str) -> None:
-    """The worker's main process (the one holding broker messages) is alive, whatever its pool has."""
-    redis_client().set(host_key(hostname), "1", px=_ttl_ms())
+def publish_host(hostname: str, incarnation: str = "1") -> None:
+    """The worker's main process (the one holding broker messages) is alive, whatever its pool has.
+    The value names its incarnation: a worker restarted under the same name (a container's restart)
+    is another one (tasks/lifecycle.py)."""
+    redis_client().set(host_key(hostname), incarnation, px=_ttl_ms())
 
 
 def remove_host(hostname: str) -> None:
     redis_client().delete(host_key(hostname))
 
 
-def host_alive(hostname: str) -> bool:
-    """Whether the main process of the worker named `hostname` still heartbeats."""
-    return bool(redis_client().exists(host_key(hostname)))
+def host_alive(hostname: str, incarnation: str | None = None) -> bool:
+    """Whether the main process of the worker named `hostname` still heartbeats; with `incarnation`,
+    that very incarnation of it, not one restarted under the same name since."""
+    beat = redis_client().get(host_key(hostname))
+    return beat is not None and incarnation in (None, beat)
+
+
+def host_heartbeat_left_ms(hostname: str, client=None) -> int:
+    """Milliseconds before the host heartbeat of the worker `hostname` lapses (negative: it has);
+    `client` lets a caller (a liveness probe, tasks/alive.py) bound the read with its own timeouts."""
+    return (redis_client() if client is None else client).pttl(host_key(hostname))
 
 
 def list_replicas(queue: str | None = None, ready_only: bool = False, client=None) -> list[dict]:

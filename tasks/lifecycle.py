@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -36,10 +37,20 @@ _worker: dict = {"hostname": "", "queues": [], "extra_queues": [], "solo": False
 _state: dict = {"model": None, "device": None, "ready": False, "error": None}
 _stop = threading.Event()
 _host_stop = threading.Event()
+_incarnations: dict[int, str] = {}  # pid -> incarnation(): a forked child is a new pid
 
 
 def process_id() -> str:
     return f"{_worker['hostname'] or os.uname().nodename}:{os.getpid()}"
+
+
+def incarnation() -> str:
+    """A token drawn once per process (a forked pool child draws its own), in its heartbeats and
+    in the `running` records it writes. A container restarted by its restart policy, or a pod's
+    container restarted after its liveness probe failed, runs the worker again as PID 1 under the
+    same hostname: by process_id() it is the process that was killed, and its heartbeat would keep
+    that one's tasks looking alive, never redelivered; by incarnation it is not."""
+    return _incarnations.setdefault(os.getpid(), secrets.token_hex(4))
 
 
 def set_extra_queues(names: list[str]) -> None:
@@ -61,6 +72,7 @@ def publish_heartbeat() -> None:
         "device": _state["device"],
         "ready": _state["ready"],
         "error": _state["error"],
+        "incarnation": incarnation(),
         "at": time.time(),
     })
 
@@ -116,14 +128,14 @@ def start_host_heartbeat() -> None:
     def beat():
         while True:
             try:
-                heartbeats.publish_host(_worker["hostname"])
+                heartbeats.publish_host(_worker["hostname"], incarnation())
             except Exception:
                 log.warning("worker heartbeat failed", exc_info=True)
             if _host_stop.wait(interval):
                 return
 
     _host_stop.clear()
-    heartbeats.publish_host(_worker["hostname"])
+    heartbeats.publish_host(_worker["hostname"], incarnation())
     threading.Thread(target=beat, name="brigade-host-heartbeat", daemon=True).start()
 
 
@@ -161,8 +173,10 @@ def recover_orphans() -> list[str]:
     recovered = []
     for task_id, raw in client.hgetall(running_key()).items():
         entry = json.loads(raw)
-        # Running: its process must heartbeat. Only received: its worker's main process must.
-        alive = heartbeats.is_alive(entry["process"]) if entry.get("process") else heartbeats.host_alive(entry["hostname"])
+        # Running: its process must heartbeat. Only received: its worker's main process must. The
+        # very incarnation that wrote the record, not one restarted under the same name and pid.
+        alive = (heartbeats.is_alive(entry["process"], entry.get("incarnation")) if entry.get("process")
+                 else heartbeats.host_alive(entry["hostname"], entry.get("incarnation")))
         if alive or time.time() - entry["started"] < s.HEARTBEAT_TTL_S:
             continue
         restored = _restore_unacked(task_id)
@@ -203,7 +217,7 @@ def stop_host_heartbeat() -> None:
 def _track(task_id: str, hostname: str, process: str | None, task_name: str, kwargs: dict | None) -> None:
     """Record who holds `task_id` (process None: received, not yet running), for recover_orphans."""
     entry = {"hostname": hostname, "process": process, "task": task_name, "job_id": (kwargs or {}).get("job_id"),
-             "started": time.time()}
+             "started": time.time(), "incarnation": incarnation()}
     redis_client().hset(running_key(), task_id, json.dumps(entry))
 
 

@@ -23,6 +23,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import jsonschema
@@ -30,8 +31,8 @@ import pytest
 import yaml
 
 from brigade import settings as settings_module
-from brigade.settings import ROOT
-from devtools.settings_doc import DEPLOY_VARS, env_example
+from brigade.settings import ROOT, secret_names
+from devtools.settings_doc import COMPOSE_FIXED, DEPLOY_VARS, compose_defaults, compose_settings, compose_settings_in_file, env_example
 from tasks import queues
 
 COMPOSE = ROOT / "docker-compose.yml"
@@ -65,7 +66,11 @@ OPERATOR_SECRETS = {
     "brigade-s3": {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"},
 }
 DEPLOY_DOC = ROOT / "docs" / "DEPLOY.md"
-REDIS_SCRIPT = "printf 'requirepass %s\\n' \"$REDIS_PASSWORD\" | exec redis-server - --appendonly yes --maxmemory-policy noeviction"
+#: The single Redis's command (compose and k8s): requirepass on its stdin from a here-document, so
+#: no pipe (a pipeline forks, leaving `sh` as PID 1, which ignores SIGTERM) and no password in argv.
+REDIS_SCRIPT = ("exec redis-server - --appendonly yes --maxmemory-policy noeviction <<EOF\n"
+                "requirepass $REDIS_PASSWORD\n"
+                "EOF\n")
 REDIS_HEALTH = "redis-cli ping | grep -q PONG"  # redis-cli exits 0 on NOAUTH: PONG is the answer that counts
 COMPOSE_POOLS = {"worker-predict": "predict", "worker-gpu": "gpu", "worker-gpu-cpu": "gpu",
                  "worker-control": "control", "worker-events": "events"}
@@ -99,14 +104,36 @@ def test_env_example_is_the_generated_one():
         "run `python -m devtools.settings_doc --write`")
 
 
-def test_env_example_names_every_variable_the_compose_file_reads():
+def _compose_reads() -> set[str]:
+    """The variables docker-compose.yml reads from .env or the shell: `${NAME...}`, and the names
+    it passes on by name alone (an environment or build argument without a value)."""
     used = set(re.findall(r"(?<!\$)\$\{([A-Z_][A-Z0-9_]*)", COMPOSE.read_text()))
+    for service in compose()["services"].values():
+        passed = [service.get("environment", {}), (service.get("build") or {}).get("args", {})]
+        used |= {name for mapping in passed for name, value in mapping.items() if value is None}
+    return used
+
+
+def test_env_example_names_every_variable_the_compose_file_reads():
+    used = _compose_reads()
     listed = set(env_example_names(ENV_EXAMPLE.read_text()))
     assert used, "the compose file reads no variable: the pattern is broken"
     assert used <= listed, f"docker-compose.yml reads variables .env.example does not list: {sorted(used - listed)}"
     gunicorn_conf = (ROOT / "app" / "gunicorn_conf.py").read_text()
     unused = [v for v in DEPLOY_VARS if v not in used and v != "COMPOSE_PROFILES" and f'"{v}"' not in gunicorn_conf]
     assert not unused, f"deployment variables nothing reads: {unused}"
+
+
+def test_env_example_shows_the_values_compose_runs_with():
+    """A commented line of .env.example is what a container gets while it stays commented: where
+    docker-compose.yml has its own default (`${NAME:-default}`), .env.example shows that one
+    (PREDICT_REPLICAS, EVENTS_MAX: compose's 3 and 8, not `make run`'s 2 and 4)."""
+    shown = dict(m.groups() for line in ENV_EXAMPLE.read_text().splitlines() if (m := re.match(r"^#?([A-Z][A-Z0-9_]*)=(.*)$", line)))
+    defaults = compose_defaults()
+    assert {"PREDICT_REPLICAS", "EVENTS_MAX", "API_PORT"} <= set(defaults)
+    differ = {name: (shown[name], default) for name, default in defaults.items() if name in shown and shown[name] != default}
+    assert not differ, f".env.example shows other values than compose's defaults (shown, compose): {differ}"
+    assert compose_defaults("a: ${A:-x${B}y} $${C:-no} ${D:-}") == {"A": "x${B}y", "D": ""}
 
 
 # --- docker-compose.yml ---------------------------------------------------------------------------------
@@ -151,9 +178,33 @@ def test_compose_services_have_health_checks_and_wait_for_healthy_dependencies()
     assert "/readyz" in " ".join(services["api"]["healthcheck"]["test"])
 
 
+def _check_redis_server_is_execd(where: str, script: str, *, run: bool = True) -> None:
+    """redis-server must be PID 1 of its container: the shell execs it, outside any pipeline (a
+    pipeline forks, and the `sh` left as PID 1 ignores SIGTERM: every stop waited 10 s, then
+    SIGKILLed Redis). `run`: also run the script with a stand-in redis-server, which reports its
+    pid, argv and stdin: the pid is the shell's, the password on stdin, not in argv."""
+    lines = [line.strip() for line in script.splitlines()]
+    (i,) = [n for n, line in enumerate(lines) if "redis-server" in line and not line.startswith("#")]
+    assert lines[i].startswith("exec redis-server "), f"{where}: {lines[i]}"
+    assert "|" not in lines[i] and not (i and lines[i - 1].endswith(("|", "\\"))), f"{where}: redis-server in a pipeline"
+    if not run:
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        fake, report = Path(tmp) / "redis-server", Path(tmp) / "report"
+        fake.write_text('#!/bin/sh\n{ echo "pid $$"; echo "argv $*"; cat; } > "$REPORT"\n')
+        fake.chmod(0o755)
+        env = {"PATH": f"{tmp}:/usr/bin:/bin", "REDIS_PASSWORD": "pw-0123abcd", "REPORT": str(report)}
+        shell = subprocess.Popen(["sh", "-c", script], env=env)
+        assert shell.wait(30) == 0, where
+        pid, argv, *config = report.read_text().splitlines()
+    assert pid == f"pid {shell.pid}", f"{where}: redis-server is not the process the container starts (PID 1)"
+    assert "pw-0123abcd" not in argv and "requirepass pw-0123abcd" in config, (where, argv, config)
+
+
 def test_compose_redis_persists_and_is_not_published():
     redis = compose()["services"]["redis"]
     assert redis["command"] == ["sh", "-c", REDIS_SCRIPT.replace("$", "$$")]  # $$: the container's shell expands it
+    _check_redis_server_is_execd("compose redis", REDIS_SCRIPT)
     assert any(v.endswith(":/data") for v in redis["volumes"]), "the append-only file must live on a volume"
     assert "ports" not in redis
 
@@ -187,7 +238,48 @@ def test_compose_passes_the_operator_token_and_the_webhook_settings():
     for name in ["api", *COMPOSE_POOLS]:
         env = services[name]["environment"]
         assert env["WEBHOOK_SIGNING_SECRET"] == "${WEBHOOK_SIGNING_SECRET:-}", name
-        assert env["WEBHOOK_ALLOWED_HOSTS"] == "${WEBHOOK_ALLOWED_HOSTS:-}", name
+        assert "WEBHOOK_ALLOWED_HOSTS" in env and env["WEBHOOK_ALLOWED_HOSTS"] is None, f"{name}: from .env, by name"
+
+
+#: Which compose services use each secret: the secret settings (brigade.settings.secret_names) and
+#: the secrets of the deployment itself. Every Brigade service reaches Redis (and the broker).
+APP_SERVICES = {"api", "flower", *COMPOSE_POOLS}
+VIDEO_SERVICES = {"api", "worker-predict", "worker-gpu", "worker-gpu-cpu", "worker-control"}
+COMPOSE_SECRETS = {
+    "REDIS_URL": APP_SERVICES, "BROKER_URL": APP_SERVICES, "RESULT_BACKEND": APP_SERVICES,
+    "REDIS_SENTINEL_PASSWORD": APP_SERVICES,
+    "OPERATOR_TOKEN": {"api"}, "API_KEYS": {"api"}, "RATE_LIMIT_STORAGE_URI": {"api"},
+    "WEBHOOK_SIGNING_SECRET": {"api", *COMPOSE_POOLS},  # the API checks callbacks, every worker signs
+    "FLOWER_PASSWORD": set(),  # Flower gets it inside FLOWER_BASIC_AUTH
+    "FLOWER_BASIC_AUTH": {"flower"},
+    "REDIS_PASSWORD": {"redis"}, "REDISCLI_AUTH": {"redis"},  # the others: inside REDIS_URL
+    "AWS_ACCESS_KEY_ID": VIDEO_SERVICES, "AWS_SECRET_ACCESS_KEY": VIDEO_SERVICES,
+}
+
+
+def test_compose_gives_each_secret_only_to_the_services_that_use_it():
+    """No `env_file`: it would hand every secret of .env to every container (`docker inspect`
+    shows them). Each service names what it gets: every other setting, and its own secrets."""
+    assert secret_names() <= set(COMPOSE_SECRETS), f"say who uses {sorted(secret_names() - set(COMPOSE_SECRETS))}"
+    services = compose()["services"]
+    settings = {name for name, _, _ in settings_module.describe()}
+    shared = settings - secret_names() - set(COMPOSE_FIXED)  # fixed there: the volumes' paths
+    for name, service in services.items():
+        assert "env_file" not in service, f"{name}: env_file hands it every secret of .env"
+        env = service.get("environment", {})
+        secrets = {var for var in env if var in COMPOSE_SECRETS}
+        assert secrets == {var for var, users in COMPOSE_SECRETS.items() if name in users}, name
+        if name in APP_SERVICES:
+            missing = shared - set(env)
+            assert not missing, f"{name}: settings that .env could not set: {sorted(missing)} (run `make docs`)"
+        else:
+            assert not settings & set(env), name
+    assert not re.search(r"^\s*env_file:", COMPOSE.read_text(), re.M)
+
+
+def test_compose_settings_list_is_the_generated_one():
+    assert compose_settings_in_file() == compose_settings(), (
+        "docker-compose.yml's x-settings is stale (a setting was added or became a secret): run `make docs`")
 
 
 def test_compose_worker_commands_are_the_process_model():
@@ -195,9 +287,7 @@ def test_compose_worker_commands_are_the_process_model():
     for name, pool in COMPOSE_POOLS.items():
         command = " ".join(services[name]["command"]).replace("${EVENTS_MAX:-8}", "{EVENTS_MAX}")
         assert command == POOLS[pool], name
-        node = _node_name(services[name]["command"])
-        assert services[name]["healthcheck"]["test"] == [
-            "CMD-SHELL", f"celery -A tasks.celery_app inspect ping -d {node}@$$HOSTNAME --timeout 10"], name
+        assert services[name]["healthcheck"]["test"] == ["CMD", *_liveness(services[name]["command"])], name
     assert " ".join(services["api"]["command"]) == API_COMMAND
     assert " ".join(services["flower"]["command"]) == FLOWER_COMMAND
 
@@ -211,8 +301,27 @@ def test_compose_predict_replicas_gpu_reservation_and_cpu_fallback():
     assert gpu["build"]["args"]["TORCH_VARIANT"] == "cuda"
     fallback = services["worker-gpu-cpu"]
     assert gpu["profiles"] == ["gpu"] and fallback["profiles"] == ["cpu"]
-    assert "resources" not in fallback.get("deploy", {}) and fallback["build"]["args"]["TORCH_VARIANT"] == "cpu"
+    assert "resources" not in fallback.get("deploy", {}) and fallback["image"] == services["api"]["image"]
     assert fallback["command"] == gpu["command"]
+
+
+def test_compose_builds_each_image_once():
+    """`build:` on one service per image: each builder exports its own copy of the image, so six
+    builders of one tag made `up --build` export 2 GB six times and leave five dangling copies.
+    Compose builds an image for the services that only name it (it pulls none of them)."""
+    services = compose()["services"]
+    builders: dict[str, list[str]] = {}
+    for name, service in services.items():
+        if "build" in service:
+            builders.setdefault(service["image"], []).append(name)
+    assert builders == {services["api"]["image"]: ["api"], services["worker-gpu"]["image"]: ["worker-gpu"]}, builders
+    assert services["api"]["build"]["args"]["TORCH_VARIANT"] == "cpu"
+    for name, service in services.items():
+        if service["image"].startswith("${BRIGADE_IMAGE"):
+            assert service["image"] in builders, f"{name}: no service builds {service['image']}"
+    for builder in ("api", "worker-gpu"):  # the Dockerfile's index URLs: a mirror from .env, else its defaults
+        args = services[builder]["build"]["args"]
+        assert {name: args.get(name, "missing") for name in DOCKERFILE_INDEXES} == dict.fromkeys(DOCKERFILE_INDEXES), builder
 
 
 def test_compose_flower_is_published_on_loopback_only():
@@ -230,8 +339,8 @@ def test_compose_shares_upload_and_model_volumes_at_the_configured_paths():
         env = services[name]["environment"]
         mounts = dict(reversed(v.split(":")[:2]) for v in services[name]["volumes"])
         assert mounts.get(env["UPLOAD_DIR"]) == "uploads", name
-        if name != "api":
-            assert mounts.get(env["MODEL_STORE"]) == "models", name
+        # The API too: /v1/hotel-destinations must read the models the workers serve, not the image's.
+        assert mounts.get(env["MODEL_STORE"]) == "models", name
 
 
 # --- deploy/compose.sentinel.yml: Redis with Sentinel, opt-in ------------------------------------------
@@ -319,6 +428,7 @@ def test_sentinel_compose_runs_three_data_nodes_and_three_sentinels_from_config_
             (mount,) = mounts
             volumes.append(mount.split(":")[0])
         check = service["healthcheck"]["test"]
+        _check_redis_server_is_execd(name, script, run=False)
         if name in sentinels:
             assert script.rstrip().endswith('exec redis-server "$conf" --sentinel') and "conf=/data/sentinel.conf" in script
             assert check == ["CMD-SHELL", "redis-cli -p 26379 sentinel get-master-addr-by-name brigade | grep -qx 6379"]
@@ -346,8 +456,9 @@ def test_sentinel_compose_switches_every_app_service_to_the_sentinels():
         assert "REDIS_URL" not in env, f"{name}: keeps the base file's REDIS_URL (its password and database)"
         assert override[name]["depends_on"] == {s: {"condition": "service_healthy"} for s in sentinels}, name
         assert "command" not in override[name], f"{name}: the process model's command stays the base file's"
-    # The plain `docker compose up` stays one Redis.
-    assert "REDIS_SENTINELS" not in COMPOSE.read_text() and "sentinel" not in json.dumps(base)
+    # The plain `docker compose up` stays one Redis: REDIS_SENTINELS only passes through from .env.
+    assert all(service.get("environment", {}).get("REDIS_SENTINELS") is None for service in base.values())
+    assert "sentinel" not in json.dumps(base).lower().replace("redis_sentinel", "")
 
 
 # --- every command: parsed by its real CLI, its modules and queues resolved ----------------------------
@@ -379,8 +490,10 @@ def _all_commands() -> list[tuple[str, list[str]]]:
         if "command" in service:
             found.append((f"compose {name}", [a.replace("${EVENTS_MAX:-8}", "8") for a in service["command"]]))
         test = service.get("healthcheck", {}).get("test", [])
-        if test[:1] == ["CMD-SHELL"] and test[1].startswith("celery"):
-            found.append((f"compose {name} healthcheck", shlex.split(test[1].replace("$$HOSTNAME", "host"))))
+        if test[:1] == ["CMD-SHELL"]:
+            found.append((f"compose {name} healthcheck", shlex.split(test[1])))
+        elif test[:1] == ["CMD"]:
+            found.append((f"compose {name} healthcheck", test[1:]))
     for doc in k8s_docs():
         for container in _containers(doc):
             if "command" not in container:  # redis: the image's own entry point
@@ -388,26 +501,73 @@ def _all_commands() -> list[tuple[str, list[str]]]:
             found.append((f"k8s {doc['metadata']['name']}", [a.replace("$(EVENTS_MAX)", "8") for a in container["command"]]))
             probe = container.get("livenessProbe", {}).get("exec", {}).get("command", [])
             if probe[:2] == ["sh", "-c"]:
-                found.append((f"k8s {doc['metadata']['name']} probe", shlex.split(probe[2].replace("$HOSTNAME", "host"))))
+                found.append((f"k8s {doc['metadata']['name']} probe", shlex.split(probe[2])))
+            elif probe:
+                found.append((f"k8s {doc['metadata']['name']} probe", probe))
     return found
 
 
 def test_every_celery_command_parses_and_names_real_queues():
     commands = [(where, argv) for where, argv in _all_commands() if argv[0] == "celery"]
-    assert len(commands) >= 20
+    assert len(commands) >= 11
     for where, argv in commands:
         app_path, sub, params = parse_celery(argv)
         assert app_path == "tasks.celery_app", where
         if sub == "worker":
             assert params["queues"] and set(params["queues"]) <= set(queues.ALL), (where, params["queues"])
             assert params["task_events"], f"{where}: -E, or Flower sees no task"
-        elif sub == "inspect":
-            assert params["command"] == "ping" and params["destination"], where
         else:
             assert sub == "flower", where
     # The parser is strict: a misspelt option fails.
     with pytest.raises(Exception, match="No such option"):
         parse_celery(["celery", "-A", "tasks.celery_app", "worker", "-Q", "predict", "--concurency=1"])
+
+
+def _liveness(worker: list[str]) -> list[str]:
+    """The liveness check of a worker started with `worker`: its host heartbeat (tasks/alive.py),
+    by the node name of its `-n`."""
+    return ["python", "-m", "tasks.alive", _node_name(worker)]
+
+
+def _worker_checks() -> list[tuple[str, list[str], list[str]]]:
+    """(where, the worker's command, its compose health check or k8s liveness probe) of every pool."""
+    found = [(f"compose {name}", s["command"], s["healthcheck"]["test"][1:]) for name, s in compose()["services"].items()
+             if name in COMPOSE_POOLS]
+    for name in K8S_POOLS:
+        (container,) = _containers(_by_kind("Deployment")[name])
+        found.append((f"k8s {name}", container["command"], container["livenessProbe"]["exec"]["command"]))
+    return found
+
+
+def test_worker_liveness_is_the_heartbeat_never_a_ping():
+    """A `--pool=solo` worker runs its task in the consumer's thread: `celery inspect ping` gets
+    no reply while a segment runs, so a ping as liveness killed shard workers mid-segment (and
+    their redelivered segment again, until the job ended as poison). Every pool's check reads
+    the host heartbeat that a thread of the worker's main process keeps fresh, busy or not."""
+    checks = _worker_checks()
+    assert {where.split()[1] for where, _, _ in checks} == set(COMPOSE_POOLS) | set(K8S_POOLS)
+    assert any("--pool=solo" in worker for _, worker, _ in checks)
+    for where, worker, check in checks:
+        assert "inspect" not in " ".join(check), f"{where}: a ping gets no reply from a busy solo pool"
+        assert check == _liveness(worker), where
+    for where, argv in _all_commands():
+        assert "inspect" not in argv, where
+    # The module the checks run, in the image's WORKDIR (python -m), parses the node as Celery's %h does.
+    from tasks import alive
+
+    assert (ROOT / "tasks" / "alive.py").is_file() and alive.worker_name("gpu", "h1") == "gpu@h1"
+    assert _dockerfile_workdir() == "/app" and not _dockerignored("tasks/alive.py")
+
+
+def test_k8s_worker_liveness_leaves_time_for_a_restart_to_matter():
+    """Three failures 30 s apart: a Redis failover (the check then says "unknown", exit 0) or a
+    slow start cannot kill a pod; a dead main process is restarted within two minutes."""
+    for name in K8S_POOLS:
+        (container,) = _containers(_by_kind("Deployment")[name])
+        probe = container["livenessProbe"]
+        assert probe["failureThreshold"] * probe["periodSeconds"] > FAILOVER_WINDOW_S, name
+        assert probe["initialDelaySeconds"] >= 60 and probe["timeoutSeconds"] >= 5, name
+        assert "readinessProbe" not in container, f"{name}: no Service sends a worker traffic"
 
 
 def test_flower_options_exist():
@@ -502,10 +662,37 @@ def test_dockerfile_is_multi_stage_non_root_with_debian_ffmpeg_and_a_torch_varia
     build = instructions[:stages[-1]]
     assert ("ARG", "TORCH_VARIANT=cpu") in build
     run_build = " ".join(arg for op, arg in build if op == "RUN")
-    assert "download.pytorch.org/whl/cpu" in run_build and "cuda)" in run_build
-    assert "pip install -r /tmp/requirements.txt" in run_build
+    assert 'cpu) index="${TORCH_INDEX_URL}/cpu"' in run_build and "cuda)" in run_build
+    assert "-r /tmp/requirements.txt" in run_build
     assert ("COPY", "requirements.txt /tmp/requirements.txt") in build
     assert " ".join(_dockerfile_cmd()) == API_COMMAND
+
+
+#: The package indexes of the Dockerfile: build arguments (their defaults the public indexes), so a
+#: mirror can stand in (docker-compose.yml passes them from .env).
+DOCKERFILE_INDEXES = {"PIP_INDEX_URL": "https://pypi.org/simple", "TORCH_INDEX_URL": "https://download.pytorch.org/whl"}
+
+
+def _dockerfile_workdir() -> str:
+    return [arg for op, arg in dockerfile_instructions() if op == "WORKDIR"][-1]
+
+
+def test_dockerfile_fetches_no_frontend_and_takes_its_indexes_as_build_arguments():
+    """`# syntax=` makes every build pull a Dockerfile frontend image from Docker Hub (no feature
+    of it is used); a URL written into a RUN cannot be pointed at a mirror."""
+    lines = DOCKERFILE.read_text().splitlines()
+    assert not [line for line in lines if re.match(r"#\s*syntax\s*=", line, re.I)], "no parser directive"
+    instructions = dockerfile_instructions()
+    args = dict(arg.split("=", 1) for op, arg in instructions if op == "ARG" and "=" in arg)
+    assert {name: args.get(name) for name in DOCKERFILE_INDEXES} == DOCKERFILE_INDEXES
+    for name, default in DOCKERFILE_INDEXES.items():
+        assert DEPLOY_VARS[name][0] == default, f".env.example shows another default of {name}"
+    for op, arg in instructions:
+        if op != "ARG":
+            assert not re.search(r"https?://", arg), f"{op} {arg[:80]}: a URL only as a build argument's default"
+    run = " ".join(arg for op, arg in instructions if op == "RUN")
+    assert '--index-url "$index" --extra-index-url "$PIP_INDEX_URL"' in run
+    assert 'pip install --index-url "$PIP_INDEX_URL" -r /tmp/requirements.txt' in run
 
 
 def _dockerignored(path: str) -> bool:
@@ -738,6 +925,7 @@ def test_k8s_redis_demands_the_password_of_its_secret_and_every_pod_sends_it():
     deployments = _by_kind("Deployment")
     (redis,) = _containers(deployments["redis"])
     assert redis["command"] == ["sh", "-c", REDIS_SCRIPT], "requirepass on stdin, not in argv"
+    _check_redis_server_is_execd("k8s redis", REDIS_SCRIPT)
     assert _secret_env(redis, "REDIS_PASSWORD") == _secret_env(redis, "REDISCLI_AUTH") == ("brigade-redis", "REDIS_PASSWORD")
     for probe in ("readinessProbe", "livenessProbe"):
         assert redis[probe]["exec"]["command"] == ["sh", "-c", REDIS_HEALTH], probe
