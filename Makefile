@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast bench bench-lb chaos cluster model lint docs clean venv
+.PHONY: run test test-fast bench bench-lb chaos cluster cluster-chaos compose-check model lint docs clean venv
 
 venv: $(STAMP)
 
@@ -48,6 +48,27 @@ cluster: $(STAMP)
 # HAProxy's balancing across 3 API hosts on that cluster (as root): bench/results/lb.{json,md,png}.
 bench-lb: $(STAMP)
 	$(PY) -m bench.bench_lb
+
+# Faults on real hosts of that cluster under a steady load through HAProxy (as root): the Redis
+# primary's host lost and back, a predict host partitioned, an API host lost, a shard host lost
+# mid-chord (ARGS=--island: also the primary and an API host cut off together). Writes
+# bench/results/cluster_chaos.* and the README's table; exits 1 on a lost job or a 5xx other than a
+# 503 with Retry-After in a store fault. About 5 minutes on 2 cores.
+cluster-chaos: $(STAMP)
+	$(PY) -m bench.cluster_chaos $(ARGS)
+
+COMPOSE_STAMP := $(VENV)/.compose-installed
+
+$(COMPOSE_STAMP): $(STAMP) requirements-compose.txt
+	$(PY) -m pip install -q -r requirements-compose.txt
+	touch $(COMPOSE_STAMP)
+
+# docker-compose.yml for real (devtools/compose_check/), as root, not part of `make test`: an engine
+# (dockerd started here when none runs), the image built, the stack up and healthy, a hotel request,
+# videos, a shard worker killed mid-segment, Redis stopped, the stack down. About 10 minutes on 2 cores
+# with vfs, 40 GB of disk (docs/DEPLOY.md). Options: make compose-check ARGS="--no-build" (or "--keep").
+compose-check: $(COMPOSE_STAMP)
+	$(PY) -m devtools.compose_check $(ARGS)
 
 model: $(STAMP)
 	$(PY) -m models.build_tagger

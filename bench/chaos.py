@@ -71,11 +71,22 @@ def _windows(slow: dict) -> str:
             f"idle p50 {slow['healthz_idle_p50_ms']} ms; " + "; ".join(cells))
 
 
-def update_readme(table_md: str) -> None:
+def update_readme(table_md: str, start: str = START, end: str = END) -> None:
     try:
-        replace_between(README, START, END, table_md)
+        replace_between(README, start, end, table_md)
     except ValueError as exc:
         raise SystemExit(str(exc)) from exc
+
+
+def conclude(name: str, r: dict, problems: list[str], keep: bool) -> int:
+    """A chaos run's exit status: 1 with its problems said (its logs kept), else 0 (its run folder
+    removed unless `keep`)."""
+    if problems:
+        print(f"{name}: " + "; ".join(problems) + f" (logs: {r['logs']})", file=sys.stderr)
+        return 1
+    if not keep:
+        shutil.rmtree(Path(r["logs"]).parent, ignore_errors=True)
+    return 0
 
 
 TITLE = "Chaos and abuse (`make chaos`)"
@@ -129,12 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_readme:
             update_readme(md.read_text())
         print(f"wrote {RESULTS / 'chaos.json'} and {md}")
-    if problems:
-        print("chaos: " + "; ".join(problems) + f" (logs: {r['logs']})", file=sys.stderr)
-        return 1
-    if not args.keep:
-        shutil.rmtree(Path(r["logs"]).parent, ignore_errors=True)
-    return 0
+    return conclude("chaos", r, problems, args.keep)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from pathlib import Path
 from bench.report import RESULTS
 from devtools.readme import replace_between
 
-BENCHMARKS = ["bench_tagger", "bench_serving", "bench_sharded", "bench_events", "bench_dispatch"]
+BENCHMARKS = ["bench_tagger", "bench_decode", "bench_serving", "bench_sharded", "bench_events", "bench_dispatch"]
 #: Benchmarks on the cluster harness (devtools/cluster/): network namespaces need root.
 ROOT_BENCHMARKS = ["bench_lb"]
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -20,8 +20,9 @@ START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 def publish() -> None:
     """Gather every benchmark's markdown table into SUMMARY.md and the README's benchmark section."""
-    # chaos.md has its own README section (`make chaos` writes it between the chaos markers)
-    tables = [md.read_text() for md in sorted(RESULTS.glob("*.md")) if md.name not in ("SUMMARY.md", "chaos.md")]
+    # chaos.md and cluster_chaos.md have README sections of their own (`make chaos` and `make
+    # cluster-chaos` write them between their markers)
+    tables = [md.read_text() for md in sorted(RESULTS.glob("*.md")) if md.name not in ("SUMMARY.md", "chaos.md", "cluster_chaos.md")]
     summary = "\n".join(tables)
     (RESULTS / "SUMMARY.md").write_text(summary)
     if README.exists() and START in README.read_text():

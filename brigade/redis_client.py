@@ -24,7 +24,7 @@ import redis
 from redis._parsers.base import BaseParser
 from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
-from redis.sentinel import Sentinel
+from redis.sentinel import Sentinel, SentinelManagedConnection
 
 from brigade.settings import get_settings, sentinel_list
 
@@ -37,6 +37,19 @@ class NoReplicasError(redis.ConnectionError):
 
 # redis-py maps an error reply's first word to its exception class; it has none for NOREPLICAS.
 BaseParser.EXCEPTION_CLASSES.setdefault("NOREPLICAS", NoReplicasError)
+_parse_error = BaseParser.parse_error.__func__
+
+
+def _parse_error_in_scripts(cls, response: str):
+    """A write refused inside a Lua script (a job's update is one) comes back as `ERR Error running
+    script (...): ... -NOREPLICAS ...`, which the first word maps to a plain ResponseError: the API
+    answered it with a 500, and a worker did not retry it. It is the same fault as a bare NOREPLICAS."""
+    if "-NOREPLICAS " in response:
+        return NoReplicasError(response)
+    return _parse_error(cls, response)
+
+
+BaseParser.parse_error = classmethod(_parse_error_in_scripts)
 
 #: Redis faults that pass: a stall, a restart, a dropped connection, a failover.
 TRANSIENT = (redis.ConnectionError, redis.TimeoutError)
@@ -45,6 +58,28 @@ BACKOFF_CAP_S = 5.0
 #: delays asking the next one.
 SENTINEL_CONNECT_TIMEOUT_S = 0.5
 _temper = {"patient": False}
+
+
+def _reconnect_through_sentinel(self, check_health: bool = True, retry_socket_connect: bool = True):
+    """SentinelManagedConnection.connect_check_health, asking the Sentinels where the primary is
+    each time a connection to it is made again.
+
+    redis-py (8.1) reconnects a connection dropped inside a command's retries (and kombu its
+    broker connection) through `connect_check_health`, which dials the address the connection last
+    had: after a failover, the lost primary's. Only `connect()` asks the Sentinels. With a worker's
+    patient retries (REDIS_RETRY_S) that kept its heartbeat, and every command of its thread,
+    dialling the lost host for minutes while the promoted replica served everyone else: its
+    heartbeat lapsed, its jobs were sent again as a dead replica's, and the API's /readyz, finding
+    no ready replica, refused all traffic (`make cluster-chaos`, fault a). Patched on the class, so
+    that the broker's and the result backend's Sentinel connections (kombu's, Celery's) follow a
+    failover on a retry too."""
+    if retry_socket_connect and not self._sock and self.connection_pool.is_master:
+        return self.connect()  # connect_to() comes back here with retry_socket_connect=False
+    return _connect_check_health(self, check_health=check_health, retry_socket_connect=retry_socket_connect)
+
+
+_connect_check_health = SentinelManagedConnection.connect_check_health
+SentinelManagedConnection.connect_check_health = _reconnect_through_sentinel
 
 
 def be_patient() -> None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
@@ -18,25 +19,29 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _env_field(default, help_text: str):
-    return field(default=default, metadata={"help": help_text})
+def _env_field(default, help_text: str, *, secret: bool = False):
+    """A setting; `secret`: its value opens something (a password, a token, a URL that may carry a
+    password), so the deployment files give it only to the processes that use it (secret_names())."""
+    return field(default=default, metadata={"help": help_text, "secret": secret})
 
 
 @dataclass(frozen=True)
 class Settings:
     # --- connections ---------------------------------------------------------------------
-    REDIS_URL: str = _env_field("redis://127.0.0.1:6379/0", "Redis for job records, heartbeats, results and (by default) the broker.")
-    BROKER_URL: str = _env_field("", "Celery broker; empty means REDIS_URL. `amqp://…` selects RabbitMQ.")
+    REDIS_URL: str = _env_field("redis://127.0.0.1:6379/0", "Redis for job records, heartbeats, results and (by default) the broker.",
+                                secret=True)
+    BROKER_URL: str = _env_field("", "Celery broker; empty means REDIS_URL. `amqp://…` selects RabbitMQ.", secret=True)
     REDIS_SOCKET_TIMEOUT_S: float = _env_field(2.0, "Seconds one Redis command may take before it counts as a fault.")
     REDIS_RETRY_S: float = _env_field(120.0, "How long a worker keeps retrying a Redis command through a stall or restart "
                                              "(the API does not: it answers 503).")
-    RESULT_BACKEND: str = _env_field("", "Celery result backend; empty means REDIS_URL.")
+    RESULT_BACKEND: str = _env_field("", "Celery result backend; empty means REDIS_URL.", secret=True)
     KEY_PREFIX: str = _env_field("brigade", "Prefix of every Redis key Brigade writes (job records, heartbeats, caches).")
     REDIS_SENTINELS: str = _env_field("", "Redis Sentinels, `host:port,host:port,…`; set: every Redis client (broker, results, job "
                                           "records, rate limits) finds the primary through them and follows a failover, and "
                                           "REDIS_URL gives only the password and db. Empty: REDIS_URL itself (one Redis).")
     REDIS_MASTER_NAME: str = _env_field("brigade", "With REDIS_SENTINELS: the primary's name in the Sentinels' `sentinel monitor`.")
-    REDIS_SENTINEL_PASSWORD: str = _env_field("", "With REDIS_SENTINELS: the Sentinels' own `requirepass`; empty: REDIS_URL's password.")
+    REDIS_SENTINEL_PASSWORD: str = _env_field("", "With REDIS_SENTINELS: the Sentinels' own `requirepass`; empty: REDIS_URL's password.",
+                                              secret=True)
     REDIS_MIN_REPLICAS_ACK: int = _env_field(0, "Replicas that must hold a job's record and message (Redis WAIT) before the API "
                                                 "answers 202; fewer within REDIS_ACK_TIMEOUT_MS: 503, the job is withdrawn. "
                                                 "1 with Sentinel (docs/DEPLOY.md); 0: no wait (one Redis).")
@@ -79,6 +84,10 @@ class Settings:
                                        "model keeps a core no decoder shares (docs/MODEL_TAGGER.md).")
     FFMPEG_NICE: int = _env_field(0, "How much lower a worker's decoders run than the worker (the model first when "
                                      "both want a core); 0: the same priority. 10 on 2 cores: the model's frames/s up, jobs 2-5 % slower.")
+    DECODE_MODE: str = _env_field("sampled", "`sampled`: the decoder skips the frames no sampled frame needs (H.264/HEVC: "
+                                             "non-reference frames; intra-only codecs: all but the sampled ones): at 720p H.264 "
+                                             "ffmpeg's CPU 1.6x lower, a job's 1.3x, same tags (bench/results/decode.md). "
+                                             "`full`: every frame decoded.")
     TASK_SOFT_TIME_LIMIT_S: int = _env_field(540, "Soft time limit of a task (SoftTimeLimitExceeded is raised).")
     TASK_TIME_LIMIT_S: int = _env_field(600, "Hard time limit of a task (the child is killed).")
     VISIBILITY_TIMEOUT_S: int = _env_field(3600, "Redis broker: seconds before an unacked message is redelivered; > the longest task.")
@@ -112,11 +121,12 @@ class Settings:
     MAX_WAIT_S: float = _env_field(60.0, "Cap on `?wait=` of GET /v1/jobs/<id>.")
     MAX_HELD_WAITS: int = _env_field(8, "Requests one API process holds waiting at once (`?wait=`, the hotel sync wait); "
                                         "more are answered at once. Keep it under API_THREADS.")
-    OPERATOR_TOKEN: str = _env_field("", "Secret that opens /metrics and the details of /readyz; empty: loopback callers only.")
+    OPERATOR_TOKEN: str = _env_field("", "Secret that opens /metrics and the details of /readyz; empty: loopback callers only.",
+                                     secret=True)
 
     # --- Flower ----------------------------------------------------------------------------------
     FLOWER_USER: str = _env_field("admin", "Flower basic-auth user.")
-    FLOWER_PASSWORD: str = _env_field("", "Flower basic-auth password; `make run` generates one when empty.")
+    FLOWER_PASSWORD: str = _env_field("", "Flower basic-auth password; `make run` generates one when empty.", secret=True)
 
     # --- event-driven pattern --------------------------------------------------------------------
     HOTEL_SYNC_WAIT_S: float = _env_field(3.0, "POST /v1/hotel-prices waits this long for the answer (200); after it, 202 with the job.")
@@ -127,13 +137,14 @@ class Settings:
     AUTOSCALE_SAMPLES: int = _env_field(20000, "Autoscaler samples (time, processes, queue depth) kept per worker in Redis, for plots.")
     EVENTS_PRELOAD: bool = _env_field(True, "Load the hotel model in the events worker's parent before forking (not with CUDA).")
     EVENTS_SIMULATED_IO_MS: float = _env_field(0.0, "Tests/benchmarks only: sleep this long per hotel-price task (a supplier lookup).")
-    API_KEYS: str = _env_field("", "API keys and their tiers, `key1:premium,key2:authenticated`; no key means anonymous.")
+    API_KEYS: str = _env_field("", "API keys and their tiers, `key1:premium,key2:authenticated`; no key means anonymous.", secret=True)
     API_KEYS_FILE: str = _env_field("", "File of `key:tier` lines (`#` comments), merged with API_KEYS; re-read when it changes.")
     RATE_LIMIT_ANONYMOUS: str = _env_field("10/hour;3/minute", "Work-submitting requests per client address without a key (flask-limiter).")
     RATE_LIMIT_AUTHENTICATED: str = _env_field("100/hour;20/minute", "Work-submitting requests per authenticated API key.")
     RATE_LIMIT_PREMIUM: str = _env_field("1000/hour;100/minute", "Work-submitting requests per premium API key.")
     TRUSTED_PROXY_HOPS: int = _env_field(0, "Reverse proxies in front of the API whose X-Forwarded-* headers to trust (0: none).")
-    RATE_LIMIT_STORAGE_URI: str = _env_field("", "flask-limiter storage; empty means REDIS_URL, so every API process shares the counts.")
+    RATE_LIMIT_STORAGE_URI: str = _env_field("", "flask-limiter storage; empty means REDIS_URL, so every API process shares the counts.",
+                                             secret=True)
     RATE_LIMIT_STRATEGY: str = _env_field("moving-window", "flask-limiter strategy: moving-window, fixed-window or sliding-window-counter.")
 
     # --- webhooks (docs/WEBHOOKS.md) -----------------------------------------------------------------
@@ -141,7 +152,7 @@ class Settings:
                                                 "comma-separated; empty: webhooks off. Only an exact entry may resolve "
                                                 "to a private address.")
     WEBHOOK_SIGNING_SECRET: str = _env_field("", "Master secret from which each API key's webhook signing secret is derived; "
-                                                 "empty: webhooks off. `make run` generates one in var/.")
+                                                 "empty: webhooks off. `make run` generates one in var/.", secret=True)
     WEBHOOK_MAX_ATTEMPTS: int = _env_field(8, "Delivery attempts of a job-completion webhook before it is given up.")
     WEBHOOK_BACKOFF_S: float = _env_field(10.0, "Wait before the second delivery attempt; doubled after each failed one.")
     WEBHOOK_BACKOFF_MAX_S: float = _env_field(600.0, "Longest wait between delivery attempts; < VISIBILITY_TIMEOUT_S.")
@@ -205,6 +216,7 @@ class Settings:
             (self.RECONCILE_INTERVAL_S >= 0, "RECONCILE_INTERVAL_S must be 0 (off) or more"),
             (self.TRUSTED_PROXY_HOPS >= 0, "TRUSTED_PROXY_HOPS must be 0 or more"),
             (self.SEGMENT_BALANCE in ("cost", "duration"), f"SEGMENT_BALANCE={self.SEGMENT_BALANCE!r}: use cost or duration"),
+            (self.DECODE_MODE in ("sampled", "full"), f"DECODE_MODE={self.DECODE_MODE!r}: use sampled or full"),
             (self.WEBHOOK_MAX_ATTEMPTS >= 1, "WEBHOOK_MAX_ATTEMPTS must be 1 or more"),
             (_parses(cpu_list, self.DECODER_CPUS), f"DECODER_CPUS={self.DECODER_CPUS!r}: CPU numbers and ranges, e.g. 0,2-3"),
             (_parses(sentinel_list, self.REDIS_SENTINELS),
@@ -275,6 +287,30 @@ def describe() -> list[tuple[str, object, str]]:
     return [(f.name, f.default, f.metadata["help"]) for f in fields(Settings)]
 
 
+def secret_names() -> set[str]:
+    """The settings whose values are secrets (see _env_field)."""
+    return {f.name for f in fields(Settings) if f.metadata["secret"]}
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings.from_env()
+
+
+@contextmanager
+def overridden(**values: str) -> Iterator[None]:
+    """These settings in the environment for the block, so `get_settings()` here and every process
+    started meanwhile (ffmpeg, a worker) read them; then the environment as it was. For benchmarks
+    and tests that run two settings side by side in one process."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        get_settings.cache_clear()

@@ -43,6 +43,10 @@ def _sentinel_config(s: Settings) -> dict:
         "redis_socket_timeout": BROKER_SOCKET_TIMEOUT_S,
         "redis_socket_connect_timeout": timeout,
         "result_backend_always_retry": True,
+        # ...except a chord part's own update (on_chord_part_return): with no retry, one refused
+        # write (NOREPLICAS from an old primary back from a partition, before the Sentinels demote
+        # it) lost the part, and the merge never ran. One retry reconnects through the Sentinels.
+        "redis_retry_on_timeout": True,
         "result_backend_max_retries": 30,
         "result_backend_max_sleep_between_retries_ms": 5000,
     }

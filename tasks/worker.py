@@ -9,7 +9,7 @@ from __future__ import annotations
 from celery import signals
 
 from brigade import redis_client
-from tasks import chores, events, lifecycle, standby
+from tasks import chores, events, kombu_acks, lifecycle, standby
 
 
 def _on_pool_process_start(**_):
@@ -40,9 +40,11 @@ def _after_task(task_id, task=None, **_):
 
 
 def connect() -> None:
-    """Connect every handler (weakly held by Celery: these are module-level functions), and make
-    this process's Redis client ride out transient faults (brigade/redis_client.py)."""
+    """Connect every handler (weakly held by Celery: these are module-level functions), make
+    this process's Redis client ride out transient faults (brigade/redis_client.py), and its
+    consumer survive an ack that a fault refused (tasks/kombu_acks.py)."""
     redis_client.be_patient()
+    kombu_acks.install()
     signals.worker_init.connect(events.preload_in_parent)
     signals.celeryd_after_setup.connect(lifecycle.remember_worker)
     signals.worker_process_init.connect(_on_pool_process_start)

@@ -156,7 +156,9 @@ MODULE_LAYERS = {
     "test_work_table.py": "app",  # one test builds the API with the test Redis up; the rest is unit
     "test_bad_input.py": "integration",
     "test_cli_stack.py": "integration",
+    "test_decode_modes.py": "integration",  # its option table check is @pytest.mark.unit
     "test_cluster_net.py": "integration",  # its in-process checks are @pytest.mark.unit
+    "test_cluster_smoke.py": "integration",  # its in-process checks are @pytest.mark.unit
     "test_chaos_smoke.py": "integration",
     "test_events_pool.py": "integration",
     "test_faults.py": "integration",
@@ -176,6 +178,7 @@ MODULE_LAYERS = {
     "test_sentinel_failover.py": "integration",
     "test_shard_routing.py": "integration",
     "test_sharded.py": "integration",
+    "test_sharded_shots.py": "integration",  # its merge check is @pytest.mark.unit
     "test_synth.py": "integration",
     "test_tagger.py": "integration",
     "test_slow_clients.py": "integration",

@@ -90,3 +90,45 @@ def test_a_message_that_is_waiting_is_never_sent_again(only_new_jobs):
     assert job_id in reconcile.messages_in_broker(celery_app)
     assert reconcile.reconcile(celery_app) == [] and reconcile.reconcile(celery_app) == []
     redis_client().delete("shard.1")
+
+
+def test_a_dropped_connection_to_the_primary_asks_the_sentinels_where_it_is_now(redis_server):
+    """redis-py reconnects a connection dropped inside a command's retries to the address it last
+    had; after a failover that is the lost primary's, for as long as a worker's retries last. A
+    Sentinel-managed connection asks the Sentinels again (here a stand-in naming the test Redis)."""
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+    from redis.sentinel import SentinelManagedConnection  # as brigade.redis_client patches it
+
+    promoted = redis_client().connection_pool.connection_kwargs
+
+    class Sentinels:  # what a SentinelConnectionPool hands its connections
+        is_master, check_connection = True, False
+
+        def get_master_address(self):
+            return promoted["host"], promoted["port"]
+
+    lost = procs.free_port()  # nothing listens there: the primary that was lost
+    conn = SentinelManagedConnection(connection_pool=Sentinels(), host="127.0.0.1", port=lost, socket_connect_timeout=1,
+                               retry=Retry(NoBackoff(), 2))
+    conn.send_command("PING")  # not connected: the reconnect that a command's retry makes
+    assert conn.read_response() == b"PONG"
+    assert (conn.host, conn.port) == (promoted["host"], promoted["port"])
+    conn.disconnect()
+
+
+def test_a_write_refused_inside_a_script_is_a_store_fault(redis_server):
+    """A primary cut off from its replicas refuses a write inside a Lua script too (a job's update is
+    one), as `ERR Error running script ... -NOREPLICAS ...`: a connection fault to retry (a worker)
+    or answer 503 to (the API), not a plain ResponseError (a 500)."""
+    from brigade.redis_client import TRANSIENT, NoReplicasError
+
+    job_id = jobs.create_job("echo", "single")
+    redis_client().config_set("min-replicas-to-write", 1)  # the test Redis has none: every write is refused
+    try:
+        with pytest.raises(NoReplicasError) as refused:
+            jobs.update_job(job_id, status=jobs.RUNNING)
+    finally:
+        redis_client().config_set("min-replicas-to-write", 0)
+    assert isinstance(refused.value, TRANSIENT) and "Error running script" in str(refused.value)
+    assert jobs.get_job(job_id)["status"] == jobs.QUEUED

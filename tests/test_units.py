@@ -102,3 +102,29 @@ def test_only_segment_tasks_trim_the_heap():
 
     assert tag_segment.trims_memory  # long tasks, one after another on a shard worker
     assert not any(getattr(task, "trims_memory", False) for task in (tag_video, merge_tags))  # short ones
+
+
+def test_an_ack_that_redis_refused_still_frees_the_prefetch_slot(monkeypatch):
+    """kombu's Redis ack raised before it forgot the delivery: with a prefetch of one the worker never
+    took another message (after a failover, tasks/kombu_acks.py)."""
+    from types import SimpleNamespace
+
+    import redis
+    from kombu.transport import redis as kombu_redis
+
+    from tasks import kombu_acks
+
+    monkeypatch.setattr(kombu_redis.QoS, "ack", kombu_redis.QoS.ack)  # undone after the test
+    kombu_acks.install()
+
+    class Refused:
+        def execute(self):
+            raise redis.TimeoutError("timed out")
+
+    qos = kombu_redis.QoS(channel=SimpleNamespace(do_restore=False), prefetch_count=1)  # nothing to restore at exit
+    qos._remove_from_indices = lambda tag: Refused()
+    qos._delivered["tag-1"] = object()
+    assert not qos.can_consume()
+    with pytest.raises(redis.TimeoutError):
+        qos.ack("tag-1")
+    assert qos.can_consume(), "the delivery no longer counts against the prefetch limit"

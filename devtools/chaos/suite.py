@@ -24,7 +24,7 @@ from pathlib import Path
 import requests
 
 from devtools import procs
-from devtools.chaos import hostile
+from devtools.chaos import clips, hostile
 from devtools.chaos.ledger import Ledger
 
 UPLOAD_LIMIT = 16 * 1024 * 1024
@@ -84,6 +84,13 @@ def job_ids() -> list[str]:
 
     head = key("job", "")
     return [k[len(head):] for k in redis_client().scan_iter(match=key("job", "*"), count=1000) if ":" not in k[len(head):]]
+
+
+def hotel_stay(i: int) -> dict:
+    """The `i`-th hotel-prices request of a run: stays that differ in dates and guests."""
+    check_in = date.today() + timedelta(days=10 + i % 60)
+    return {"destination": "paris", "check_in": check_in.isoformat(),
+            "check_out": (check_in + timedelta(days=3)).isoformat(), "guests": 1 + i % 3}
 
 
 def _children(pid: int) -> list[int]:
@@ -172,19 +179,10 @@ class Chaos:
         return response.json()["job_id"] if response.status_code == 202 else None
 
     def hotel(self, i: int) -> requests.Response:
-        check_in = date.today() + timedelta(days=10 + i % 60)
-        body = {"destination": "paris", "check_in": check_in.isoformat(),
-                "check_out": (check_in + timedelta(days=3)).isoformat(), "guests": 1 + i % 3}
-        return self.ledger.http("POST", f"{self.api}/v1/hotel-prices", json=body)
+        return self.ledger.http("POST", f"{self.api}/v1/hotel-prices", json=hotel_stay(i))
 
     def clip(self, name: str, seed: int, duration_s: float, width: int = 320, height: int = 240) -> Path:
-        from models.synth import make_clip
-
-        path = self.root / "clips" / f"{name}.mp4"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists():
-            make_clip(path, seed=seed, duration_s=duration_s, width=width, height=height)
-        return path
+        return clips.clip(self.root / "clips", name, seed, duration_s, width, height)
 
     def job(self, job_id: str) -> dict | None:
         from brigade import jobs

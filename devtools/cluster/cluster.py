@@ -1,6 +1,6 @@
 """`Cluster`: Brigade on a cluster of hosts on this machine (network namespaces, devtools/cluster/net.py),
-and the operations a chaos run needs: lose a host (a hard loss), bring it back, cut it off, heal it,
-and ask who the Redis primary is now.
+and the operations a chaos run needs: lose a host (a hard loss), bring it back, cut it off (alone, or
+a few together: an island), heal it, and ask who the Redis primary is now.
 
 Every process runs in its host's namespace under devtools.procs.spawn (its own process group), with
 the command lines `make run` uses; the hosts share this machine's filesystem (one UPLOAD_DIR, one
@@ -57,6 +57,7 @@ class Cluster:
         self.procs: dict[str, list[Proc]] = {}
         self.cut: set[str] = set()  # hosts lost or partitioned: unreachable now
         self.lost: set[str] = set()  # hosts whose processes were killed (restore_host brings them back)
+        self.islanded: list[str] = []  # hosts cut off together (island), which reach one another
         self.net: net.Net | None = None
         self.data: DataLayer | None = None
 
@@ -110,6 +111,7 @@ class Cluster:
             self.net = None
         self.cut.clear()
         self.lost.clear()
+        self.islanded = []
 
     # --- what runs where -----------------------------------------------------------------------------
 
@@ -253,6 +255,18 @@ class Cluster:
             raise ValueError(f"{name} was lost, not partitioned: restore_host() starts its processes again")
         self.net.link(name, up=True)
         self.cut.discard(name)
+
+    def island(self, names: list[str]) -> None:
+        """Cut `names` off from the rest together: they reach one another and the harness reaches
+        them (clients on their side of the split), nothing else does (net.Net.island)."""
+        self.net.island(names, reach=[self.hosts[name].ip for name in names])
+        self.islanded = sorted(names)
+        self.cut.update(names)
+
+    def heal_island(self) -> None:
+        self.net.rejoin(self.islanded)
+        self.cut.difference_update(self.islanded)
+        self.islanded = []
 
     def check_alive(self) -> None:
         """RuntimeError naming a process that exited on a host the cluster did not lose, with its log."""

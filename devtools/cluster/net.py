@@ -4,8 +4,9 @@ bridge, in a test /24 that the harness creates and removes.
 Why namespaces: each host gets its own IP stack (its own ports, its own loopback) and its own
 cable, so a host can be cut off (`link(..., up=False)`: the bridge drops whatever it sends and
 whatever is sent to it, as a pulled cable or a dead switch port would) while its processes keep
-running. The namespaces have no default route: a process in the cluster can reach the cluster's
-addresses and its own loopback, nothing else. The root namespace reaches them over the bridge,
+running; a few hosts can be cut off together (`island`: their cables moved to a second bridge).
+The namespaces have no default route: a process in the cluster can reach the cluster's addresses
+and its own loopback, nothing else. The root namespace reaches them over the bridge,
 which holds the subnet's first address.
 
 Every name the harness makes starts with PREFIX, so a run that crashed leaves nothing that the
@@ -22,6 +23,7 @@ import subprocess
 
 PREFIX = "brg-"
 BRIDGE = PREFIX + "br0"
+ISLAND = PREFIX + "br1"  # a second bridge: hosts moved onto it reach one another and nothing else
 SUBNET_ENV = "BRIGADE_CLUSTER_SUBNET"
 DEFAULT_SUBNET = "10.213.18.0/24"
 IFNAME_MAX = 15  # Linux's IFNAMSIZ less the terminating NUL
@@ -171,6 +173,26 @@ class Net:
         dropped without a word, as across a real partition (no reset, no 'unreachable')."""
         ip("link", "set", self.netns(name), "up" if up else "down")
 
+    def island(self, names: list[str], reach: list[str]) -> None:
+        """Split the network: the hosts' cables onto a bridge of their own (ISLAND), so they reach one
+        another and nothing on the main bridge, as the two sides of a partition. The root namespace
+        keeps a path to the addresses in `reach` (host routes over ISLAND, from the same bridge
+        address), as a client on the island's side would."""
+        ip("link", "add", ISLAND, "type", "bridge")
+        ip("addr", "add", f"{self.bridge_ip}/32", "dev", ISLAND)
+        ip("link", "set", ISLAND, "up")
+        for name in names:
+            ip("link", "set", self.netns(name), "master", ISLAND)
+        for address in reach:
+            ip("route", "add", f"{address}/32", "dev", ISLAND, "src", self.bridge_ip)
+
+    def rejoin(self, names: list[str]) -> None:
+        """The island's hosts back on the main bridge; the island bridge (and its routes) removed."""
+        for name in names:
+            ip("link", "set", self.netns(name), "master", BRIDGE)
+        if ISLAND in links():
+            ip("link", "delete", ISLAND)
+
     def kill_all(self, name: str) -> None:
         kill_inside(self.netns(name))
 
@@ -183,5 +205,6 @@ class Net:
                 kill_inside(netns)
                 ip("netns", "delete", netns)
         self.hosts.clear()
-        if BRIDGE in links():
-            ip("link", "delete", BRIDGE)
+        for bridge in (ISLAND, BRIDGE):
+            if bridge in links():
+                ip("link", "delete", bridge)
