@@ -30,21 +30,34 @@ from tasks import lifecycle, queues
 
 log = logging.getLogger(__name__)
 
+#: A pass reads every open job's status and every waiting message (there is no index of messages
+#: by task id). Past this many of either it waits for
+#: a smaller backlog: a busy broker's messages are being taken anyway, and a lost one is found once
+#: the backlog has drained (a pass over 20,000 messages reads about 20 MB).
+SCAN_LIMIT = 20_000
+
 
 def suspects_key() -> str:
     return key("reconcile", "suspects")
 
 
-def messages_in_broker(app) -> set[str]:
-    """Task ids of every message that is waiting in a queue (any priority) or taken but unacked."""
+def messages_in_broker(app) -> set[str] | None:
+    """Task ids of every message that is waiting in a queue (any priority) or taken but unacked;
+    None when there are more than SCAN_LIMIT of them (a pass does not read a huge backlog)."""
     steps, _ = redis_layout(app)  # kombu's own client (below) adds any global key prefix itself
+    lists = [name for queue in queues.declared(get_settings().NUM_SHARDS) for name in redis_queue_keys(queue, steps)]
     with app.connection_for_write() as conn:
         channel = conn.default_channel
         client = channel.client
         pipe = client.pipeline(transaction=False)
-        for name in queues.declared(get_settings().NUM_SHARDS):
-            for list_name in redis_queue_keys(name, steps):
-                pipe.lrange(list_name, 0, -1)
+        for name in lists:
+            pipe.llen(name)
+        pipe.hlen(channel.unacked_key)
+        if sum(pipe.execute()) > SCAN_LIMIT:
+            return None
+        pipe = client.pipeline(transaction=False)
+        for name in lists:
+            pipe.lrange(name, 0, -1)
         waiting = [raw for items in pipe.execute() for raw in items]
         unacked = [kombu_loads(bytes_to_str(raw))[0] for _, raw in client.hscan_iter(channel.unacked_key)]
     return {message["headers"]["id"] for message in [*map(kombu_loads, map(bytes_to_str, waiting)), *unacked]}
@@ -65,8 +78,12 @@ def reconcile(app) -> list[str]:
     if not is_redis_url(app.conf.broker_url):
         return []  # AMQP keeps a message until it is acked: nothing is lost between two steps
     client = redis_client()
-    candidates = queued_jobs()
-    missing = set(candidates) - messages_in_broker(app) - set(client.hkeys(lifecycle.running_key())) if candidates else set()
+    candidates = queued_jobs() if client.zcard(key("deadlines")) <= SCAN_LIMIT else None
+    present = messages_in_broker(app) if candidates else set()
+    if candidates is None or present is None:
+        log.info("reconcile: over %d open jobs or messages; looked at again once there are fewer", SCAN_LIMIT)
+        return []
+    missing = set(candidates) - present - set(client.hkeys(lifecycle.running_key()))
     resend = missing & set(client.smembers(suspects_key()))
     pipe = client.pipeline()
     pipe.delete(suspects_key())

@@ -81,6 +81,18 @@ def test_a_queued_job_whose_message_was_lost_is_sent_again_after_two_looks(only_
     assert reconcile.reconcile(celery_app) == []  # not sent a third time while it is there
 
 
+def test_a_backlog_over_the_scan_limit_is_not_read_and_nothing_is_sent(only_new_jobs, monkeypatch):
+    job_id = jobs.new_job_id()
+    jobs.create_job("echo", "single", job_id=job_id, message={"task": ECHO, "kwargs": {"job_id": job_id}, "priority": None})
+    with celery_app.connection_for_write() as conn:  # one message waiting: over a limit of 0
+        celery_app.send_task(ECHO, kwargs={"job_id": "other"}, queue="shard.1", connection=conn)
+    monkeypatch.setattr(reconcile, "SCAN_LIMIT", 0)
+    assert reconcile.messages_in_broker(celery_app) is None
+    assert reconcile.reconcile(celery_app) == [] and reconcile.reconcile(celery_app) == []
+    assert job_id not in redis_client().smembers(reconcile.suspects_key())  # not even suspected: not looked at
+    redis_client().delete("shard.1")
+
+
 def test_a_message_that_is_waiting_is_never_sent_again(only_new_jobs):
     job_id = jobs.new_job_id()
     kwargs = {"job_id": job_id, "payload": "waiting"}
