@@ -244,6 +244,20 @@ def expired_deadlines(now: float | None = None) -> list[str]:
     return redis_client().zrangebyscore(_deadlines_key(), 0, now or time.time())
 
 
+def open_job_count() -> int:
+    """Jobs that have not ended: each has a deadline until its terminal update."""
+    return redis_client().zcard(_deadlines_key())
+
+
+def queued_jobs() -> list[str]:
+    """Jobs whose status is `queued` (looked up among those with a deadline: every open job)."""
+    ids = redis_client().zrange(_deadlines_key(), 0, -1)
+    pipe = redis_client().pipeline(transaction=False)
+    for job_id in ids:
+        pipe.hget(_job_key(job_id), "status")
+    return [job_id for job_id, status in zip(ids, pipe.execute()) if status == QUEUED]
+
+
 def fail_overdue_jobs(now: float | None = None) -> list[str]:
     """The watchdog: a job past its deadline (a message nobody runs, a chord whose callback can no
     longer run) is failed with what is known, so no client waits forever. Returns the failed ids."""

@@ -63,22 +63,12 @@ def messages_in_broker(app) -> set[str] | None:
     return {message["headers"]["id"] for message in [*map(kombu_loads, map(bytes_to_str, waiting)), *unacked]}
 
 
-def queued_jobs() -> list[str]:
-    """Jobs whose status is `queued`: every job that has not ended has a deadline, so the
-    deadlines set lists them all."""
-    ids = redis_client().zrange(key("deadlines"), 0, -1)
-    pipe = redis_client().pipeline(transaction=False)
-    for job_id in ids:
-        pipe.hget(key("job", job_id), "status")
-    return [job_id for job_id, status in zip(ids, pipe.execute()) if status == jobs.QUEUED]
-
-
 def reconcile(app) -> list[str]:
     """One pass; returns the jobs whose message was sent again."""
     if not is_redis_url(app.conf.broker_url):
         return []  # AMQP keeps a message until it is acked: nothing is lost between two steps
     client = redis_client()
-    candidates = queued_jobs() if client.zcard(key("deadlines")) <= SCAN_LIMIT else None
+    candidates = jobs.queued_jobs() if jobs.open_job_count() <= SCAN_LIMIT else None
     present = messages_in_broker(app) if candidates else set()
     if candidates is None or present is None:
         log.info("reconcile: over %d open jobs or messages; looked at again once there are fewer", SCAN_LIMIT)
