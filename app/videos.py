@@ -11,6 +11,8 @@ from app.tiers import job_owner
 from app.uploads import receive_upload
 from app.webhooks import requested_callback
 from brigade import jobs
+from brigade.features import DEFAULT as DEFAULT_FEATURES
+from brigade.features import FeatureError, parse_features
 from brigade.storage import StorageError
 from media.probe import ProbeError, probe
 from tasks import work
@@ -28,6 +30,7 @@ def _flag(name: str) -> bool:
 @bp.post("/v1/videos")
 def submit_video():
     callback = requested_callback()  # before the upload is read: a refused callback costs no bytes
+    wanted = requested_features()  # likewise
     upload, filename = receive_upload()
     try:
         info = probe(upload.path, size_bytes=upload.size, settings=context.settings())  # limits included
@@ -43,13 +46,24 @@ def submit_video():
     fast, probed = _flag("fast"), info.as_dict()
     job_id = jobs.new_job_id()
     message = {"job_id": job_id, "video_uri": video_uri, "sha256": upload.sha256, "fast": fast}
+    if wanted != DEFAULT_FEATURES:  # a labels-only message stays as it was (workers of an older release take it)
+        message["features"] = list(wanted)
     if mode == "sharded":  # the planner sizes segments from the probe: it travels with the message
         message["probe"] = probed
     submit("video-tags", mode, work.task_for(request.endpoint, mode), message, job_id=job_id, input={
         "filename": filename, "sha256": upload.sha256, "video_uri": video_uri, "probe": probed, "fast": fast,
+        "features": list(wanted),
     }, owner=job_owner(), **callback)
     status_url = url_for("jobs.get_job", job_id=job_id)
     return {"job_id": job_id, "status": jobs.QUEUED, "mode": mode, "status_url": status_url}, 202, {"Location": status_url}
+
+
+def requested_features() -> tuple[str, ...]:
+    """`?features=labels,people,faces,text` (default labels): 400 on a name it does not know."""
+    try:
+        return parse_features(request.args.get("features"))
+    except FeatureError as exc:
+        raise ApiError(400, "invalid-parameter", str(exc)) from exc
 
 
 def choose_mode(duration_s: float, size_bytes: int, requested: str) -> str:

@@ -57,7 +57,7 @@ class DecodeError(RuntimeError):
         self.reason = reason
 
 
-def _read_exact(stream, size: int) -> bytearray:
+def read_exact(stream, size: int) -> bytearray:
     """Up to `size` bytes: fewer only at end of stream."""
     buf = bytearray(size)
     view = memoryview(buf)
@@ -93,7 +93,7 @@ def _warn_once(message: str) -> None:
     log.warning(message)
 
 
-def start_decoder(cmd: list[str]) -> subprocess.Popen:
+def start_decoder(cmd: list[str], pass_fds: tuple[int, ...] = ()) -> subprocess.Popen:
     """Start ffmpeg writing to a pipe, on the DECODER_CPUS when they are set.
 
     A child inherits the CPU affinity of the thread that starts it, so the starting thread moves to
@@ -102,7 +102,8 @@ def start_decoder(cmd: list[str]) -> subprocess.Popen:
     the worker on one and its decoders on the other: the model's frames/s while the decoder runs
     0.92-1.02x the bare model's (0.85-0.92x sharing both cores), at the same wall time. CPUs this
     process may not use (outside its cpuset) are a deployment mistake, not the video's: the
-    decoder then runs unpinned, with a warning."""
+    decoder then runs unpinned, with a warning. `pass_fds`: the write ends of the frame taps'
+    pipes (`media.taps`), inherited under the same numbers."""
     cpus = get_settings().decoder_cpus
     own = os.sched_getaffinity(0) if cpus else None
     try:
@@ -112,7 +113,8 @@ def start_decoder(cmd: list[str]) -> subprocess.Popen:
             except OSError as exc:
                 own = None
                 _warn_once(f"DECODER_CPUS={sorted(cpus)} cannot be used here ({exc}): decoding unpinned")
-        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                pass_fds=pass_fds)
     except OSError as exc:
         raise DecodeError(f"cannot start ffmpeg: {exc}") from exc
     finally:
@@ -127,17 +129,21 @@ class VideoFacts:
     duration_s: float  # the container's
     codec: str  # ffmpeg's decoder name for the first video stream ("h264", "hevc", "mjpeg", ...)
     start_s: float = 0.0  # the file's first timestamp (`media.probe.start_of`): where ffmpeg's time 0 lies
+    width: int = 0  # the coded picture size (what the frame taps scale from)
+    height: int = 0
 
 
 def build_command(path: str, *, fps: float, size: int, start: float | None, end: float | None, fast: bool,
-                  scene_threshold: float | None = None, facts: VideoFacts | None = None, lead_s: float = 0.0) -> list[str]:
+                  scene_threshold: float | None = None, facts: VideoFacts | None = None, lead_s: float = 0.0,
+                  taps: tuple = ()) -> list[str]:
     """The ffmpeg argv that writes `size`x`size` rgb24 frames at `fps` to stdout (and, with a
     `scene_threshold`, reports scene cuts on stderr from the same decode), decoding what DECODE_MODE
     needs of the stream `facts` describes. `lead_s`: decode that much before `start` for the shot
-    branch only."""
+    branch only. `taps` (`media.taps.FrameTap`): more outputs of the same decode, each at its
+    `grid_fps` and size to its own pipe."""
     settings = get_settings()
     in_opts = dict(input_options(path), threads=settings.FFMPEG_THREADS)
-    rates = (fps,) if scene_threshold is None else (fps, SHOT_FPS)
+    rates = (fps, *(tap.grid_fps for tap in taps)) + (() if scene_threshold is None else (SHOT_FPS,))
     origin = (facts.start_s if facts else 0.0) + (start or 0.0) - lead_s
     in_opts.update(decoder_options(facts and facts.codec, settings.DECODE_MODE, fast, rates=rates, origin_s=origin))
     if lead_s and (scene_threshold is None or not start or lead_s > start):
@@ -158,9 +164,17 @@ def build_command(path: str, *, fps: float, size: int, start: float | None, end:
                        .output("-", format="null"))
     if lead_s:  # the model's frames start at `start`, timed as a decode seeked there would time them
         video = video.filter("trim", start=f"{lead_s:.6f}").filter("setpts", f"PTS-{lead_s:.6f}/TB")
+    branches = video.split() if taps else None
+    if taps:
+        video = branches[0]
     frames = (video.filter("fps", fps=fps).filter("scale", size, size, flags="area")
               .output("pipe:", format="rawvideo", pix_fmt="rgb24", an=None, sn=None, dn=None))
-    outputs = frames if scene_threshold is None else ffmpeg.merge_outputs(frames, shot_branch)
+    extra = [branches[i + 1].filter("fps", fps=tap.grid_fps).filter("scale", tap.width, tap.height, flags="area")
+             .output(tap.output, format="rawvideo", pix_fmt="rgb24", an=None, sn=None, dn=None)
+             for i, tap in enumerate(taps)]
+    if scene_threshold is not None:
+        extra.append(shot_branch)
+    outputs = ffmpeg.merge_outputs(frames, *extra) if extra else frames
     args = ("-nostdin", "-hide_banner", "-nostats", "-loglevel", LOGLEVEL, "-xerror", "-filter_threads", "1")
     return outputs.global_args(*args).compile(cmd=ffmpeg_binary())
 
@@ -178,6 +192,7 @@ def iter_frame_batches(
     facts: VideoFacts | None = None,
     stats: dict | None = None,
     lead_s: float = 0.0,
+    taps: tuple = (),
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield (timestamps_s float64 [B], frames uint8 [B, size, size, 3]) until the range ends.
 
@@ -187,7 +202,9 @@ def iter_frame_batches(
     and start (`probe_video`), read from the file when not given. With `stats` (a dict),
     `frames_decoded` (ffmpeg's own count; None if it was stopped early) and `decode_mode` are set
     in it by the end. Raises DecodeError when ffmpeg fails or yields no frame; ffmpeg is killed if
-    the consumer stops iterating early.
+    the consumer stops iterating early. `taps` (`media.taps.FrameTap`): more outputs of this
+    decode, read on their own threads while the consumer iterates (it takes their frames between
+    batches; their pipes have ended, and `take` has the rest, when the iteration ends).
     """
     if fps <= 0 or size <= 0 or batch <= 0:
         raise ValueError("fps, size and batch must be positive")
@@ -196,18 +213,25 @@ def iter_frame_batches(
     if facts is None and not fast:
         facts = stream_facts(path)
     cmd = build_command(path, fps=fps, size=size, start=start, end=end, fast=fast, scene_threshold=threshold,
-                        facts=facts, lead_s=lead_s)
+                        facts=facts, lead_s=lead_s, taps=taps)
     frame_bytes = size * size * 3
     offset = float(start or 0.0)
     said = StderrLog(cuts, offset - lead_s)
-    proc = start_decoder(cmd)
+    try:
+        proc = start_decoder(cmd, tuple(tap.write_fd for tap in taps))
+    except DecodeError:
+        for tap in taps:
+            tap.close()
+        raise
+    for tap in taps:
+        tap.start(offset, end)
     yield_to_the_consumer(proc.pid)
     drainer = threading.Thread(target=said.read, args=(proc.stderr,), daemon=True)
     drainer.start()
     produced, past_end = 0, False
     try:
         while True:
-            buf = _read_exact(proc.stdout, batch * frame_bytes)
+            buf = read_exact(proc.stdout, batch * frame_bytes)
             count = len(buf) // frame_bytes
             if past_end:  # drain what ffmpeg still writes (its -t ends it): it exits and says what it decoded
                 if count < batch:
@@ -236,6 +260,8 @@ def iter_frame_batches(
             proc.kill()
             proc.wait()
         proc.stdout.close()
+        for tap in taps:  # ffmpeg is gone: every tap's pipe ends, and `take` has the rest
+            tap.join()
 
 
 def probe_video(path) -> VideoFacts:
@@ -247,11 +273,12 @@ def probe_video(path) -> VideoFacts:
             streams = container.streams.video
             codec = streams[0].codec_context.name if streams and streams[0].codec_context is not None else ""
             start = start_of(container)
+            width, height = (int(streams[0].codec_context.width), int(streams[0].codec_context.height)) if codec else (0, 0)
     except ProbeError as exc:
         raise DecodeError(f"{path}: cannot read duration: {exc.detail}") from exc
     if duration <= 0:
         raise DecodeError(f"{path}: cannot read duration: the header names none")
-    return VideoFacts(duration, codec, start)
+    return VideoFacts(duration, codec, start, width, height)
 
 
 def stream_facts(path) -> VideoFacts | None:

@@ -28,6 +28,9 @@ DEFAULT_POINTER = "DEFAULT"
 LOADERS: dict[str, str] = {
     "video-tagger": "models.tagger.artifact:load",
     "hotel-price": "models.hotel.artifact:load",
+    "text-reader": "models.text.artifact:load",
+    "person-detector": "models.people.artifact:load",
+    "face-detector": "models.faces.artifact:load",
 }
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")

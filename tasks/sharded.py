@@ -15,6 +15,7 @@ from celery import chord
 from celery.utils.log import get_task_logger
 
 from brigade import jobs, redis_client
+from brigade.features import LABELS, parse_features
 from brigade.result_cache import get_cached, put_cached
 from brigade.settings import get_settings
 from brigade.sharding import PlanError, max_segment_seconds
@@ -24,6 +25,7 @@ from tasks.base import JobTask, admission, public_error
 from tasks.celery_app import app
 from tasks.lifecycle import process_id
 from tasks.planner import live_shard_workers, plan_for, segment_queue, video_info
+from tasks.warmup import described, feature_key
 
 log = get_task_logger(__name__)
 
@@ -32,7 +34,8 @@ TRANSIENT = (*redis_client.TRANSIENT, ConnectionError, TimeoutError)
 
 
 @app.task(name="tasks.sharded.plan_video", base=JobTask)
-def plan_video(job_id: str, video_uri: str, sha256: str, fast: bool = False, probe: dict | None = None) -> dict:
+def plan_video(job_id: str, video_uri: str, sha256: str, fast: bool = False, probe: dict | None = None,
+               features: list | None = None) -> dict:
     """`probe`: the API's probe of this very file (`VideoInfo.as_dict()`); without it (or if it
     does not parse) the file is probed again here."""
     s = get_settings()
@@ -45,15 +48,16 @@ def plan_video(job_id: str, video_uri: str, sha256: str, fast: bool = False, pro
         jobs.fail(job_id, {"type": "plan-failed", "detail": str(exc)})
         return {"job_id": job_id, "failed": True}
     segments, plan = plan_for(path, info, max_len, max(1, live_shard_workers()), fast)
+    wanted = parse_features(features)
     jobs.update_job(job_id, status=jobs.RUNNING, started_at=time.time(), segments_total=len(segments), plan=plan)
     jobs.set_deadline(job_id, s.SHARDED_JOB_TIMEOUT_S)
     header = [
         tag_segment.s(job_id=job_id, video_uri=video_uri, sha256=sha256, start=seg.start, end=seg.end,
-                      segment_id=seg.segment_id, fast=fast).set(queue=segment_queue(sha256, seg))
+                      segment_id=seg.segment_id, fast=fast, features=list(wanted)).set(queue=segment_queue(sha256, seg))
         for seg in segments
     ]
     callback = merge_tags.s(job_id=job_id, cuts=plan["cuts"], plan_s=time.perf_counter() - started,
-                            planned_at=time.time()).set(queue=queues.MERGE)
+                            planned_at=time.time(), features=list(wanted)).set(queue=queues.MERGE)
     chord(header)(callback)
     return {"job_id": job_id, "segments": len(segments)}
 
@@ -65,9 +69,10 @@ def _error_marker(segment: dict, exc: BaseException) -> dict:
 
 @app.task(name="tasks.sharded.tag_segment", bind=True, trims_memory=True)
 def tag_segment(self, job_id: str, video_uri: str, sha256: str, start: float, end: float, segment_id: int,
-                fast: bool = False) -> dict:
+                fast: bool = False, features: list | None = None) -> dict:
     from media.decode_modes import decode_label
     from models.tagger.inference import TagRequest, tag_request
+    from tasks.warmup import frame_models as load_frame_models
     from tasks.warmup import tagger as load_tagger
 
     segment = {"segment_id": segment_id, "start": start, "end": end}
@@ -77,15 +82,20 @@ def tag_segment(self, job_id: str, video_uri: str, sha256: str, start: float, en
             return {**segment, "status": "error", "error": refused["detail"]}
         check_named_by(video_uri, sha256)  # before the cache (see tag_video)
         model = load_tagger()
+        wanted = parse_features(features)
+        frame_models = load_frame_models(wanted)
         # "raw-cuts": segments report every cut in their range (the merge filters them), unlike before
-        cache_parts = (sha256, f"{start:.3f}", f"{end:.3f}", model.ref, decode_label(get_settings().DECODE_MODE, fast), "raw-cuts")
+        cache_parts = (sha256, f"{start:.3f}", f"{end:.3f}", model.ref, decode_label(get_settings().DECODE_MODE, fast), "raw-cuts",
+                       *feature_key(wanted, frame_models))
         result, began = get_cached("segment", *cache_parts), time.time()
         cached = result is not None
         if not cached:
             started = time.perf_counter()
-            raw = tag_request(model, TagRequest(str(local_path(video_uri)), start, end, fast, segment=True))
+            raw = tag_request(model, TagRequest(str(local_path(video_uri)), start, end, fast, segment=True,
+                                                frame_models=frame_models, labels=LABELS in wanted))
             result = {**segment, "status": "ok", "windows": raw["windows"], "frames": raw["frames"], "cuts": raw["cuts"],
-                      "model": {**model.describe(), "vocab": model.vocab},
+                      "detections": raw.get("detections", {}),
+                      "model": {**described(model, frame_models), "vocab": model.vocab},
                       "timings": {**raw["timings"], "total_s": round(time.perf_counter() - started, 4)}}
             put_cached("segment", result, *cache_parts)
         result = {**result, "worker": process_id(), "ran": {"cached": cached, "began_at": began, "ended_at": time.time()}}
@@ -108,7 +118,8 @@ def _when(segment: dict, planned_at: float) -> dict:
 
 
 @app.task(name="tasks.sharded.merge_tags", base=JobTask)
-def merge_tags(results: list[dict], job_id: str, cuts: list[float], plan_s: float, planned_at: float) -> dict:
+def merge_tags(results: list[dict], job_id: str, cuts: list[float], plan_s: float, planned_at: float,
+               features: list | None = None) -> dict:
     from models.tagger.merge import merge_segments, summed_timings
     from models.tagger.timeline import brief, summarize
 
@@ -137,6 +148,7 @@ def merge_tags(results: list[dict], job_id: str, cuts: list[float], plan_s: floa
     timings = {"plan_s": round(plan_s, 4), "segments_wall_s": round(time.time() - planned_at - merge_s, 4),
                "segment_compute_s": round(sum(segment_s), 4), "merge_s": round(merge_s, 4),
                **summed_timings([seg["timings"] for seg in segments])}
-    result = {**summary, "segments": per_segment, "duration_s": segments[-1]["end"], "frames": sum(s["frames"] for s in segments)}
-    jobs.succeed(job_id, result, timings=timings, model={k: meta[k] for k in ("name", "version", "device")})
+    result = {"features": list(parse_features(features)), **summary, "segments": per_segment, "duration_s": segments[-1]["end"],
+              "frames": sum(s["frames"] for s in segments)}
+    jobs.succeed(job_id, result, timings=timings, model={k: v for k, v in meta.items() if k != "vocab"})
     return {"job_id": job_id, "segments": len(segments)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from brigade import features
 from brigade.settings import get_settings
 from tasks import work
 
@@ -19,8 +20,37 @@ def hotel_pricer():
     return service("hotel-price")
 
 
-#: `tasks.work.Work.model` -> its loader.
-LOADERS = {work.TAGGER: tagger, work.HOTEL_PRICER: hotel_pricer}
+def frame_models(wanted) -> tuple:
+    """(feature, loaded frame model) for each feature of `wanted` that a frame model answers."""
+    from models.service import service
+
+    return tuple((feature, service(features.FRAME_MODELS[feature])) for feature in features.frame_features(wanted))
+
+
+def feature_key(wanted: tuple[str, ...], frame_models: tuple) -> tuple[str, ...]:
+    """What a cached answer depends on beyond the video and the tagger: the features asked and
+    the version of each frame model (empty for today's labels-only job, so its cache keys stay)."""
+    if wanted == features.DEFAULT:
+        return ()
+    return (",".join(wanted), *(model.ref for _, model in frame_models))
+
+
+def described(tagger, frame_models: tuple) -> dict:
+    """The `model` of a result: the tagger's description, plus each frame model's by feature."""
+    info = tagger.describe()
+    if frame_models:
+        info["frame_models"] = {feature: model.describe() for feature, model in frame_models}
+    return info
+
+
+def _store_model(name: str):
+    from models.service import service
+
+    return lambda: service(name)
+
+
+#: `tasks.work.Work.models` -> its loader.
+LOADERS = {work.TAGGER: tagger, work.HOTEL_PRICER: hotel_pricer, **{name: _store_model(name) for name in work.FRAME_MODELS}}
 
 
 def warm_up_for(queue_names) -> dict:

@@ -13,18 +13,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from brigade import features
 from tasks import queues
 
-#: Values of `Work.model`: which model a queue's replicas load at warm-up.
+#: Values of `Work.models`: which models a queue's replicas load at warm-up.
 TAGGER = "tagger"  # the TAGGER_MODEL setting (video-tagger, or synth-tagger in the tests)
 HOTEL_PRICER = "hotel-price"
+#: The frame models a video job may ask for (`brigade.features`: people, faces, text), by store name.
+FRAME_MODELS = tuple(features.FRAME_MODELS.values())
+VIDEO_MODELS = (TAGGER, *FRAME_MODELS)
 
 
 @dataclass(frozen=True)
 class Work:
     task: str  # Celery task name, "<module>.<function>"
     queue: str
-    model: str | None = None  # what the queue's replicas must have loaded to run it
+    models: tuple[str, ...] = ()  # what the queue's replicas must have loaded to run it
     endpoint: str | None = None  # the Flask endpoint ("blueprint.view") that sends it
     variant: str | None = None  # which of its endpoint's tasks (the video `mode`)
     rate_limited: bool = False  # sending it spends the caller's work budget (app.limits)
@@ -35,12 +39,12 @@ class Work:
 
 
 TABLE: tuple[Work, ...] = (
-    Work("tasks.predict.tag_video", queues.PREDICT, TAGGER, "videos.submit_video", "single", rate_limited=True),
-    Work("tasks.sharded.plan_video", queues.MERGE, None, "videos.submit_video", "sharded", rate_limited=True),
-    Work("tasks.sharded.tag_segment", queues.SEGMENTS, TAGGER),  # also the shard.<n> queues (SHARD_ROUTING=hash)
+    Work("tasks.predict.tag_video", queues.PREDICT, VIDEO_MODELS, "videos.submit_video", "single", rate_limited=True),
+    Work("tasks.sharded.plan_video", queues.MERGE, (), "videos.submit_video", "sharded", rate_limited=True),
+    Work("tasks.sharded.tag_segment", queues.SEGMENTS, VIDEO_MODELS),  # also the shard.<n> queues (SHARD_ROUTING=hash)
     Work("tasks.sharded.merge_tags", queues.MERGE),
-    Work("tasks.events.predict_prices", queues.EVENTS, HOTEL_PRICER, "hotels.submit_hotel_prices", rate_limited=True),
-    Work("tasks.ops.echo", queues.PREDICT, None, "jobs.echo", rate_limited=True),
+    Work("tasks.events.predict_prices", queues.EVENTS, (HOTEL_PRICER,), "hotels.submit_hotel_prices", rate_limited=True),
+    Work("tasks.ops.echo", queues.PREDICT, (), "jobs.echo", rate_limited=True),
     Work("tasks.ops.noop", queues.PREDICT),  # a bare Celery round trip (benchmarks, redelivery checks)
     Work("tasks.webhooks.deliver", queues.MERGE),  # job-completion webhooks, sent by the outbox chore
 )
@@ -78,4 +82,4 @@ def models_for(queue: str) -> list[str]:
     """The models a replica consuming `queue` loads (a `shard.<n>` queue carries segments)."""
     if queues.is_shard_queue(queue):
         queue = queues.SEGMENTS
-    return list(dict.fromkeys(work.model for work in TABLE if work.queue == queue and work.model))
+    return list(dict.fromkeys(model for work in TABLE if work.queue == queue for model in work.models))

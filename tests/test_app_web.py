@@ -11,6 +11,7 @@ import pytest
 
 from app.hotel_validation import validate
 from app.web import CSP
+from brigade.features import DEFAULT, FEATURES
 from brigade.settings import ROOT
 from models.hotel import catalog
 from tests.appkit import conforms, problem
@@ -54,6 +55,15 @@ def test_the_api_calls_of_the_page_are_routes_of_the_api(make_app):
     called = set(re.findall(r'"(/v1/[\w-]+)', (STATIC / "app.js").read_text()))
     assert called == {"/v1/videos", "/v1/hotel-destinations", "/v1/hotel-prices"}
     assert called <= rules
+
+
+def test_the_feature_boxes_are_the_apis_features_with_its_default_ticked(client):
+    """The page can ask for every feature the API knows and nothing it would refuse; what is ticked
+    when it opens is the API's default."""
+    html = client.get("/").get_data(as_text=True)
+    boxes = re.findall(r'<input type="checkbox" name="features" value="(\w+)"( checked)?>', html)
+    assert tuple(value for value, _ in boxes) == FEATURES
+    assert tuple(value for value, checked in boxes if checked) == DEFAULT
 
 
 def test_hotel_destinations_are_the_served_models_with_the_catalogs_names(client):

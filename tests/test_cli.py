@@ -13,7 +13,8 @@ import pytest
 import requests
 
 from app.client import cli, render
-from app.client.api import ApiProblem, JobFailed, MultipartFile
+from app.client.api import Api, ApiProblem, JobFailed, MultipartFile
+from brigade.features import FEATURES
 from brigade.settings import ROOT
 
 TAGS_BODY = {
@@ -26,6 +27,13 @@ TAGS_BODY = {
         "model": {"name": "synth-tagger", "version": "1.0.0", "device": "cpu"},
     },
 }
+PEOPLE = {"max_count": 2, "sampled": 5, "seen": [[0.5, 1.5], [4.0, 4.5]], "period_s": 0.5,
+          "samples": [{"t": 0.0, "count": 0, "boxes": []}, {"t": 0.5, "count": 1, "boxes": [[0.2, 0.1, 0.4, 0.9, 0.8]]},
+                      {"t": 1.0, "count": 2, "boxes": [[0.2, 0.1, 0.4, 0.9, 0.8], [0.5, 0.1, 0.7, 0.9, 0.7]]},
+                      {"t": 2.0, "count": 0, "boxes": []}, {"t": 4.0, "count": 1, "boxes": [[0.2, 0.1, 0.4, 0.9, 0.6]]}]}
+NO_FACES = {"max_count": 0, "sampled": 1, "seen": [], "period_s": 0.5, "samples": [{"t": 0.0, "count": 0, "boxes": []}]}
+TEXT = [{"text": "BRIGADE PICTURES", "ranges": [[0.0, 2.0], [5.0, 6.0]], "box": [0.1, 0.4, 0.9, 0.5], "confidence": 0.97, "reads": 3},
+        {"text": "THE END", "ranges": [[5.5, 6.0]], "box": [0.3, 0.4, 0.7, 0.5], "confidence": 0.8, "reads": 1}]
 HOTELS_RESULT = {
     "destination": "paris", "check_in": "2030-05-01", "check_out": "2030-05-04", "nights": 3, "guests": 2, "budget": 500.0,
     "hotels": [{"hotel_id": "h1", "name": "Hotel Un", "stars": 3, "nightly_price": 150.0, "interval": [120.0, 180.5],
@@ -39,7 +47,7 @@ HOTELS_RESULT = {
 def _rows(text: str) -> list[list[str]]:
     """The rows of a render.table (cells two or more spaces apart), header and rule skipped."""
     lines = text.splitlines()
-    return [[c for c in line.split("  ") if c.strip()] for line in lines[2:]]
+    return [[c.strip() for c in line.split("  ") if c.strip()] for line in lines[2:]]
 
 
 # --- arguments -----------------------------------------------------------------------------------
@@ -64,8 +72,16 @@ def test_hotels_arguments():
     assert (args.destination, args.check_in, args.check_out, args.guests, args.budget) == ("paris", "2030-05-01", "2030-05-04", 2, 500.0)
 
 
+def test_features_are_read_as_the_api_reads_them():
+    assert cli.FEATURES == FEATURES  # the client's copy of the server's list (it imports no server code)
+    assert cli.parse_args(["tag", "v.mp4"], {}).features == ()  # none sent: the API's default
+    assert cli.parse_args(["tag", "v.mp4", "--features", "text, People,text"], {}).features == ("people", "text")
+    assert cli.parse_args(["tag", "v.mp4", "--features", "faces,labels,text,people"], {}).features == FEATURES
+
+
 @pytest.mark.parametrize("argv", [[], ["tag"], ["tag", "v.mp4", "--mode", "fastest"], ["hotels", "paris", "--guests", "two"],
-                                  ["frobnicate"], ["--timeout", "0", "job", "x"], ["job", "x", "--timeout", "soon"]])
+                                  ["frobnicate"], ["--timeout", "0", "job", "x"], ["job", "x", "--timeout", "soon"],
+                                  ["tag", "v.mp4", "--features", "people,objects"], ["tag", "v.mp4", "--features", ","]])
 def test_bad_arguments_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         cli.parse_args(argv, {})
@@ -116,6 +132,33 @@ def test_tags_report_of_a_sharded_job_lists_its_segments_and_caps_long_timelines
 def test_a_video_without_tags_says_so():
     body = {**TAGS_BODY, "result": {**TAGS_BODY["result"], "tags": [], "timeline": {}}}
     assert render.tags_report(body).splitlines()[-1] == "no tags"
+
+
+def test_people_and_faces_lines_say_how_many_and_when_or_none_seen():
+    assert render.count_line("people", PEOPLE) == "people: up to 2 at once, on screen 0.5-1.5, 4-4.5 (3 of 5 sampled frames)"
+    assert render.count_line("faces", NO_FACES) == "faces: none seen in 1 sampled frame"
+
+
+def test_text_is_listed_with_confidence_reads_and_time_ranges():
+    assert _rows(render.text_report(TEXT)) == [["BRIGADE PICTURES", "0.970", "3", "0-2, 5-6"], ["THE END", "0.800", "1", "5.5-6"]]
+    assert render.text_report([]) == "no text read"
+
+
+def test_tags_report_adds_the_features_asked_after_the_tags():
+    body = json.loads(json.dumps(TAGS_BODY))
+    body["result"].update(features=["labels", "people", "faces", "text"], people=PEOPLE, faces=NO_FACES, text=TEXT)
+    blocks = render.tags_report(body).split("\n\n")
+    assert blocks[2].splitlines() == [render.count_line("people", PEOPLE), render.count_line("faces", NO_FACES)]
+    assert blocks[3] == render.text_report(TEXT)
+    assert len(blocks) == 4
+    assert render.tags_report(TAGS_BODY).count("\n\n") == 1  # a labels-only result shows as before
+
+
+def test_only_the_features_asked_are_shown():
+    body = json.loads(json.dumps(TAGS_BODY))
+    body["result"].update(features=["text"], text=[])
+    assert render.tags_report(body).endswith("\n\nno text read")
+    assert "people" not in render.tags_report(body) and "faces" not in render.tags_report(body)
 
 
 def test_hotels_report():
@@ -244,6 +287,10 @@ class _FakeApi:
     def __init__(self, hotel_answer=None, job_bodies=()):
         self.hotel_answer, self.job_bodies, self.calls = hotel_answer, list(job_bodies), []
 
+    def submit_video(self, path, *, mode="auto", fast=False, features=(), on_read=None):
+        self.calls.append(("submit_video", {"mode": mode, "fast": fast, "features": features}))
+        return {"job_id": self.job_bodies[-1]["job_id"], "status": "queued", "mode": "single"}
+
     def hotel_prices(self, query):
         self.calls.append(("hotel_prices", query))
         return self.hotel_answer
@@ -305,3 +352,37 @@ def test_bin_brigade_runs_the_client_from_any_directory(tmp_path):
     done = subprocess.run([str(ROOT / "bin" / "brigade"), "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("usage: brigade")
+
+
+def test_tag_sends_the_features_and_prints_what_came_back(tmp_path):
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"not read by the stand-in")
+    body = json.loads(json.dumps(TAGS_BODY))
+    body["result"].update(features=["labels", "people"], people=PEOPLE)
+    api, out = _FakeApi(job_bodies=[body]), io.StringIO()
+    assert cli.main(["tag", str(video), "--features", "people,labels"], api=api, out=out, err=io.StringIO()) == cli.EXIT_OK
+    assert api.calls[0] == ("submit_video", {"mode": "auto", "fast": False, "features": ("labels", "people")})
+    assert render.count_line("people", PEOPLE) in out.getvalue().splitlines()
+
+
+class _RecordingSession:
+    """A requests.Session stand-in: records each request, answers 202."""
+
+    def __init__(self):
+        self.headers, self.requests = {}, []
+
+    def request(self, method, url, **kwargs):
+        self.requests.append((method, url, kwargs["params"]))
+        return _response(202, json.dumps({"job_id": "f" * 32, "status": "queued"}).encode(), "application/json")
+
+
+@pytest.mark.parametrize("features, params", [
+    ((), {"mode": "auto"}),  # nothing asked: no parameter, the API's default
+    (("people", "text"), {"mode": "auto", "features": "people,text"}),
+])
+def test_submit_video_sends_features_as_one_comma_separated_parameter(tmp_path, features, params):
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"x" * 10)
+    session = _RecordingSession()
+    Api("http://api:1", session=session).submit_video(video, features=features)
+    assert session.requests == [("POST", "http://api:1/v1/videos", params)]

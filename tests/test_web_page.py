@@ -9,16 +9,21 @@ var/test-screenshots/ (ignored by git).
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 
+from brigade.features import FEATURES
 from brigade.settings import ROOT
 from devtools import apt, procs
+from models.analysis.summary import with_features
 from models.synth import Scene
+from tests import media_samples as samples
 from tests.stack import assert_problem
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -135,6 +140,92 @@ def test_an_uploaded_clip_shows_its_tags_and_a_timeline_that_seeks_the_video(api
                            timeout=30_000)
     screenshot(page, "page-result", tmp_path)
     page.locator("#video").screenshot(path=str(SCREENSHOTS / "page-result-video.png"))  # the README's picture
+    assert not console, console
+
+
+def _features_job(job_id: str) -> dict:
+    """A finished job that asked every feature, its result built by the workers' own summary code
+    from hand-made detections: two people at most (on screen 1-3 s and 4-5 s), a face at 1-2 s,
+    two strings read."""
+    person, face = {"box": [0.2, 0.1, 0.4, 0.9], "score": 0.9}, {"box": [0.3, 0.1, 0.35, 0.2], "score": 0.99}
+    title = {"box": [0.1, 0.4, 0.9, 0.5], "score": 0.96, "text": "BRIGADE PICTURES"}
+    end = {"box": [0.3, 0.4, 0.7, 0.5], "score": 0.81, "text": "THE END"}
+    found = {"people": [[], [person], [person, person], [], [person], []], "faces": [[], [face], [], [], [], []],
+             "text": [[title], [title], [], [], [], [end]]}
+    detections = {f: {"period": 1.0, "samples": [{"t": float(t), "found": hits} for t, hits in enumerate(rows)]}
+                  for f, rows in found.items()}
+    tags = {"tags": [{"label": "Outdoor", "score": 0.7, "covered_s": 6.0, "parents": []}], "scores": {"Outdoor": 0.7},
+            "timeline": {"Outdoor": [[0.0, 6.0]]},
+            "shots": [{"shot": 0, "start": 0.0, "end": 3.0, "tags": []}, {"shot": 1, "start": 3.0, "end": 6.0, "tags": []}]}
+    result = {"features": list(FEATURES), **with_features(tags, detections, [0.0, 6.0]), "duration_s": 6.0, "frames": 60,
+              "model": {"name": "video-tagger", "version": "2.0.0", "device": "cpu"}}
+    return {"job_id": job_id, "kind": "video-tags", "mode": "single", "status": "succeeded", "status_url": f"/v1/jobs/{job_id}",
+            "progress": {"done": 6.0, "total": 6.0, "unit": "video-seconds", "percent": 100.0}, "result": result}
+
+
+def _play_the_api(page, jobs: list[dict]) -> list[str]:
+    """Answer the page's uploads and job polls here (page.route): the n-th upload is accepted as
+    jobs[n], already finished. The URLs of the uploads, as the page sent them."""
+    sent: list[str] = []
+    by_id = {job["job_id"]: job for job in jobs}
+
+    def accept(route):
+        job = jobs[len(sent)]
+        sent.append(route.request.url)
+        route.fulfill(status=202, content_type="application/json",
+                      body=json.dumps({"job_id": job["job_id"], "status": "queued", "mode": "single", "status_url": job["status_url"]}))
+
+    page.route("**/v1/videos*", accept)
+    page.route("**/v1/jobs/*", lambda route: route.fulfill(status=200, content_type="application/json",
+                                                           body=json.dumps(by_id[urlsplit(route.request.url).path.rsplit("/", 1)[1]])))
+    return sent
+
+
+def _upload_and_wait(page, job_id: str) -> None:
+    page.click("#upload-button")
+    page.wait_for_function(f"() => document.getElementById('video-status').textContent === 'Job {job_id} succeeded.'",
+                           timeout=RESULT_TIMEOUT_MS)
+
+
+def test_the_feature_boxes_send_features_and_the_result_shows_people_faces_and_text(page, console, tmp_path):
+    """The page against answers this test plays (no worker: how a result is drawn is the page's
+    alone). Labels alone sends no `features`; ticking the other boxes sends them all, and the result
+    shows a people and a faces line on the timeline (their most at once in each bar's title) and the
+    strings read, each with its time ranges, which play the video from there."""
+    labels_only = {**_features_job("1" * 32), "result": {"features": ["labels"], "tags": [], "timeline": {}, "shots": []}}
+    job = _features_job("2" * 32)
+    sent = _play_the_api(page, [labels_only, job])
+    clip = samples.lavfi_video(tmp_path / "clip.mp4", size="160x120", rate=10, duration=6.0)
+    open_page(page)
+    page.set_input_files("#video-file", str(clip))
+    assert page.is_checked('input[name="features"][value="labels"]')
+    _upload_and_wait(page, labels_only["job_id"])
+    assert "features" not in parse_qs(urlsplit(sent[0]).query)
+    assert page.is_hidden("#text-result") and page.locator('.tl-row[data-row="people"]').count() == 0
+
+    for feature in ("people", "faces", "text"):
+        page.check(f'input[name="features"][value="{feature}"]')
+    _upload_and_wait(page, job["job_id"])
+    assert parse_qs(urlsplit(sent[1]).query)["features"] == [",".join(FEATURES)]
+    result = job["result"]
+    for feature, most in (("people", [2, 1]), ("faces", [1])):
+        bars = page.locator(f'.tl-row[data-row="{feature}"] .tl-bar')
+        spans = bars.evaluate_all("bars => bars.map(b => [+b.dataset.start, +b.dataset.end])")
+        assert spans == result[feature]["seen"], feature
+        titles = bars.evaluate_all("bars => bars.map(b => b.title)")
+        assert [re.search(r"up to (\d+) at once", t).group(1) for t in titles] == [str(n) for n in most], titles
+    assert page.locator('.tl-bar.tag[data-tag="Person"]').count() == len(result["timeline"]["Person"])
+
+    rows = page.locator("#text-table tbody tr")
+    assert rows.evaluate_all("rows => rows.map(r => r.dataset.text)") == [e["text"] for e in result["text"]]
+    for i, entry in enumerate(result["text"]):
+        starts = rows.nth(i).locator("button.range").evaluate_all("bs => bs.map(b => +b.dataset.start)")
+        assert starts == [start for start, _ in entry["ranges"]]
+        assert rows.nth(i).locator("td.num").text_content() == f"{entry['confidence']:.2f}"
+    rows.nth(1).locator("button.range").first.click()
+    later = result["text"][1]["ranges"][0][0]
+    page.wait_for_function(f"() => Math.abs(document.getElementById('player').currentTime - {later}) < 1.0", timeout=30_000)
+    screenshot(page, "page-features", tmp_path)
     assert not console, console
 
 

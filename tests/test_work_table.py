@@ -50,8 +50,9 @@ def test_the_rate_limited_endpoints_are_those_that_send_rate_limited_work():
 
 
 def test_replicas_load_the_model_their_queues_need():
-    assert work.models_for(queues.PREDICT) == [work.TAGGER]
-    assert work.models_for(queues.shard_queue(3)) == [work.TAGGER]
+    video_models = [work.TAGGER, "person-detector", "face-detector", "text-reader"]
+    assert work.models_for(queues.PREDICT) == video_models
+    assert work.models_for(queues.shard_queue(3)) == video_models
     assert work.models_for(queues.EVENTS) == [work.HOTEL_PRICER]
     assert work.models_for(queues.MERGE) == []
 

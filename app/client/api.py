@@ -135,11 +135,12 @@ class Api:
             raise ApiProblem.from_response(response)
         return response
 
-    def submit_video(self, path: Path, *, mode: str = "auto", fast: bool = False,
+    def submit_video(self, path: Path, *, mode: str = "auto", fast: bool = False, features: tuple[str, ...] = (),
                      on_read: Callable[[int, int], None] | None = None) -> dict:
-        """POST /v1/videos with the file streamed as the multipart field `video`; the 202 body."""
+        """POST /v1/videos with the file streamed as the multipart field `video`; the 202 body.
+        No `features`: the API's default (labels)."""
         body = MultipartFile(path, "video", on_read)
-        params = {"mode": mode, **({"fast": "1"} if fast else {})}
+        params = {"mode": mode, **({"fast": "1"} if fast else {}), **({"features": ",".join(features)} if features else {})}
         try:
             return self.request("POST", "/v1/videos", params=params, data=body,
                                 headers={"Content-Type": body.content_type}).json()

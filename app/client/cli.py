@@ -19,6 +19,9 @@ from app.client.api import Api, ClientError, JobFailed
 DEFAULT_API = "http://127.0.0.1:8000"
 POLL_S = 2.0  # each long poll returns at once when the job ends; this is how often progress refreshes
 EXIT_OK, EXIT_API, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+#: What `tag --features` may ask for, in the API's order (brigade.features.FEATURES: the client
+#: imports no server code, tests/test_cli.py keeps the two equal).
+FEATURES = ("labels", "people", "faces", "text")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     tag.add_argument("--mode", choices=("auto", "single", "sharded"), default="auto",
                      help="single: one replica; sharded: segments in parallel; auto: by length and size (default)")
     tag.add_argument("--fast", action="store_true", help="keyframe-only sampling")
+    tag.add_argument("--features", type=_features, default=(), metavar="LIST",
+                     help=f"what to find, comma-separated: {','.join(FEATURES)} (default: labels; shots always)")
     tag.add_argument("--wait", action=argparse.BooleanOptionalAction, default=True,
                      help="follow the job until it ends (default), or print it as queued and exit")
     tag.add_argument("--json", action="store_true", help="print the job body as JSON")
@@ -70,6 +75,16 @@ def _seconds(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
     return value
+
+
+def _features(text: str) -> tuple[str, ...]:
+    """`people,Labels,people` -> ("labels", "people"), as the API reads it; an unknown name is a
+    usage error here rather than a 400 after the upload."""
+    wanted = {item.strip().lower() for item in text.split(",")} - {""}
+    unknown = sorted(wanted - set(FEATURES))
+    if unknown or not wanted:
+        raise argparse.ArgumentTypeError(f"{text!r}: use any of {', '.join(FEATURES)}, comma-separated")
+    return tuple(f for f in FEATURES if f in wanted)
 
 
 def parse_args(argv: list[str] | None, environ: dict | None = None) -> argparse.Namespace:
@@ -128,7 +143,7 @@ def cmd_tag(s: Session, args) -> int:
                         f"{render.human_bytes(done)}/{render.human_bytes(total)}  {render.human_bytes(rate)}/s", "upload")
 
     try:
-        accepted = s.api.submit_video(path, mode=args.mode, fast=args.fast, on_read=_sent)
+        accepted = s.api.submit_video(path, mode=args.mode, fast=args.fast, features=args.features, on_read=_sent)
     finally:
         progress.close()
     s.job_id = accepted["job_id"]

@@ -134,8 +134,8 @@ def job_header(body: dict) -> str:
 
 
 def tags_report(body: dict) -> str:
-    """A video-tags job's result: summary line, tags with their time ranges, and the segments of a
-    sharded job."""
+    """A video-tags job's result: summary line, tags with their time ranges, the people, faces and
+    text asked for, and the segments of a sharded job."""
     result = body.get("result") or {}
     tags, timeline, shots = result.get("tags") or [], result.get("timeline") or {}, result.get("shots") or []
     summary = [job_header(body)]
@@ -149,12 +149,49 @@ def tags_report(body: dict) -> str:
         lines.append(table(["tag", "score", "covered s", "time ranges (s)"], rows, "lrrl"))
     else:
         lines.append("no tags")
+    for block in features_report(result):
+        lines += ["", block]
     segments = result.get("segments") or []
     if segments:
         rows = [[s.get("segment_id"), f"{number(s['start'])}-{number(s['end'])}", s.get("worker") or "-",
                  ", ".join(t["label"] for t in s.get("tags") or []) or "-"] for s in segments]
         lines += ["", table(["segment", "range (s)", "worker", "tags"], rows, "rrll")]
     return "\n".join(lines)
+
+
+def counted(n: int, word: str) -> str:
+    """`1 frame`, `3 frames`."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def count_line(feature: str, series: dict) -> str:
+    """`people` or `faces` of a result on one line: the most at once and when any are on screen,
+    or that none were seen (which frames it looked at says how hard it looked)."""
+    sampled = series.get("sampled") or 0
+    if not series.get("max_count"):
+        return f"{feature}: none seen in {counted(sampled, 'sampled frame')}"
+    with_any = sum(1 for row in series.get("samples") or [] if row.get("count"))
+    return (f"{feature}: up to {series['max_count']} at once, on screen {ranges(series.get('seen') or [])}"
+            f" ({with_any} of {counted(sampled, 'sampled frame')})")
+
+
+def text_report(entries: list[dict]) -> str:
+    """The `text` of a result: each string read on screen, with its confidence, how many sampled
+    frames read it and when it is on screen, in order of first appearance."""
+    if not entries:
+        return "no text read"
+    rows = [[e.get("text", ""), f"{e.get('confidence', 0):.3f}", e.get("reads", 0), ranges(e.get("ranges") or [])]
+            for e in entries]
+    return table(["text on screen", "confidence", "reads", "time ranges (s)"], rows, "lrrl")
+
+
+def features_report(result: dict) -> list[str]:
+    """The blocks the per-frame features add to a video result (none for a labels-only job)."""
+    counts = [count_line(feature, result[feature]) for feature in ("people", "faces") if feature in result]
+    blocks = ["\n".join(counts)] if counts else []
+    if "text" in result:
+        blocks.append(text_report(result["text"]))
+    return blocks
 
 
 def hotels_report(body: dict) -> str:

@@ -6,6 +6,8 @@
   const POLL_WAIT_S = 2; // GET /v1/jobs/<id>?wait=: a terminal answer comes at once, progress every 2 s
   const PALETTE = ["#2459c7", "#d1495b", "#00798c", "#edae49", "#6a4c93", "#3d9970", "#e07a1f",
                    "#8f2d56", "#1982c4", "#6a994e", "#b5179e", "#577590"];
+  // The features whose result is a count per sampled time (a timeline line each), and their colors.
+  const COUNTED = { people: "#2d6a4f", faces: "#b5651d" };
 
   const $ = (id) => document.getElementById(id);
 
@@ -27,6 +29,14 @@
   }
 
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  // Play the video from `t` seconds (the position is set even when autoplay is refused).
+  function seekTo(player, t) {
+    player.currentTime = t;
+    const playing = player.play();
+    if (playing && playing.catch) playing.catch(() => { /* autoplay refused: the position is set */ });
+  }
+
   const seconds = (s) => (Math.round(s * 10) / 10).toFixed(1) + " s";
 
   function clock(s) {
@@ -218,6 +228,14 @@
     });
   }
 
+  // The features ticked, comma-separated; null for labels alone, the API's default (and for none
+  // ticked, which the API also answers with labels): the request then stays as it always was.
+  function requestedFeatures() {
+    const ticked = [...document.querySelectorAll('input[name="features"]:checked')].map((box) => box.value);
+    const list = ticked.join(",");
+    return list && list !== "labels" ? list : null;
+  }
+
   function showJobProgress(job) {
     const bar = $("job-progress");
     const p = job.progress || {};
@@ -249,6 +267,8 @@
     const mode = document.querySelector('input[name="mode"]:checked').value;
     if (mode !== "auto") params.set("mode", mode);
     if ($("fast").checked) params.set("fast", "1");
+    const features = requestedFeatures();
+    if (features) params.set("features", features);
 
     $("result").hidden = true;
     $("video-progress").hidden = false;
@@ -304,6 +324,7 @@
     const model = result.model || {};
     const meta = [`${model.name || "model"}@${model.version || "?"} on ${model.device || "?"}`, `${job.mode} mode`];
     if (result.duration_s) meta.push(`${seconds(result.duration_s)} of video`);
+    if (Array.isArray(result.features)) meta.push(`found: ${result.features.join(", ")}`);
     if (result.cached) meta.push("answered from the cache");
     $("result-meta").replaceChildren(meta.join(" · ") + " · ", el("a", { href: job.status_url, text: "job JSON" }));
 
@@ -324,13 +345,42 @@
     $("tags-table").hidden = tags.length === 0;
     $("no-tags").hidden = tags.length > 0;
 
+    showText(result.text, player);
     drawTimeline(result, labels, colors, player);
     $("result").hidden = false;
   }
 
+  // The strings read on screen (features=text): each with its time ranges, which play the video
+  // from there, and its confidence. Hidden when text was not asked for.
+  function showText(entries, player) {
+    $("text-result").hidden = !Array.isArray(entries);
+    if (!Array.isArray(entries)) return;
+    const rangeButton = ([start, end]) => {
+      const b = el("button", { type: "button", class: "range", text: `${clock(start)}–${clock(end)}`,
+                               "aria-label": `${seconds(start)} to ${seconds(end)}: play from ${clock(start)}`,
+                               "data-start": String(start), "data-end": String(end) });
+      b.addEventListener("click", () => seekTo(player, start));
+      return b;
+    };
+    $("text-table").tBodies[0].replaceChildren(...entries.map((entry) => el("tr", { "data-text": entry.text },
+      el("th", { scope: "row", class: "read-text", text: entry.text }),
+      el("td", {}, ...(entry.ranges || []).map(rangeButton)),
+      el("td", { class: "num", text: Number(entry.confidence).toFixed(2) }))));
+    $("text-table").hidden = entries.length === 0;
+    $("no-text").hidden = entries.length > 0;
+  }
+
+  // The most found at once in the samples of `series` (people or faces) taken within [start, end).
+  function mostIn(series, start, end) {
+    const counts = (series.samples || []).filter((s) => s.t >= start - 1e-6 && s.t < end).map((s) => s.count);
+    return Math.max(0, ...counts);
+  }
+
   function spanEnd(result) {
     let end = Number(result.duration_s) || 0;
-    for (const ranges of Object.values(result.timeline || {})) for (const [, e] of ranges) end = Math.max(end, e);
+    const ranges = [...Object.values(result.timeline || {}), ...Object.keys(COUNTED).map((f) => (result[f] || {}).seen || []),
+                    ...(result.text || []).map((entry) => entry.ranges || [])];
+    for (const list of ranges) for (const [, e] of list) end = Math.max(end, e);
     for (const s of [...(result.shots || []), ...(result.segments || [])]) end = Math.max(end, s.end || 0);
     return end || 1;
   }
@@ -339,11 +389,6 @@
     const box = $("timeline");
     const duration = spanEnd(result);
     const pct = (t) => `${Math.min(100, Math.max(0, (100 * t) / duration))}%`;
-    const seek = (t) => {
-      player.currentTime = t;
-      const playing = player.play();
-      if (playing && playing.catch) playing.catch(() => { /* autoplay refused: the position is set */ });
-    };
     const boundaries = (spans) => (spans || []).map((s) => s.start).filter((t) => t > 0);
     const shotCuts = boundaries(result.shots);
     const segmentCuts = boundaries(result.segments);
@@ -365,12 +410,12 @@
       if (end !== undefined) node.style.width = `calc(${pct(end)} - ${pct(start)})`;
       return node;
     }
-    function bar(label, start, end, color, kind) {
-      const text = `${label}, ${seconds(start)} to ${seconds(end)}: play from ${clock(start)}`;
+    function bar(label, start, end, color, kind, detail) {
+      const text = `${label}, ${seconds(start)} to ${seconds(end)}${detail ? `, ${detail}` : ""}: play from ${clock(start)}`;
       const b = positioned(el("button", { type: "button", class: `tl-bar ${kind}`, title: text, "aria-label": text,
                                           "data-tag": label, "data-start": String(start), "data-end": String(end) }), start, end);
       b.style.background = color;
-      b.addEventListener("click", () => seek(start));
+      b.addEventListener("click", () => seekTo(player, start));
       return b;
     }
     function row(label, name, bars, swatch) {
@@ -391,6 +436,12 @@
     if (segments.length) {
       rows.push(row(`segments (${segments.length})`, "segments", segments.map((s, i) =>
         bar(`segment ${i + 1}`, s.start, s.end, i % 2 ? "#e0a43c" : "#f2cd8a", "segment")), null));
+    }
+    for (const [feature, color] of Object.entries(COUNTED)) {
+      const series = result[feature];
+      if (!series) continue;
+      rows.push(row(`${feature} (up to ${series.max_count})`, feature, (series.seen || []).map(([s, e]) =>
+        bar(feature, s, e, color, "count", `up to ${mostIn(series, s, e)} at once`)), color));
     }
     for (const label of labels) {
       const ranges = (result.timeline || {})[label] || [];

@@ -185,9 +185,11 @@ class Tagger(ModelService):
         return self.window_probs(windows)
 
     def postprocess(self, raw: dict, request=None) -> dict:
+        from models.analysis.summary import with_features
         from models.tagger.timeline import summarize
 
-        return summarize(raw["windows"], **self.vocab, cuts=raw.get("cuts"), span=raw.get("span"))
+        summary = summarize(raw["windows"], **self.vocab, cuts=raw.get("cuts"), span=raw.get("span"))
+        return with_features(summary, raw.get("detections"), raw.get("span"))
 
     def handle(self, request) -> dict:
         from models.tagger.inference import tag_request

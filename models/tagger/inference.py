@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from media.frames import SHOT_FPS, VideoFacts, iter_frame_batches, probe_video
+from models.analysis.run import FrameRun
 from models.tagger.artifact import Tagger
 from models.tagger.timeline import shot_cuts
 
@@ -30,7 +31,11 @@ class TagRequest:
     sample before `start` (unless the range starts the video, or in `fast` mode), so a cut right at
     the start is seen as the whole-video decode sees it, and its cuts come back unfiltered: the merge
     applies `shot_cuts` over the whole video, so a segment boundary splits no shot and both paths
-    report the same shots."""
+    report the same shots.
+
+    `frame_models`: (feature, `models.frame_model.FrameModel`) pairs that read the same decode
+    (`models.analysis.run`); `labels=False` decodes for them (and the shots) without running the
+    tagger."""
 
     path: str
     start: float | None = None
@@ -39,6 +44,8 @@ class TagRequest:
     shots: bool = True
     progress: Callable[[float, float], None] | None = None
     segment: bool = False
+    frame_models: tuple = ()
+    labels: bool = True
 
     @property
     def lead_s(self) -> float:
@@ -111,8 +118,21 @@ def tag_frames(tagger: Tagger, batches: Iterable[tuple[np.ndarray, np.ndarray]],
     }
 
 
+def untagged(batches: Iterable[tuple[np.ndarray, np.ndarray]], range_start: float, range_end: float,
+             progress: Callable[[float, float], None] | None = None) -> dict:
+    """`tag_frames`' answer for a job that asked no labels: the decode runs (for the shots and the
+    frame models) and no window is scored."""
+    started = time.perf_counter()
+    for stamps, _ in batches:
+        if progress is not None and len(stamps):
+            progress(min(float(stamps[-1]) + 1.0, range_end) - range_start, range_end - range_start)
+    return {"windows": [], "span": [round(range_start, 3), round(range_end, 3)],
+            "duration_s": round(max(0.0, range_end - range_start), 3), "frames": 0,
+            "timings": {"decode_s": round(time.perf_counter() - started, 4), "infer_s": 0.0}}
+
+
 def frame_batches(tagger: Tagger, request: TagRequest, cuts: list | None = None, *, facts: VideoFacts | None = None,
-                  stats: dict | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+                  stats: dict | None = None, taps: tuple = ()) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """The preprocess stage: sampled, resized frames of the range, a batch of windows at a time
     (and, into `cuts`, the scene cuts the same decode finds; into `stats`, what it decoded)."""
     return iter_frame_batches(
@@ -127,6 +147,7 @@ def frame_batches(tagger: Tagger, request: TagRequest, cuts: list | None = None,
         facts=facts,
         stats=stats,
         lead_s=request.lead_s,
+        taps=taps,
     )
 
 
@@ -140,11 +161,25 @@ def tag_request(tagger: Tagger, request: TagRequest) -> dict:
     probe_s = time.perf_counter() - t0
     cuts: list[float] | None = [] if request.shots else None
     decoded: dict = {}
-    batches = tagger.preprocess(request, cuts, facts=facts, stats=decoded)
-    result = tag_frames(tagger, batches, range_start=range_start, range_end=range_end, progress=request.progress)
-    result["timings"].update(decode_s=round(result["timings"]["decode_s"] + probe_s, 4),
+    run = FrameRun(dict(request.frame_models), facts, tagger.frames_per_window / tagger.window_s) if request.frame_models else None
+    try:
+        batches = tagger.preprocess(request, cuts, facts=facts, stats=decoded, taps=run.taps if run else ())
+        if run is not None:
+            batches = run.around(batches)
+        if request.labels:
+            result = tag_frames(tagger, batches, range_start=range_start, range_end=range_end, progress=request.progress)
+        else:
+            result = untagged(batches, range_start, range_end, request.progress)
+    finally:
+        if run is not None:
+            run.close()
+    model_s = run.model_s if run is not None else 0.0  # they ran inside the decode's iteration
+    result["timings"].update(decode_s=round(result["timings"]["decode_s"] - model_s + probe_s, 4),
                              frames_decoded=decoded.get("frames_decoded"), frames_sampled=result["frames"],
                              decode_mode=decoded.get("decode_mode"))
+    if run is not None:
+        result["detections"] = run.raw()
+        result["timings"]["models"] = run.timings()
     found = cuts or []
     result["cuts"] = (sorted(c for c in found if range_start <= c < range_end) if request.segment
                       else shot_cuts(found, range_start, range_end))

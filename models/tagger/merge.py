@@ -16,6 +16,7 @@ Pure Python and numpy (`summarize`): the merge runs on the control pool, which l
 from __future__ import annotations
 
 from media.decode_modes import KEYFRAMES
+from models.analysis.summary import with_features
 from models.tagger.timeline import shot_cuts, summarize
 
 
@@ -31,7 +32,20 @@ def merge_segments(segments: list[dict], vocab: dict, planner_cuts: list[float] 
         found |= set(planner_cuts)
     cuts = shot_cuts(sorted(found), *span)
     windows = [w for seg in segments for w in seg["windows"]]
-    return summarize(windows, **vocab, cuts=cuts, span=span)
+    return with_features(summarize(windows, **vocab, cuts=cuts, span=span), merged_detections(segments), span)
+
+
+def merged_detections(segments: list[dict]) -> dict[str, dict]:
+    """The frame models' samples of all segments, per feature, in time order (a sample the
+    segments both hold, from a redelivered segment, once): what the whole-video decode samples,
+    since segments start on the sampling grid."""
+    merged: dict[str, dict] = {}
+    for seg in segments:
+        for feature, raw in (seg.get("detections") or {}).items():
+            into = merged.setdefault(feature, {"period": raw["period"], "samples": {}})
+            into["samples"].update({sample["t"]: sample for sample in raw["samples"]})
+    return {feature: {"period": raw["period"], "samples": [raw["samples"][t] for t in sorted(raw["samples"])]}
+            for feature, raw in merged.items()}
 
 
 def summed_timings(parts: list[dict]) -> dict:
@@ -42,5 +56,12 @@ def summed_timings(parts: list[dict]) -> dict:
         return None if None in values else round(sum(values), digits) if digits else sum(values)
 
     modes = sorted({part.get("decode_mode") for part in parts} - {None})
-    return {"decode_s": total("decode_s", 4), "infer_s": total("infer_s", 4), "frames_decoded": total("frames_decoded"),
-            "frames_sampled": total("frames_sampled"), "decode_mode": "+".join(modes) or None}
+    summed = {"decode_s": total("decode_s", 4), "infer_s": total("infer_s", 4), "frames_decoded": total("frames_decoded"),
+              "frames_sampled": total("frames_sampled"), "decode_mode": "+".join(modes) or None}
+    models: dict[str, dict] = {}
+    for part in parts:
+        for feature, spent in (part.get("models") or {}).items():
+            into = models.setdefault(feature, {"infer_s": 0.0, "frames": 0})
+            into["infer_s"] = round(into["infer_s"] + spent["infer_s"], 4)
+            into["frames"] += spent["frames"]
+    return {**summed, "models": models} if models else summed

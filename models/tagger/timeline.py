@@ -75,8 +75,11 @@ def summarize(windows: list[dict], labels: list[str], groups: dict, threshold: f
     snapped to nearby scene cuts, and `shots`: the stretches between cuts of `span` (default: the
     windows' extent), each with its own tags."""
     ancestors = lineage(parents or {})
-    if not windows:
-        return {"tags": [], "scores": {}, "timeline": {}, "shots": []}
+    if not windows:  # no labels asked (or nothing decoded): the shots still stand, untagged
+        bounds = [] if span is None else [span[0], *[c for c in sorted(cuts or []) if span[0] < c < span[1]], span[1]]
+        shots = [{"shot": i, "start": round(a, 3), "end": round(b, 3), "tags": []}
+                 for i, (a, b) in enumerate(zip(bounds, bounds[1:], strict=False))]
+        return {"tags": [], "scores": {}, "timeline": {}, "shots": shots}
     ordered = sorted({w["start"]: w for w in windows}.values(), key=lambda w: w["start"])
     starts = np.array([w["start"] for w in ordered])
     ends = np.array([w["end"] for w in ordered])

@@ -1,0 +1,1 @@
+"""The text reader: PP-OCR detection + recognition (ONNX, from the rapidocr wheel) on ONNX Runtime."""
