@@ -11,7 +11,7 @@ from pathlib import Path
 from bench.report import RESULTS
 from devtools.readme import replace_between
 
-BENCHMARKS = ["bench_tagger", "bench_decode", "bench_serving", "bench_sharded", "bench_events", "bench_dispatch"]
+BENCHMARKS = ["bench_tagger", "bench_decode", "bench_serving", "bench_sharded", "bench_events", "bench_dispatch", "bench_features"]
 #: Benchmarks on the cluster harness (devtools/cluster/): network namespaces need root.
 ROOT_BENCHMARKS = ["bench_lb"]
 README = Path(__file__).resolve().parent.parent / "README.md"

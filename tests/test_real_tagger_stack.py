@@ -84,3 +84,53 @@ def test_readiness_names_the_version_the_workers_loaded(api, real_pool):
     names = {w.name for w in real_pool}
     models = {r["model"] for r in body["replicas"] if r["hostname"] in names}
     assert models == {"video-tagger@2.0.0"}, body
+
+
+@pytest.fixture(scope="module")
+def feature_reels():
+    from models.eval_media import CLIPS, build_clip
+
+    return build_clip(CLIPS["people-faces"]), build_clip(CLIPS["text-zoom"])
+
+
+def _seen_shots(truth: dict, seen: list[list[float]]) -> set[int]:
+    """The shots a feature's seen ranges overlap (by more than a sample's edge)."""
+    return {shot["index"] for shot in truth["shots"] for a, b in seen if a < shot["end"] - 0.5 and shot["start"] + 0.5 < b}
+
+
+def test_people_faces_and_text_from_one_decode_single_and_sharded(api, real_pool, feature_reels):
+    """Features chosen per request (issue 19): the people and faces of real photographs and the
+    words of title cards over real photographs, the same single and sharded."""
+    from models.analysis.summary import edit_distance, normalized
+
+    (faces_path, faces_truth), (text_path, text_truth) = feature_reels
+    asked = {faces_path: "people,faces", text_path: "labels,text"}
+    bodies = {(path, mode): wait_job(api, submit(api, path, mode=mode, features=features).json()["job_id"], timeout=300)
+              for path, features in asked.items() for mode in ("single", "sharded")}
+    assert {body["status"] for body in bodies.values()} == {"succeeded"}, bodies
+    for path in asked:
+        single, sharded = bodies[(path, "single")]["result"], bodies[(path, "sharded")]["result"]
+        assert single["features"] == sharded["features"] == asked[path].split(",")
+        for feature in ("people", "faces", "text"):
+            assert (feature in single) == (feature in asked[path].split(","))
+            assert single.get(feature) == sharded.get(feature), feature
+        assert len(sharded["segments"]) >= 2 or path == text_path
+
+    faces = bodies[(faces_path, "single")]["result"]
+    with_people = {s["index"] for s in faces_truth["shots"] if s["people"]["count"]}
+    with_faces = {s["index"] for s in faces_truth["shots"] if s["faces"]["count"]}
+    assert _seen_shots(faces_truth, faces["people"]["seen"]) == with_people, faces["people"]["seen"]
+    assert _seen_shots(faces_truth, faces["faces"]["seen"]) == with_faces, faces["faces"]["seen"]
+    assert faces["faces"]["max_count"] >= 2 and faces["people"]["max_count"] >= 2
+    assert "Person" in tag_labels(bodies[(faces_path, "single")])
+    assert "tags" in faces and faces["timeline"].keys() == {"Person"}  # no labels asked: only the people's tag
+    assert bodies[(faces_path, "single")]["result"]["model"]["frame_models"]["faces"]["runtime"] == "torchscript"
+    assert faces["timings"]["models"]["people"]["frames"] == faces["people"]["sampled"]
+
+    text = bodies[(text_path, "single")]["result"]
+    for card in text_truth["cards"]:  # each card read (a letter or a space wrong at most in 8), in its own time
+        truth = normalized(card["text"])
+        entry = min(text["text"], key=lambda e: edit_distance(normalized(e["text"]), truth))
+        assert edit_distance(normalized(entry["text"]), truth) <= len(truth) / 8, (card["text"], text["text"])
+        assert all(card["start"] - 2.0 <= a and b <= card["end"] + 2.0 for a, b in entry["ranges"]), (card, entry)
+    assert text["tags"], "labels were asked too"
