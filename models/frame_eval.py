@@ -13,8 +13,8 @@ Metrics, each over the frames sampled from a clip:
   a line into words). No read at all is CER 1. On shots without text, every read is false text.
 
 `evaluate` decodes each clip itself at the model's `FrameSpec` (the longer side at most `max_side`,
-aspect kept, never enlarged; one frame every 1/fps s from the middle of each interval, plus each
-shot's first frame, as the job samples text at shot starts) and calls `service.handle`.
+aspect kept, never enlarged; the frames a job samples: the middle of each second, and for a model
+that wants fewer, every k-th of them) and calls `service.handle`.
 
     python -m models.frame_eval [--write] [--store DIR] [--model NAME ...]
 
@@ -171,18 +171,21 @@ def frame_size(width: int, height: int, max_side: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def sample_frames(truth: dict, fps: float) -> list[int]:
-    """Clip frame indices sampled at `fps` (the middle of each 1/fps interval), plus each shot's
-    first frame."""
+def sample_frames(truth: dict, fps: float, grid_fps: float = 1.0) -> list[int]:
+    """Clip frame indices a job samples at `fps`: as `media.taps` does, the middle of each interval
+    of the tagger's grid (`grid_fps`, one a second), every `grid_fps / fps`-th of them by absolute
+    index (text at 0.5/s: the even seconds)."""
     if fps <= 0:
         raise ValueError("fps must be positive")
+    grid = max(grid_fps, fps)
+    every = max(1, round(grid / fps))
     rate, total = truth["fps"], truth["frames"]
-    picked = {shot["frames"][0] for shot in truth["shots"]}
-    j = 0
-    while (k := int((j + 0.5) * rate / fps)) < total:
-        picked.add(k)
-        j += 1
-    return sorted(picked)
+    picked, k = [], 0
+    while (index := int((k + 0.5) * rate / grid)) < total:
+        if k % every == 0:
+            picked.append(index)
+        k += 1
+    return picked
 
 
 def decode(path: str | Path, indices: Sequence[int], width: int, height: int) -> list[np.ndarray]:

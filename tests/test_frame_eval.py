@@ -110,9 +110,10 @@ def test_frame_size_keeps_aspect_and_never_enlarges():
 
 
 @pytest.mark.unit
-def test_sampling_takes_interval_middles_and_every_shot_start():
-    truth = eval_media.truth_of(eval_media.CLIPS["text-pan"])  # 3 shots of 60 frames at 25 fps
-    assert fe.sample_frames(truth, 0.5) == [0, 25, 60, 75, 120, 125, 175]  # 1, 3, 5 and 7 s, and the cuts
+def test_sampling_takes_the_frames_a_job_samples():
+    truth = eval_media.truth_of(eval_media.CLIPS["text-pan"])  # 3 shots of 60 frames at 25 fps: 7.2 s
+    assert fe.sample_frames(truth, 1.0) == [12, 37, 62, 87, 112, 137, 162]  # the middle of each second
+    assert fe.sample_frames(truth, 0.5) == [12, 62, 112, 162]  # the even seconds'
     assert fe.sample_frames(truth, 25.0) == list(range(180))
     with pytest.raises(ValueError):
         fe.sample_frames(truth, 0)
@@ -171,7 +172,7 @@ def test_clip_scoring_without_decoding():
     for card in result["cards"]:
         caps = sum(ch.isupper() for ch in card["text"])
         assert card["cer"] == pytest.approx(caps / len(card["text"]), abs=1e-4) and card["cer_nocase"] == 0.0
-    assert result["false_text_frames"] == result["text_free_frames"] == 3 and result["false_reads"] == ["A"]
+    assert result["false_text_frames"] == result["text_free_frames"] == 1 and result["false_reads"] == ["A"]
     assert result["stray_count"] == 0
 
 
@@ -275,9 +276,9 @@ def test_evaluate_reads_the_cards_of_a_fake_reader(clips):
 #: Measured by `python -m models.frame_eval` on these clips (CPU, 1 thread); a model must stay within
 #: MARGIN of them: recall and precision at least measured - MARGIN, mean CER at most measured + CER_MARGIN.
 MEASURED = {
-    "person-detector": {"feature": "people", "recall": 0.926, "precision": 1.0},
+    "person-detector": {"feature": "people", "recall": 0.947, "precision": 1.0},
     "face-detector": {"feature": "faces", "recall": 1.0, "precision": 1.0},
-    "text-reader": {"feature": "text", "mean_cer": 0.009, "max_cer": 0.048, "false_text_frames": 0},
+    "text-reader": {"feature": "text", "mean_cer": 0.012, "max_cer": 0.062, "false_text_frames": 0},
 }
 MARGIN, CER_MARGIN = 0.1, 0.05
 
