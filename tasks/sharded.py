@@ -71,7 +71,7 @@ def _error_marker(segment: dict, exc: BaseException) -> dict:
 def tag_segment(self, job_id: str, video_uri: str, sha256: str, start: float, end: float, segment_id: int,
                 fast: bool = False, features: list | None = None) -> dict:
     from media.decode_modes import decode_label
-    from models.tagger.inference import TagRequest, tag_request
+    from models.tagger.inference import TagRequest
     from tasks.warmup import frame_models as load_frame_models
     from tasks.warmup import tagger as load_tagger
 
@@ -91,8 +91,8 @@ def tag_segment(self, job_id: str, video_uri: str, sha256: str, start: float, en
         cached = result is not None
         if not cached:
             started = time.perf_counter()
-            raw = tag_request(model, TagRequest(str(local_path(video_uri)), start, end, fast, segment=True,
-                                                frame_models=frame_models, labels=LABELS in wanted))
+            raw = model.handle(TagRequest(str(local_path(video_uri)), start, end, fast, segment=True,
+                                          frame_models=frame_models, labels=LABELS in wanted))
             result = {**segment, "status": "ok", "windows": raw["windows"], "frames": raw["frames"], "cuts": raw["cuts"],
                       "detections": raw.get("detections", {}),
                       "model": {**described(model, frame_models), "vocab": model.vocab},
