@@ -6,6 +6,7 @@ from flask import Blueprint
 
 from brigade.features import DEFAULT as DEFAULT_FEATURES
 from brigade.features import FEATURES
+from tasks import work
 
 bp = Blueprint("openapi", __name__)
 
@@ -48,38 +49,110 @@ _CALLBACKS = {"jobFinished": {"{$request.query.callback_url}": {"post": {
     "responses": {"2XX": {"description": "delivered"}, "default": {"description": "retried (408, 429, 5xx) or given up"}},
 }}}}
 
+
+# --- the work endpoints' operations: each named by its rows in the table of work (tasks/work.py) --------
+
+
+def _submit_video() -> dict:
+    return {
+        "summary": "Upload a video to tag; answers 202 with a job to poll.",
+        "parameters": [
+            {"name": "fast", "in": "query", "schema": {"type": "boolean"}, "description": "keyframe-only sampling"},
+            {"name": "mode", "in": "query", "schema": {"type": "string", "enum": ["auto", "single", "sharded"], "default": "auto"},
+             "description": "auto: sharded when longer than SHARD_THRESHOLD_S or larger than SHARD_THRESHOLD_BYTES"},
+            _FEATURES,
+            _CALLBACK_URL,
+        ],
+        "callbacks": _CALLBACKS,
+        "requestBody": {"required": True, "content": {
+            "multipart/form-data": {"schema": {"type": "object", "required": ["video"],
+                                               "properties": {"video": {"type": "string", "format": "binary"}}}},
+            "video/*": {"schema": {"type": "string", "format": "binary"}},
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        }},
+        "responses": {
+            "202": _json("job accepted", "Accepted"),
+            "400": _problem("empty body or missing field; `invalid-parameter`: an unknown mode or feature; "
+                             "`invalid-callback`: a callback_url not allowed, or webhooks off"),
+            "401": _problem("unknown API key; `api-key-required`: callback_url without a key"),
+            "413": _problem("upload larger than MAX_UPLOAD_BYTES"),
+            "415": _problem("not a video, or an unsupported content type"),
+            "422": _problem("a video outside the duration, resolution or fps limits, or truncated"),
+            "503": _problem("broker or upload storage unavailable"),
+        },
+    }
+
+
+def _submit_hotel_prices() -> dict:
+    return {
+        "summary": "Nightly prices per hotel at a destination, with an interval and a confidence.",
+        "parameters": [{"name": "X-API-Key", "in": "header", "schema": {"type": "string"},
+                        "description": "API key (tier); none = anonymous, limited by client address"},
+                       _CALLBACK_URL],
+        "callbacks": _CALLBACKS,
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["destination", "check_in", "check_out", "guests"],
+            "properties": {"destination": {"type": "string"}, "check_in": {"type": "string", "format": "date"},
+                           "check_out": {"type": "string", "format": "date"}, "guests": {"type": "integer"},
+                           "budget": {"type": "number", "description": "for the whole stay"}}}}}},
+        "responses": {
+            "200": {"description": "the hotels, answered within HOTEL_SYNC_WAIT_S"},
+            "202": _json("still running: poll the job", "Accepted"),
+            "400": _problem("malformed JSON; `invalid-callback`: a callback_url not allowed, or webhooks off"),
+            "401": _problem("unknown API key; `api-key-required`: callback_url without a key"),
+            "422": _problem("invalid request: unknown destination, bad dates, stay too long, guests out of range"),
+            "429": _problem("rate limit of the caller's tier exceeded (see Retry-After)"),
+        },
+    }
+
+
+def _echo() -> dict:
+    return {
+        "summary": "Round trip of a trivial task through the whole serving path.",
+        "requestBody": {"required": False, "content": {"application/json": {"schema": {
+            "type": "object", "properties": {"payload": {"description": "returned as the job's result"}},
+            "additionalProperties": False}}}},
+        "responses": {"200": _json("the finished job", "Job"), "202": _json("still running", "Job"),
+                      "400": _problem("malformed JSON, or nested too deeply"),
+                      "413": _problem("a body over 4096 bytes"), "415": _problem("a body that is not JSON"),
+                      "422": _problem("not a JSON object, or fields other than `payload`")},
+    }
+
+
+#: "METHOD /path" -> its operation: the value of `tasks.work.Work.openapi` (tests/test_work_table.py
+#: checks that each row with an endpoint names one, and that no other operation sends work).
+WORK_OPERATIONS = {
+    "POST /v1/videos": _submit_video,
+    "POST /v1/hotel-prices": _submit_hotel_prices,
+    "POST /v1/echo": _echo,
+}
+
+
+def _method_path(operation: str) -> tuple[str, str]:
+    """"POST /v1/videos" -> ("post", "/v1/videos")."""
+    method, path = operation.split(" ", 1)
+    return method.lower(), path
+
+
+def work_paths(rows=work.TABLE) -> dict[str, dict]:
+    """The paths of the work endpoints, assembled from the rows that send work: each names its
+    operation, and a row whose endpoint names none is refused, so the spec cannot miss one."""
+    unnamed = [row.task for row in rows if row.endpoint and not row.openapi]
+    if unnamed:
+        raise ValueError(f"rows of the table of work whose endpoint names no OpenAPI operation: {unnamed}")
+    paths: dict[str, dict] = {}
+    for operation in work.openapi_operations(rows):
+        method, path = _method_path(operation)
+        paths.setdefault(path, {})[method] = WORK_OPERATIONS[operation]()
+    return paths
+
+
 SPEC = {
     "openapi": "3.1.0",
     "info": {"title": "Brigade", "version": "1.0.0",
              "description": "Serve torch models through Celery: replicated, sharded and event-driven."},
     "paths": {
-        "/v1/videos": {"post": {
-            "summary": "Upload a video to tag; answers 202 with a job to poll.",
-            "parameters": [
-                {"name": "fast", "in": "query", "schema": {"type": "boolean"}, "description": "keyframe-only sampling"},
-                {"name": "mode", "in": "query", "schema": {"type": "string", "enum": ["auto", "single", "sharded"], "default": "auto"},
-                 "description": "auto: sharded when longer than SHARD_THRESHOLD_S or larger than SHARD_THRESHOLD_BYTES"},
-                _FEATURES,
-                _CALLBACK_URL,
-            ],
-            "callbacks": _CALLBACKS,
-            "requestBody": {"required": True, "content": {
-                "multipart/form-data": {"schema": {"type": "object", "required": ["video"],
-                                                   "properties": {"video": {"type": "string", "format": "binary"}}}},
-                "video/*": {"schema": {"type": "string", "format": "binary"}},
-                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
-            }},
-            "responses": {
-                "202": _json("job accepted", "Accepted"),
-                "400": _problem("empty body or missing field; `invalid-parameter`: an unknown mode or feature; "
-                                 "`invalid-callback`: a callback_url not allowed, or webhooks off"),
-                "401": _problem("unknown API key; `api-key-required`: callback_url without a key"),
-                "413": _problem("upload larger than MAX_UPLOAD_BYTES"),
-                "415": _problem("not a video, or an unsupported content type"),
-                "422": _problem("a video outside the duration, resolution or fps limits, or truncated"),
-                "503": _problem("broker or upload storage unavailable"),
-            },
-        }},
+        **work_paths(),
         "/v1/jobs/{job_id}": {"get": {
             "summary": "A job's status, progress and result.",
             "parameters": [
@@ -89,26 +162,6 @@ SPEC = {
             ],
             "responses": {"200": _json("the job", "Job"), "400": _problem("`wait` is not a number of seconds >= 0"),
                           "404": _problem("unknown job")},
-        }},
-        "/v1/hotel-prices": {"post": {
-            "summary": "Nightly prices per hotel at a destination, with an interval and a confidence.",
-            "parameters": [{"name": "X-API-Key", "in": "header", "schema": {"type": "string"},
-                            "description": "API key (tier); none = anonymous, limited by client address"},
-                           _CALLBACK_URL],
-            "callbacks": _CALLBACKS,
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                "type": "object", "required": ["destination", "check_in", "check_out", "guests"],
-                "properties": {"destination": {"type": "string"}, "check_in": {"type": "string", "format": "date"},
-                               "check_out": {"type": "string", "format": "date"}, "guests": {"type": "integer"},
-                               "budget": {"type": "number", "description": "for the whole stay"}}}}}},
-            "responses": {
-                "200": {"description": "the hotels, answered within HOTEL_SYNC_WAIT_S"},
-                "202": _json("still running: poll the job", "Accepted"),
-                "400": _problem("malformed JSON; `invalid-callback`: a callback_url not allowed, or webhooks off"),
-                "401": _problem("unknown API key; `api-key-required`: callback_url without a key"),
-                "422": _problem("invalid request: unknown destination, bad dates, stay too long, guests out of range"),
-                "429": _problem("rate limit of the caller's tier exceeded (see Retry-After)"),
-            },
         }},
         "/v1/hotel-destinations": {"get": {
             "summary": "The destinations POST /v1/hotel-prices accepts (the served hotel model's), and the limits of a stay.",
@@ -123,16 +176,6 @@ SPEC = {
             "responses": {"200": _json("the secret and how it signs", "WebhookSecret"),
                           "401": _problem("no API key (`api-key-required`), or an unknown one"),
                           "404": _problem("webhooks are off on this server (`webhooks-disabled`)")},
-        }},
-        "/v1/echo": {"post": {
-            "summary": "Round trip of a trivial task through the whole serving path.",
-            "requestBody": {"required": False, "content": {"application/json": {"schema": {
-                "type": "object", "properties": {"payload": {"description": "returned as the job's result"}},
-                "additionalProperties": False}}}},
-            "responses": {"200": _json("the finished job", "Job"), "202": _json("still running", "Job"),
-                          "400": _problem("malformed JSON, or nested too deeply"),
-                          "413": _problem("a body over 4096 bytes"), "415": _problem("a body that is not JSON"),
-                          "422": _problem("not a JSON object, or fields other than `payload`")},
         }},
         "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "alive"}}}},
         "/readyz": {"get": {"summary": "Readiness: broker answers and a ready predict replica exists",
@@ -259,7 +302,7 @@ SPEC = {
 
 
 #: The paths of the endpoints whose work spends the caller's rate limit (`tasks.work`).
-RATE_LIMITED_PATHS = frozenset({"/v1/videos", "/v1/hotel-prices", "/v1/echo"})
+RATE_LIMITED_PATHS = frozenset(_method_path(operation)[1] for operation in work.rate_limited_operations())
 
 
 def _add_shared_responses(spec: dict) -> dict:

@@ -8,12 +8,33 @@ today's answer. Each other feature is one per-frame model (`models.frame_model.F
 
 from __future__ import annotations
 
-LABELS, PEOPLE, FACES, TEXT = "labels", "people", "faces", "text"
-FEATURES = (LABELS, PEOPLE, FACES, TEXT)
-DEFAULT = (LABELS,)
+from dataclasses import dataclass
 
+LABELS, PEOPLE, FACES, TEXT = "labels", "people", "faces", "text"
+
+
+@dataclass(frozen=True)
+class FrameModelRow:
+    """The one place that names a frame model: the feature it answers, its name in the model store
+    (also its artifact kind) and the loader of that kind, "module:function" as a string, so this
+    package still imports no model (`models.registry.LOADERS` reads it)."""
+
+    feature: str
+    model: str
+    loader: str
+
+
+#: One row per frame model. The feature list, the models a video replica warms up (`tasks.work`,
+#: `tasks.warmup`) and the registry's loaders derive from it.
+FRAME_MODEL_ROWS = (
+    FrameModelRow(PEOPLE, "person-detector", "models.people.artifact:load"),
+    FrameModelRow(FACES, "face-detector", "models.faces.artifact:load"),
+    FrameModelRow(TEXT, "text-reader", "models.text.artifact:load"),
+)
 #: feature -> the store name of the frame model that answers it (the tagger answers `labels`).
-FRAME_MODELS = {PEOPLE: "person-detector", FACES: "face-detector", TEXT: "text-reader"}
+FRAME_MODELS = {row.feature: row.model for row in FRAME_MODEL_ROWS}
+FEATURES = (LABELS, *FRAME_MODELS)
+DEFAULT = (LABELS,)
 
 
 class FeatureError(ValueError):

@@ -43,13 +43,15 @@ class LocalStack:
         os.environ["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
         return os.environ["REDIS_URL"]
 
-    def start_worker(self, queues: str = "predict", *, pool: str = "prefork", wait_ready: bool = True,
+    def start_worker(self, queues: str = "predict", *, pool: str | None = None, wait_ready: bool = True,
                      env: dict | None = None, prefix: str = "w", cpus: set[int] | None = None) -> Worker:
-        """`cpus`: pin the worker (and every process it forks: pool children, ffmpeg) to these
-        cores, as `docker run --cpuset-cpus` or Kubernetes' static CPU manager would."""
+        """A one-slot worker (a test counts on one task at a time) of the pool kind its queue
+        declares (`tasks.work.POOLS`) unless `pool` says another. `cpus`: pin the worker (and every
+        process it forks: pool children, ffmpeg) to these cores, as `docker run --cpuset-cpus` or
+        Kubernetes' static CPU manager would."""
         name = f"{prefix}{next(_names)}@{os.uname().nodename}"
         log = self.logs / f"{name}.log"
-        proc = procs.spawn(procs.worker_command(queues, name, pool=pool), env, log)
+        proc = procs.spawn(procs.worker_command(queues, name, pool=pool, concurrency=1), env, log)
         if cpus:
             os.sched_setaffinity(proc.pid, cpus)
         self.procs.append(proc)

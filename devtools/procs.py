@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 
 from brigade.settings import ROOT
+from tasks import work
+from tasks.queues import EVENTS
 
 
 def free_port() -> int:
@@ -104,22 +106,35 @@ def _celery_worker(queues: str, name: str, pool: str, *options: str) -> list[str
             f"--pool={pool}", *options, "-E", "--without-mingle", "--without-gossip", "--loglevel=INFO"]
 
 
-def worker_command(queues: str, name: str, *, pool: str = "prefork", concurrency: int = 1) -> list[str]:
+def worker_command(queues: str, name: str, *, pool: str | None = None, concurrency: int | None = None) -> list[str]:
+    """A worker of `queues` running the pool the table of work declares for them (`tasks.work.POOLS`),
+    so `make run`, the tests and the benchmarks run what the deploy files run. `pool`, `concurrency`:
+    a caller's own (a test's one-slot worker, a benchmark's fixed pool); an autoscaled queue given
+    neither gets `events_worker_command`'s bounds."""
+    declared = work.pool_for(queues)
+    if declared.autoscaled and pool is None and concurrency is None:
+        return _autoscaled_worker(queues, name)
+    pool = pool or declared.kind
     cmd = _celery_worker(queues, name, pool)
-    if pool in ("prefork", "threads"):
-        cmd.append(f"--concurrency={concurrency}")
+    if pool in (work.PREFORK, work.THREADS):
+        cmd.append(f"--concurrency={concurrency or declared.concurrency}")
     return cmd
 
 
 def events_worker_command(name: str = "events@%h", max_procs: int | None = None, min_procs: int | None = None) -> list[str]:
     """The autoscaled events pool: `--autoscale=MAX,MIN` (EVENTS_MAX, EVENTS_MIN by default), scaled by
     `tasks.autoscale.QueueDepthAutoscaler` on the broker's backlog; the model is loaded before forking."""
+    return _autoscaled_worker(EVENTS, name, max_procs, min_procs)
+
+
+def _autoscaled_worker(queue_list: str, name: str, max_procs: int | None = None, min_procs: int | None = None) -> list[str]:
+    """The declared pool of `queue_list`, sized between `min_procs` and `max_procs` by the autoscaler."""
     from brigade.settings import get_settings
 
     s = get_settings()
     max_procs = s.EVENTS_MAX if max_procs is None else max_procs
     min_procs = s.EVENTS_MIN if min_procs is None else min_procs
-    return _celery_worker("events", name, "prefork", f"--autoscale={max_procs},{min_procs}")
+    return _celery_worker(queue_list, name, work.pool_for(queue_list).kind, f"--autoscale={max_procs},{min_procs}")
 
 
 def api_command(port: int, workers: int = 2, host: str = "127.0.0.1") -> list[str]:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from brigade.settings import ROOT, get_settings
 from devtools import procs
+from tasks import queues
 
 VAR = ROOT / "var"
 EMBEDDED_REDIS_PORT = int(os.environ.get("EMBEDDED_REDIS_PORT", "6390"))
@@ -56,18 +57,19 @@ def shard_workers(configured: int) -> list[tuple[str, list[str]]]:
     count = configured or gpus or 2
     lines = []
     for i in range(count):
-        cmd = procs.worker_command("segments", f"shard{i + 1}@%h", pool="solo")
+        cmd = procs.worker_command(queues.SEGMENTS, f"shard{i + 1}@%h")
         lines.append((f"shard{i + 1}", ["env", f"CUDA_VISIBLE_DEVICES={i}", *cmd] if gpus else cmd))
     return lines
 
 
 def processes(embedded_redis: bool, replicas: int, shards: int = 0) -> list[tuple[str, list[str]]]:
     """The process table: (name, command line) of every process; with an embedded Redis the others
-    wait for it to answer first. No secret in it: those are in the environment (`main()`)."""
-    services = [(f"predict{i}", procs.worker_command("predict", f"predict{i}@%h")) for i in range(1, replicas + 1)]
-    services += [("control", procs.worker_command("merge", "control@%h", pool="threads", concurrency=4))]
+    wait for it to answer first. Each worker's pool kind and size are its queue's in the table of
+    work (`tasks.work.POOLS`). No secret in it: those are in the environment (`main()`)."""
+    services = [(f"predict{i}", procs.worker_command(queues.PREDICT, f"predict{i}@%h")) for i in range(1, replicas + 1)]
+    services += [("control", procs.worker_command(queues.MERGE, "control@%h"))]
     services += shard_workers(shards)
-    services += [("events", procs.events_worker_command("events@%h"))]
+    services += [("events", procs.worker_command(queues.EVENTS, "events@%h"))]
     services += [("api", procs.api_command(API_PORT, host="0.0.0.0")),
                  ("flower", procs.flower_command(FLOWER_PORT))]
     # Each service restarts when it dies (devtools/keep_running.py): honcho would stop the whole stack.

@@ -20,17 +20,17 @@ from pathlib import Path
 from typing import Any
 
 from brigade.digest import sha256_file
+from brigade.features import FRAME_MODEL_ROWS
 
 MANIFEST = "manifest.json"
 DEFAULT_POINTER = "DEFAULT"
 
-#: artifact kind -> "module:function" taking (artifact_dir, manifest) and returning the model.
+#: artifact kind -> "module:function" taking (artifact_dir, manifest) and returning the model; the
+#: frame models' come from their rows (`brigade.features.FRAME_MODEL_ROWS`).
 LOADERS: dict[str, str] = {
     "video-tagger": "models.tagger.artifact:load",
     "hotel-price": "models.hotel.artifact:load",
-    "text-reader": "models.text.artifact:load",
-    "person-detector": "models.people.artifact:load",
-    "face-detector": "models.faces.artifact:load",
+    **{row.model: row.loader for row in FRAME_MODEL_ROWS},
 }
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")

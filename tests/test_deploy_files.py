@@ -33,7 +33,7 @@ import yaml
 from brigade import settings as settings_module
 from brigade.settings import ROOT, secret_names
 from devtools.settings_doc import COMPOSE_FIXED, DEPLOY_VARS, compose_defaults, compose_settings, compose_settings_in_file, env_example
-from tasks import queues
+from tasks import queues, work
 
 COMPOSE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
@@ -521,6 +521,52 @@ def test_every_celery_command_parses_and_names_real_queues():
     # The parser is strict: a misspelt option fails.
     with pytest.raises(Exception, match="No such option"):
         parse_celery(["celery", "-A", "tasks.celery_app", "worker", "-Q", "predict", "--concurency=1"])
+
+
+def _pool_drift(argv: list[str]) -> list[str]:
+    """How a worker's command departs from the pool the table of work declares for its queue
+    (`tasks.work.POOLS`): its pool kind, and its fixed size or autoscaling. Empty: none."""
+    from celery.concurrency import get_implementation
+
+    _, _, params = parse_celery(argv)
+    if len(params["queues"]) != 1:
+        return [f"consumes {params['queues']}: one queue per pool"]
+    declared = work.pool_for(params["queues"][0])
+    drift = []
+    if params["pool"] is not get_implementation(declared.kind):
+        drift.append(f"pool {params['pool'].__module__}, the table says {declared.kind}")
+    if bool(params["autoscale"]) != declared.autoscaled:
+        drift.append(f"--autoscale {params['autoscale']}, the table says autoscaled={declared.autoscaled}")
+    elif not declared.autoscaled and declared.kind != work.SOLO and params["concurrency"] != declared.concurrency:
+        drift.append(f"--concurrency={params['concurrency']}, the table says {declared.concurrency}")
+    return drift
+
+
+def _overlay_commands() -> list[tuple[str, list[str]]]:
+    """(where, argv) of the commands the opt-in overlays run (deploy/*.yml, deploy/k8s-sentinel/)."""
+    found = [(f"{path.name} {name}", service["command"]) for path in sorted((ROOT / "deploy").glob("*.yml"))
+             for name, service in yaml.safe_load(path.read_text())["services"].items() if "command" in service]
+    for path in sorted(K8S_SENTINEL.glob("*.yaml")):
+        for doc in filter(None, yaml.safe_load_all(path.read_text())):
+            pod = doc.get("spec", {}).get("template", {}).get("spec", {})
+            found += [(f"k8s-sentinel {doc['metadata']['name']}", c["command"]) for c in pod.get("containers", []) if "command" in c]
+    return found
+
+
+def test_every_worker_command_runs_the_pool_the_table_of_work_declares():
+    """The deploy files keep literal command lines; the table of work is the truth (devtools/procs.py
+    builds `make run`'s from it), so a command that drifts from it fails here."""
+    workers = [(where, argv) for where, argv in _all_commands() + _overlay_commands() if argv[:1] == ["celery"]
+               and "worker" in argv]
+    assert {where.split()[1] for where, _ in workers} >= set(COMPOSE_POOLS) | set(K8S_POOLS)
+    for where, argv in workers:
+        assert not _pool_drift(argv), (where, _pool_drift(argv))
+    assert {parse_celery(argv)[2]["queues"][0] for _, argv in workers} == set(queues.ALL), "a queue no pool consumes"
+    # A drift is caught: a shard worker on threads, the events pool at a fixed size, control's size.
+    gpu, events = compose()["services"]["worker-gpu"]["command"], POOLS["events"].replace("{EVENTS_MAX}", "8").split()
+    assert _pool_drift([arg.replace("--pool=solo", "--pool=threads") for arg in gpu])
+    assert _pool_drift([arg.replace("--autoscale=8,0", "--concurrency=8") for arg in events])
+    assert _pool_drift(POOLS["control"].replace("--concurrency=4", "--concurrency=2").split())
 
 
 def _liveness(worker: list[str]) -> list[str]:
