@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from brigade.features import FRAME_MODELS
 from media.ffmpeg_bin import ffmpeg_binary
 from models import eval_media
 from models.analysis.summary import edit_distance
@@ -42,7 +43,7 @@ from models.analysis.summary import edit_distance
 IOU_MATCH = 0.3
 READ_CER = 0.1  # a frame "reads" a card when its best read is at most this far off
 OVERLAP = 0.5  # a read lies on a card when at least this share of its box is inside the card's box
-MODELS = ("person-detector", "face-detector", "text-reader")
+MODELS = tuple(FRAME_MODELS.values())  # the store names, from the frame models' rows (brigade.features)
 _CHUNK = 16  # frames handed to the service per call
 
 
