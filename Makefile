@@ -89,6 +89,7 @@ lint: $(STAMP)
 # docs/SETTINGS.md, the README's settings table and .env.example, from brigade/settings.py.
 docs: $(STAMP)
 	$(PY) -m devtools.settings_doc --write
+capacity: $(STAMP) ; $(PY) -m devtools.capacity $(ARGS)
 
 clean:
 	rm -rf var .pytest_cache

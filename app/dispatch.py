@@ -5,11 +5,19 @@ record or refuse what is sent without a broker."""
 
 from __future__ import annotations
 
+import logging
+from functools import cache
+from time import monotonic
+
 from kombu.exceptions import OperationalError
 
 from app import context
 from app.errors import ApiError
-from brigade import jobs
+from brigade import arrivals, jobs
+from tasks import work
+
+log = logging.getLogger(__name__)
+_warned = {"at": -1e9}
 
 
 def submit(kind: str, mode: str, task_name: str, kwargs: dict, *, job_id: str, priority: int | None = None,
@@ -19,7 +27,26 @@ def submit(kind: str, mode: str, task_name: str, kwargs: dict, *, job_id: str, p
     message = {"task": task_name, "kwargs": kwargs, "priority": priority}
     jobs.create_job(kind, mode, job_id=job_id, message=message, **record)
     enqueue(job_id, task_name, kwargs=kwargs, priority=priority)
+    record_arrival(task_name)
     return job_id
+
+
+@cache
+def queue_of(task_name: str) -> str:
+    """The queue that carries `task_name` (the table of work)."""
+    return work.routes()[task_name]["queue"]
+
+
+def record_arrival(task_name: str) -> None:
+    """Count the accepted job on its queue's arrival history (brigade/arrivals.py), which the
+    predictive autoscaler forecasts from. The job is accepted already: a Redis fault here costs a
+    count (logged at most every 30 s), never the request."""
+    try:
+        arrivals.record(queue_of(task_name))
+    except Exception as exc:
+        if monotonic() - _warned["at"] > 30:
+            _warned["at"] = monotonic()
+            log.warning("cannot record an arrival on %r: %s", task_name, exc)
 
 
 def enqueue(job_id: str, task_name: str, *, kwargs: dict, priority: int | None = None):

@@ -12,7 +12,9 @@ What is exposed (docs/DEPLOY.md has the list with their meaning):
   for each queue of `tasks.queues.ALL`, plus the `shard.<n>` queues under SHARD_ROUTING=hash),
   `brigade_broker_up`, `brigade_jobs_finished_total{status}` (the `<prefix>:stats:jobs` hash that
   `brigade.jobs.update_job` increments on each terminal status) and `brigade_ready_replicas{queue}`
-  (live replica heartbeats).
+  (live replica heartbeats); from the events autoscaler's last forecast (`<prefix>:forecast:<queue>`,
+  written with AUTOSCALE_PREDICTIVE, docs/EVENTS.md): `brigade_forecast_arrivals_per_second{queue}`,
+  `brigade_forecast_error_ratio{queue}` and `brigade_forecast_processes{queue}`.
 
 Under gunicorn, every worker process keeps its own counters. `app/gunicorn_conf.py` sets
 PROMETHEUS_MULTIPROC_DIR before any worker imports prometheus_client, so the counters live in
@@ -34,7 +36,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from app import context
 from app.operator import require_operator
-from brigade import jobs
+from brigade import arrivals, jobs
 from brigade.broker_queues import amqp_queue_depth, is_redis_url, redis_layout, redis_queue_depths
 from brigade.heartbeats import list_replicas
 from brigade.redis_client import connect, key
@@ -168,3 +170,26 @@ class RedisStatsCollector:
             ready.add_metric([name], sum(1 for r in replicas if name in r.get("queues", [])))
         yield finished
         yield ready
+        yield from forecast_metrics(client)
+
+
+def forecast_metrics(client):
+    """The autoscalers' live forecasts (none: no series); the error once a forecast's horizon has passed."""
+    rate = GaugeMetricFamily("brigade_forecast_arrivals_per_second", "Arrivals per second the autoscaler expects over "
+                             "the next FORECAST_HORIZON_S, per queue.", labels=["queue"])
+    error = GaugeMetricFamily("brigade_forecast_error_ratio", "Mean |forecast - actual| / actual of the autoscaler's recent "
+                              "forecasts whose horizon has passed, per queue.", labels=["queue"])
+    processes = GaugeMetricFamily("brigade_forecast_processes", "Processes the forecast asks for: ceil(rate x service time / "
+                                  "AUTOSCALE_TARGET_UTILIZATION), before the reactive rule and the pool's maximum.", labels=["queue"])
+    try:
+        forecasts = arrivals.read_forecasts(queue_names(), client)
+    except Exception:
+        return
+    for name, record in forecasts.items():
+        rate.add_metric([name], float(record["rate"]))
+        processes.add_metric([name], float(record["processes"]))
+        if record.get("error") is not None:
+            error.add_metric([name], float(record["error"]))
+    yield rate
+    yield error
+    yield processes

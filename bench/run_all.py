@@ -11,7 +11,8 @@ from pathlib import Path
 from bench.report import RESULTS
 from devtools.readme import replace_between
 
-BENCHMARKS = ["bench_tagger", "bench_decode", "bench_serving", "bench_sharded", "bench_events", "bench_dispatch", "bench_features"]
+BENCHMARKS = ["bench_tagger", "bench_decode", "bench_serving", "bench_sharded", "bench_events", "bench_dispatch", "bench_features",
+              "bench_predictive"]
 #: Benchmarks on the cluster harness (devtools/cluster/): network namespaces need root.
 ROOT_BENCHMARKS = ["bench_lb"]
 README = Path(__file__).resolve().parent.parent / "README.md"

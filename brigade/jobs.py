@@ -107,6 +107,18 @@ def get_job(job_id: str) -> dict | None:
     return record
 
 
+def queue_run_time(pipe, job_id: str) -> None:
+    """Queue on `pipe` a read of when the job's task started and ended (decoded by run_time()):
+    the events autoscaler measures its tasks' service time from them in its tick's round trip."""
+    pipe.hmget(_job_key(job_id), "started_at", "finished_at")
+
+
+def run_time(raw: list) -> float | None:
+    """Seconds from the task's start to the job's end, or None (not started, not ended, expired)."""
+    started, finished = raw
+    return float(finished) - float(started) if started is not None and finished is not None else None
+
+
 #: Every update of a record, in one atomic step: a record whose status is terminal is final, so a
 #: late writer (a worker cut off past its heartbeat TTL whose job ran again elsewhere, a duplicate
 #: message) changes nothing: no second answer, no answer overwritten, no status flipped back.

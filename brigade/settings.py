@@ -137,6 +137,22 @@ class Settings:
     AUTOSCALE_SAMPLES: int = _env_field(20000, "Autoscaler samples (time, processes, queue depth) kept per worker in Redis, for plots.")
     EVENTS_PRELOAD: bool = _env_field(True, "Load the hotel model in the events worker's parent before forking (not with CUDA).")
     EVENTS_SIMULATED_IO_MS: float = _env_field(0.0, "Tests/benchmarks only: sleep this long per hotel-price task (a supplier lookup).")
+    AUTOSCALE_PREDICTIVE: bool = _env_field(False, "The events autoscaler also scales ahead of the arrivals it forecasts "
+                                                   "(docs/EVENTS.md); never below the reactive rule, never above EVENTS_MAX.")
+    AUTOSCALE_TARGET_UTILIZATION: float = _env_field(0.7, "Predictive scaling: processes = ceil(forecast arrivals/s x service "
+                                                          "time / this); more than 0, at most 1 (lower: more headroom).")
+    AUTOSCALE_FORECAST_QUANTILE: float = _env_field(0.95, "Predictive scaling: also enough processes for this share of the moments "
+                                                        "(Poisson arrivals at the forecast rate); 0: the utilisation rule alone.")
+    FORECAST_SEASON_S: float = _env_field(86400.0, "Predictive scaling: the period of the arrivals' pattern (a day; a week is 604800, "
+                                                   "with ARRIVAL_RETENTION_S over 3 weeks).")
+    FORECAST_HORIZON_S: float = _env_field(120.0, "Predictive scaling: how far ahead the arrival rate is forecast (also the window of "
+                                                  "the current level it is scaled by).")
+    FORECAST_SERVICE_TIME_S: float = _env_field(0.05, "Predictive scaling: seconds one task holds a process, until the pool has "
+                                                      "measured its own (its recent tasks' weighted mean).")
+    ARRIVAL_BUCKET_S: float = _env_field(60.0, "Accepted jobs are counted per queue per this many seconds in Redis: the forecast's "
+                                               "history.")
+    ARRIVAL_RETENTION_S: float = _env_field(8 * 24 * 3600.0, "How long arrival counts are kept: at least a season (the forecast "
+                                                             "averages up to 3 past seasons).")
     API_KEYS: str = _env_field("", "API keys and their tiers, `key1:premium,key2:authenticated`; no key means anonymous.", secret=True)
     API_KEYS_FILE: str = _env_field("", "File of `key:tier` lines (`#` comments), merged with API_KEYS; re-read when it changes.")
     RATE_LIMIT_ANONYMOUS: str = _env_field("10/hour;3/minute", "Work-submitting requests per client address without a key (flask-limiter).")
@@ -224,6 +240,14 @@ class Settings:
             (not self.REDIS_SENTINELS or self.REDIS_MASTER_NAME, "REDIS_MASTER_NAME must name the primary when REDIS_SENTINELS is set"),
             (self.REDIS_MIN_REPLICAS_ACK >= 0 and self.REDIS_ACK_TIMEOUT_MS > 0,
              "REDIS_MIN_REPLICAS_ACK must be 0 or more and REDIS_ACK_TIMEOUT_MS more than 0"),
+            (0 < self.AUTOSCALE_TARGET_UTILIZATION <= 1, "AUTOSCALE_TARGET_UTILIZATION must be more than 0 and at most 1"),
+            (0 <= self.AUTOSCALE_FORECAST_QUANTILE < 1, "AUTOSCALE_FORECAST_QUANTILE must be at least 0 and less than 1"),
+            (self.ARRIVAL_BUCKET_S > 0 and self.FORECAST_HORIZON_S > 0 and self.FORECAST_SERVICE_TIME_S > 0,
+             "ARRIVAL_BUCKET_S, FORECAST_HORIZON_S and FORECAST_SERVICE_TIME_S must be more than 0"),
+            (self.FORECAST_SEASON_S > 2 * self.FORECAST_HORIZON_S,
+             "FORECAST_SEASON_S must exceed twice FORECAST_HORIZON_S (the horizon and the level window before it)"),
+            (self.ARRIVAL_RETENTION_S >= self.FORECAST_SEASON_S + 2 * self.FORECAST_HORIZON_S,
+             "ARRIVAL_RETENTION_S must cover FORECAST_SEASON_S plus twice FORECAST_HORIZON_S, or the forecast never has a season"),
             (0 < self.WEBHOOK_BACKOFF_S <= self.WEBHOOK_BACKOFF_MAX_S < self.VISIBILITY_TIMEOUT_S,
              "0 < WEBHOOK_BACKOFF_S <= WEBHOOK_BACKOFF_MAX_S < VISIBILITY_TIMEOUT_S, or a waiting retry is redelivered twice"),
         ]

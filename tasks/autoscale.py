@@ -18,7 +18,13 @@ prefork event loop it only runs every keep-alive seconds. This subclass:
   and unit-tested);
 * writes a sample `{t, processes, depth, in_worker, active}` to the Redis list
   `<prefix>:autoscale:<hostname>` (capped at AUTOSCALE_SAMPLES) on each tick and each change,
-  for the benchmark's plot.
+  for the benchmark's plot;
+* with AUTOSCALE_PREDICTIVE (off by default), also scales **ahead** of the arrivals it forecasts
+  (`Predictor`, tasks/forecast.py): on each tick one round trip reads the arrival counts the
+  forecast needs and the run times of the tasks that ended since the last tick; the pool then
+  wants at least `ceil(forecast rate x service time / AUTOSCALE_TARGET_UTILIZATION)` processes,
+  never more than its maximum, and the forecast is written to `<prefix>:forecast:<queue>` for
+  the API's /metrics.
 
 It is selected with `worker_autoscaler = "tasks.autoscale:QueueDepthAutoscaler"` and used by a
 worker started with `--autoscale=MAX,MIN`. Every worker sees the whole backlog, so several
@@ -32,18 +38,20 @@ import json
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from functools import partial
 from time import monotonic
 
 from celery.worker import state
 from celery.worker.autoscale import Autoscaler
 
+from brigade import arrivals, jobs
 from brigade.broker_queues import amqp_queue_depth, is_redis_url, redis_layout, redis_queue_depths
 from brigade.settings import get_settings
-from tasks import queues
+from tasks import forecast, queues
 
 log = logging.getLogger(__name__)
-
 
 
 # --- the decision: pure ----------------------------------------------------------------------------
@@ -76,16 +84,43 @@ class History:
         return self.peaks[0][1] if self.peaks else 0
 
 
+def forecast_processes(rate: float, service_time_s: float, utilization: float, quantile: float = 0.0) -> int:
+    """Processes that keep up with `rate` arrivals/s of tasks holding a process `service_time_s`
+    each, every process busy `utilization` of the time at most (Little's law, with headroom), and,
+    with a `quantile`, at least enough for that share of the moments: arrivals are Poisson, so the
+    tasks in service at once are Poisson with mean rate x service time (M/G/inf), and a clump above
+    the mean rate is what sends a request to a process still starting (bench_predictive)."""
+    mean = max(0.0, rate) * service_time_s
+    busy = math.ceil(mean / utilization - 1e-9)  # 14/s x 0.05 s / 0.7 is 1, not 1.0000000000000002 -> 2
+    return max(busy, poisson_quantile(mean, quantile)) if quantile > 0 else busy
+
+
+def poisson_quantile(mean: float, q: float) -> int:
+    """The smallest k with P(X <= k) >= q for X ~ Poisson(mean) (0 for a mean of 0)."""
+    if mean <= 0:
+        return 0
+    k, term = 0, math.exp(-mean)
+    total = term
+    while total < q and k < 10_000:
+        k += 1
+        term *= mean / k
+        total += term
+    return k
+
+
 def decide(*, depth: int, in_worker: int, current: int, minimum: int, maximum: int, now: float,
-           cooldown_s: float, history: History, per_process: int = 1) -> tuple[int, History]:
+           cooldown_s: float, history: History, per_process: int = 1, ahead: int = 0) -> tuple[int, History]:
     """(processes the pool should have now, the updated history).
 
-    Up: at once, to what the backlog and the tasks in hand want. Down: to the most the pool was
-    wanted at over the last `cooldown_s` (so a pool is never shrunk below a size it needed within
-    the cool-down, and a load that wavers between 1 and 3 keeps 3, instead of flapping), and
-    never before it has been watched for a whole cool-down. Above `maximum` (lowered at run
-    time): down at once."""
+    Up: at once, to what the backlog and the tasks in hand want, or to `ahead` (what the forecast
+    of arrivals asks for, capped at `maximum`) if more. Down: to the most the pool was wanted at
+    over the last `cooldown_s` (so a pool is never shrunk below a size it needed within the
+    cool-down, and a load that wavers between 1 and 3 keeps 3, instead of flapping), and never
+    before it has been watched for a whole cool-down. Above `maximum` (lowered at run time): down
+    at once."""
     wanted = wanted_processes(depth, in_worker, minimum, maximum, per_process)
+    if ahead > wanted:
+        wanted = min(maximum, ahead)
     history = history.add(now, wanted, cooldown_s)
     if current > maximum:
         return maximum, history
@@ -104,11 +139,28 @@ class ScalePolicy:
     per_process: int = 1
     history: History = field(default_factory=History)
 
-    def target(self, depth: int, in_worker: int, current: int, now: float) -> int:
+    def target(self, depth: int, in_worker: int, current: int, now: float, ahead: int = 0) -> int:
         target, self.history = decide(
             depth=depth, in_worker=in_worker, current=current, minimum=self.minimum, maximum=self.maximum,
-            now=now, cooldown_s=self.cooldown_s, history=self.history, per_process=self.per_process)
+            now=now, cooldown_s=self.cooldown_s, history=self.history, per_process=self.per_process, ahead=ahead)
         return target
+
+
+@dataclass
+class ServiceTime:
+    """Seconds a task holds a pool process: an exponentially weighted mean of the pool's own
+    recent tasks (`weight`: the newest one's share), `default_s` until one has been measured."""
+
+    default_s: float
+    weight: float = 0.2
+    mean: float | None = None
+
+    def add(self, seconds: float) -> None:
+        self.mean = seconds if self.mean is None else self.mean + self.weight * (seconds - self.mean)
+
+    @property
+    def seconds(self) -> float:
+        return self.default_s if self.mean is None else self.mean
 
 
 # --- the broker's backlog ------------------------------------------------------------------------------
@@ -155,15 +207,22 @@ class SampleLog:
         self.url = s.store_url
         self._client = None
 
-    def write(self, sample: dict) -> None:
+    def client(self):
+        """The autoscaler's own store client: short timeouts, never the workers' patient retries."""
         if self._client is None:
             from brigade.redis_client import connect
 
             self._client = connect(self.url, socket_timeout=1)
-        pipe = self._client.pipeline(transaction=False)
+        return self._client
+
+    def write(self, sample: dict, also=None) -> None:
+        """Append `sample`; `also(pipe)` adds its own writes to the same round trip."""
+        pipe = self.client().pipeline(transaction=False)
         pipe.rpush(self.key, json.dumps(sample))
         pipe.ltrim(self.key, -self.cap, -1)
         pipe.expire(self.key, 7 * 24 * 3600)
+        if also is not None:
+            also(pipe)
         pipe.execute()
 
 
@@ -173,6 +232,85 @@ def read_samples(hostname: str, client=None) -> list[dict]:
 
     client = client or redis_client()
     return [json.loads(raw) for raw in client.lrange(key("autoscale", hostname), 0, -1)]
+
+
+# --- the forecast (AUTOSCALE_PREDICTIVE) ------------------------------------------------------------------
+
+
+class Predictor:
+    """What the arrivals forecast asks of the pool (docs/EVENTS.md, "Predictive scaling").
+
+    On each tick, one round trip: the arrival buckets tasks/forecast.py needs (the last few
+    horizons, and the level and horizon windows of up to SEASONS_BACK past seasons: a bounded
+    read whatever the season) with the first-arrival mark, and the start and end of the jobs whose
+    tasks left this worker since the last tick (the service time). Between ticks, `processes` is
+    the last answer; it lapses to 0 when no forecast has been made for a whole horizon (Redis away).
+    The error is that of the last ERROR_SAMPLES forecasts kept, one every half horizon."""
+
+    ERROR_SAMPLES = 20
+
+    def __init__(self, queue: str, client):
+        s = get_settings()
+        self.queue, self._client = queue, client
+        self.horizon_s, self.season_s, self.bucket_s = s.FORECAST_HORIZON_S, s.FORECAST_SEASON_S, s.ARRIVAL_BUCKET_S
+        self.retention_s, self.utilization = s.ARRIVAL_RETENTION_S, s.AUTOSCALE_TARGET_UTILIZATION
+        self.quantile = s.AUTOSCALE_FORECAST_QUANTILE
+        self.service = ServiceTime(s.FORECAST_SERVICE_TIME_S)
+        self.step_s = self.horizon_s / 2
+        self.lookback_s = self.ERROR_SAMPLES * self.step_s + self.horizon_s
+        self.ttl_s = max(30.0, 10 * s.AUTOSCALE_INTERVAL_S)
+        self.past: deque[tuple[float, float]] = deque(maxlen=self.ERROR_SAMPLES)
+        self.last: forecast.Forecast | None = None
+        self.last_at: float | None = None
+        self.wanted = 0
+        self._held: set[str] = set()
+        self._ended: deque[str] = deque(maxlen=64)
+
+    def watch(self, held: set[str]) -> None:
+        """The ids of the tasks this worker holds now: those held at the last look and gone have ended."""
+        self._ended.extend(self._held - held)
+        self._held = held
+
+    def tick(self, now: float) -> int:
+        """Forecast again; the processes it asks for (before any maximum). Raises on a Redis fault."""
+        read = arrivals.BucketRead.over(self.queue, forecast.windows(
+            now, horizon_s=self.horizon_s, season_s=self.season_s, lookback_s=self.lookback_s), self.bucket_s)
+        ended = list(self._ended)
+        pipe = self._client().pipeline(transaction=False)
+        read.queue_on(pipe)
+        for job_id in ended:
+            jobs.queue_run_time(pipe, job_id)
+        raw = pipe.execute()
+        self._ended.clear()
+        for seconds in map(jobs.run_time, raw[1:]):
+            if seconds is not None and seconds >= 0:
+                self.service.add(seconds)
+        first, history = read.decode(raw[0])
+        since = now if first is None else max(first, now - self.retention_s)
+        past = [(t, rate) for t, rate in self.past if t >= now - self.lookback_s]  # their outcome is in the read
+        self.last = forecast.forecast(history, now=now, horizon_s=self.horizon_s, bucket_s=self.bucket_s,
+                                      season_s=self.season_s, since=since, past=past)
+        if not self.past or now - self.past[-1][0] >= self.step_s:
+            self.past.append((now, self.last.rate))
+        self.last_at = now
+        self.wanted = forecast_processes(self.last.rate, self.service.seconds, self.utilization, self.quantile)
+        return self.wanted
+
+    def processes(self, now: float) -> int:
+        return self.wanted if self.last_at is not None and now - self.last_at <= self.horizon_s else 0
+
+    def record(self, now: float) -> dict | None:
+        """The forecast as `<prefix>:forecast:<queue>` holds it (None before the first)."""
+        if self.last is None:
+            return None
+        return {**asdict(self.last), "t": round(now, 3), "processes": self.processes(now), "horizon_s": self.horizon_s,
+                "service_time_s": round(self.service.seconds, 6), "service_time_measured": self.service.mean is not None,
+                "utilization": self.utilization}
+
+    def write(self, pipe, now: float) -> None:
+        record = self.record(now)
+        if record is not None:
+            arrivals.write_forecast(pipe, self.queue, record, self.ttl_s)
 
 
 # --- the Celery autoscaler -----------------------------------------------------------------------------
@@ -192,13 +330,16 @@ class QueueDepthAutoscaler(Autoscaler):
         self.queue = queues.EVENTS if queues.EVENTS in consumed else consumed[0]
         self.depth = BrokerDepth(app, self.queue) if app is not None else None
         self.samples = SampleLog(worker.hostname if worker is not None else "autoscaler")
+        self.predictor = Predictor(self.queue, self.samples.client) if s.AUTOSCALE_PREDICTIVE else None
         self.last_depth = 0
         self._depth_read_at = -1.0
         self._min_read_interval = min(0.1, s.AUTOSCALE_INTERVAL_S)
-        self._warned_at = -1e9
-        log.info("autoscaler: %s processes %d..%d, cool-down %.1fs, tick %.2fs, queue %r",
+        self._warned_at = self._forecast_warned_at = -1e9
+        log.info("autoscaler: %s processes %d..%d, cool-down %.1fs, tick %.2fs, queue %r%s",
                  type(self).__name__, min_concurrency, max_concurrency, s.AUTOSCALE_COOLDOWN_S,
-                 s.AUTOSCALE_INTERVAL_S, self.queue)
+                 s.AUTOSCALE_INTERVAL_S, self.queue,
+                 f", predictive (season {s.FORECAST_SEASON_S:g}s, horizon {s.FORECAST_HORIZON_S:g}s, "
+                 f"utilisation {s.AUTOSCALE_TARGET_UTILIZATION:g})" if self.predictor else "")
 
     def broker_depth(self) -> int:
         now = monotonic()
@@ -212,12 +353,27 @@ class QueueDepthAutoscaler(Autoscaler):
                     log.warning("autoscaler: cannot read the depth of %r (%s); using %d", self.queue, exc, self.last_depth)
         return self.last_depth
 
+    def ahead(self, tick: bool) -> int:
+        """Processes the forecast asks for (0 when not predictive); forecast again on a tick."""
+        if self.predictor is None:
+            return 0
+        self.predictor.watch({r.id for r in state.reserved_requests})
+        now = time.time()
+        if tick:
+            try:
+                self.predictor.tick(now)
+            except Exception as exc:  # Redis briefly away: the last forecast holds for a horizon
+                if monotonic() - self._forecast_warned_at > 30:
+                    self._forecast_warned_at = monotonic()
+                    log.warning("autoscaler: cannot forecast the arrivals of %r (%s)", self.queue, exc)
+        return self.predictor.processes(now)
+
     def _maybe_scale(self, req=None):
         depth = self.broker_depth()
         in_worker = len(state.reserved_requests)
         procs = self.processes
         self.policy.minimum, self.policy.maximum = self.min_concurrency, self.max_concurrency
-        target = self.policy.target(depth, in_worker, procs, monotonic())
+        target = self.policy.target(depth, in_worker, procs, monotonic(), self.ahead(tick=req is None))
         changed = False
         if target > procs:
             self.scale_up(target - procs)
@@ -230,12 +386,21 @@ class QueueDepthAutoscaler(Autoscaler):
         return changed
 
     def _sample(self, depth: int, in_worker: int) -> None:
+        now = time.time()
+        sample = {"t": round(now, 3), "processes": self.processes, "depth": depth, "in_worker": in_worker,
+                  "active": len(state.active_requests)}
+        also = None
+        if self.predictor is not None and self.predictor.last is not None:
+            sample.update(forecast_rate=round(self.predictor.last.rate, 4), forecast_processes=self.predictor.processes(now))
+            also = partial(self.predictor.write, now=now)
         try:
-            self.samples.write({"t": round(time.time(), 3), "processes": self.processes, "depth": depth,
-                                "in_worker": in_worker, "active": len(state.active_requests)})
+            self.samples.write(sample, also)
         except Exception:
             pass  # a missing sample must never stop the scaling
 
     def info(self):
-        return {**super().info(), "broker_depth": self.last_depth, "cooldown_s": self.policy.cooldown_s,
+        info = {**super().info(), "broker_depth": self.last_depth, "cooldown_s": self.policy.cooldown_s,
                 "queue": self.queue}
+        if self.predictor is not None:
+            info["forecast"] = self.predictor.record(time.time())
+        return info

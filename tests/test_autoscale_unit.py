@@ -11,8 +11,12 @@ from brigade.broker_queues import DEFAULT_PRIORITY_STEPS, redis_queue_keys
 from tasks.autoscale import (
     BrokerDepth,
     History,
+    QueueDepthAutoscaler,
     ScalePolicy,
+    ServiceTime,
     decide,
+    forecast_processes,
+    poisson_quantile,
     wanted_processes,
 )
 
@@ -112,6 +116,70 @@ def test_needing_the_pool_again_restarts_the_cooldown():
     ]
     for now, depth, in_worker, current, expected in timeline:
         assert policy.target(depth, in_worker, current, now) == expected, (now, depth, in_worker, current)
+
+
+# --- with a forecast (AUTOSCALE_PREDICTIVE) ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rate, service_time_s, utilization, expected", [
+    (0.0, 0.05, 0.7, 0), (-1.0, 0.05, 0.7, 0), (1.0, 0.05, 0.7, 1), (14.0, 0.05, 0.7, 1), (15.0, 0.05, 0.7, 2),
+    (40.0, 0.05, 0.7, 3), (40.0, 0.05, 1.0, 2), (100.0, 0.2, 0.5, 40),
+])
+def test_the_forecast_asks_for_rate_times_service_time_over_utilisation(rate, service_time_s, utilization, expected):
+    assert forecast_processes(rate, service_time_s, utilization) == expected
+
+
+def test_the_forecast_keeps_headroom_for_poisson_clumps():
+    # 12/s x 0.2 s: 2.4 tasks in service on average; 4 processes by utilisation, 5 for 95 % of the moments
+    assert forecast_processes(12.0, 0.2, 0.7) == 4
+    assert forecast_processes(12.0, 0.2, 0.7, quantile=0.95) == 5
+    assert forecast_processes(12.0, 0.2, 0.7, quantile=0.999) == 8
+    assert forecast_processes(0.0, 0.2, 0.7, quantile=0.95) == 0
+    assert forecast_processes(100.0, 0.2, 0.5, quantile=0.95) == 40  # the utilisation rule is already higher
+    assert [poisson_quantile(2.4, q) for q in (0.09, 0.5, 0.95)] == [0, 2, 5]
+
+
+def test_the_forecast_scales_up_ahead_of_a_backlog_but_never_past_the_maximum():
+    assert _decide(depth=0, in_worker=0, current=0, now=100.0, history=_after((99.0, 0)), ahead=3) == 3
+    assert _decide(depth=0, in_worker=0, current=0, now=100.0, history=_after((99.0, 0)), ahead=10) == 4
+    assert _decide(depth=0, in_worker=0, current=1, now=100.0, history=_after((99.0, 0)), ahead=10, maximum=2) == 2
+
+
+def test_the_forecast_never_takes_the_pool_below_what_the_backlog_wants():
+    assert _decide(depth=3, in_worker=1, current=1, now=100.0, history=_after((99.0, 1)), ahead=1) == 4
+    assert _decide(depth=0, in_worker=2, current=0, now=100.0, history=_after((99.0, 0)), ahead=0, minimum=1) == 2
+
+
+def test_processes_started_ahead_are_kept_for_the_cooldown_like_any_others():
+    policy = ScalePolicy(minimum=0, maximum=4, cooldown_s=3.0)
+    assert policy.target(0, 0, 0, now=0.0, ahead=3) == 3  # the rush is forecast: 3 processes before it
+    assert policy.target(0, 0, 3, now=2.9, ahead=0) == 3  # the forecast drops: held for the cool-down
+    assert policy.target(0, 0, 3, now=3.0, ahead=0) == 0
+
+
+def test_without_a_forecast_the_decisions_are_the_reactive_ones():
+    """ahead=0 (AUTOSCALE_PREDICTIVE off) changes no decision over a varied load."""
+    reactive, predictive = ScalePolicy(0, 4, 3.0), ScalePolicy(0, 4, 3.0)
+    current_r = current_p = 0
+    for step in range(200):
+        depth, in_worker = (step * 7) % 11 if step % 30 < 12 else 0, step % 3
+        current_r = reactive.target(depth, in_worker, current_r, now=step * 0.25)
+        current_p = predictive.target(depth, in_worker, current_p, now=step * 0.25, ahead=0)
+        assert current_p == current_r
+
+
+def test_the_predictive_autoscaler_is_off_by_default():
+    scaler = QueueDepthAutoscaler(None, 4, 0)  # no pool, no worker: nothing is started or read
+    assert scaler.predictor is None and scaler.ahead(tick=True) == 0
+
+
+def test_the_service_time_is_the_default_until_measured_then_a_weighted_mean():
+    service = ServiceTime(default_s=0.05, weight=0.5)
+    assert service.seconds == 0.05
+    service.add(0.2)
+    assert service.seconds == pytest.approx(0.2)  # the first measure replaces the default
+    service.add(0.1)
+    assert service.seconds == pytest.approx(0.15)
 
 
 def _kombu_key(queue: str, priority: int) -> str:
