@@ -75,13 +75,13 @@ compose-check: $(COMPOSE_STAMP)
 # converted from its wheel's TensorFlow graph to ONNX in a throwaway venv (TensorFlow never enters the
 # runtime; several minutes); then their measured quality goes into their manifests.
 model: $(STAMP)
-	$(PY) -m models.build_tagger
-	$(PY) -m models.train_tagger
-	$(PY) -m models.train_hotel
-	$(PY) -m models.build_faces
-	$(PY) -m models.build_text
-	$(PY) -m models.build_people
-	$(PY) -m models.frame_eval --write
+	$(PY) -m models.build.tagger
+	$(PY) -m models.build.train_tagger
+	$(PY) -m models.build.train_hotel
+	$(PY) -m models.build.faces
+	$(PY) -m models.build.text
+	$(PY) -m models.build.people
+	$(PY) -m models.build.frame_eval --write
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -1,9 +1,10 @@
 """POST /v1/hotel-prices: the event-driven pattern's endpoint.
 
 Validate (no job for a bad request), create a job, enqueue `tasks.events.predict_prices` on the
-`events` queue with the caller's tier as message priority, then wait up to HOTEL_SYNC_WAIT_S for
-the answer: 200 with the hotels when it comes in time, else 202 with the job to poll
-(`GET /v1/jobs/<id>`), whose result holds the same hotels once it succeeds.
+`events` queue with the caller's tier as message priority (the task is sent the stay alone; the
+tier stays in the job's input), then wait up to HOTEL_SYNC_WAIT_S for the answer: 200 with the
+hotels when it comes in time, else 202 with the job to poll (`GET /v1/jobs/<id>`), whose result
+holds the same hotels once it succeeds.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def submit_hotel_prices():
     message = stay.message()
     job_id = jobs.new_job_id()
     submit("hotel-prices", "event", work.task_for(request.endpoint),
-           {"job_id": job_id, "request": message, "tier": caller.tier, "priority": priority}, job_id=job_id,
+           {"job_id": job_id, "request": message}, job_id=job_id,
            priority=priority, input={**message, "tier": caller.tier}, owner=job_owner(), **callback)
     record = waits.wait_for_terminal(job_id, s.HOTEL_SYNC_WAIT_S, just_created=True)
     status_url = url_for("jobs.get_job", job_id=job_id)

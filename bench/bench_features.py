@@ -11,7 +11,7 @@ absolute times drift on shared cores.
    all-features job, with the decode running beside it); served / bare and job / bare;
 2. CPU-seconds per video-second for each feature: real jobs on a 720p H.264 clip of real photographs
    (people and faces from package-shipped photos, title cards rendered in Pillow's own font over
-   real photos, `models.eval_media`) for labels, labels+people, labels+faces, labels+text and all
+   real photos, `models.build.eval_media`) for labels, labels+people, labels+faces, labels+text and all
    four; CPU is this process (models, conversion, pipe reading) plus its ffmpeg children
    (getrusage deltas): robust to other work on the machine, unlike wall time;
 3. the shared-decode saving: all four features on one decode against the same four models each
@@ -38,8 +38,8 @@ from bench.bench_tagger import median, ratio_summary
 from bench.report import RESULTS, cpu_times, write
 from brigade.features import FACES, FEATURES, FRAME_MODELS, LABELS, PEOPLE, TEXT
 from brigade.settings import get_settings
-from models.eval_media import CLIPS, shot_pictures
-from models.photos import make_concat_clip
+from models.build.eval_media import CLIPS, shot_pictures
+from models.build.photos import make_concat_clip
 from models.service import service
 from models.tagger.inference import TagRequest
 
@@ -53,13 +53,13 @@ SHOTS = (("people-faces", 0), ("people-faces", 1), ("people-faces", 3), ("people
 
 
 def clip_pictures() -> list[np.ndarray]:
-    """The clip's shots, in order: the evaluation set's own pictures (`models.eval_media`)."""
+    """The clip's shots, in order: the evaluation set's own pictures (`models.build.eval_media`)."""
     rendered = {name: shot_pictures(CLIPS[name]) for name in dict.fromkeys(name for name, _ in SHOTS)}
     return [rendered[name][index][0] for name, index in SHOTS]
 
 
 def make_clip(folder: Path) -> Path:
-    """A 720p H.264 clip, SHOT_S seconds a shot, hard cuts, slow zoom (`models.photos`)."""
+    """A 720p H.264 clip, SHOT_S seconds a shot, hard cuts, slow zoom (`models.build.photos`)."""
     shots = clip_pictures()
     return make_concat_clip(folder / "features720.mp4", shots, seconds_each=SHOT_S, width=WIDTH, height=HEIGHT)[0]
 
@@ -304,7 +304,7 @@ def notes(report: dict) -> str:
             f"{report['load_average']:.1f} at the start); TORCH_THREADS={report['threads']} (each model one intra-op "
             f"thread), DECODE_MODE={report['decode_mode']}. The clip: {report['clip']['shots']} shots of "
             f"{SHOT_S:g} s at {WIDTH}x{HEIGHT} (H.264, 25 fps, slow zoom): four of package-shipped photos with people "
-            f"and faces, four title cards in Pillow's font over real photos (`models.eval_media`). Each job arm is a "
+            f"and faces, four title cards in Pillow's font over real photos (`models.build.eval_media`). Each job arm is a "
             f"real job (shots on), CPU from getrusage (this process + its ffmpeg); every arm ran {report['rounds']} "
             f"times, the order reversed every other round, medians quoted. Bare: the model's `infer` alone on "
             f"frames a job decoded for it, already preprocessed; served: `handle` on the same frames; in a job: its "

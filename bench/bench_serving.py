@@ -28,7 +28,7 @@ JOB_TIMEOUT_S = 600.0
 
 
 def make_clips(folder: Path) -> list[Path]:
-    from models.synth import make_clip
+    from models.build.synth import make_clip
 
     paths = []
     for i in range(CLIPS):

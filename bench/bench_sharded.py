@@ -44,7 +44,7 @@ class Run:
 
 
 def render(path: Path, seed: int, duration: float, size, fps) -> Path:
-    from models.synth import make_clip, random_scenes
+    from models.build.synth import make_clip, random_scenes
 
     make_clip(path, seed=seed, scenes=random_scenes(seed, duration, 15.0, 45.0), width=size[0], height=size[1], fps=fps)
     return path

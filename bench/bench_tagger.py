@@ -8,13 +8,13 @@ Everything below comes from one run, so every ratio compares numbers measured si
    `Tagger.batch_windows` windows; same torch threads), alternating served and bare repetitions
    (ABBA) and taking medians; plus bare frames/s at batch 1, 4, 8, 16 and 32 (why the CPU serves at
    `CPU_BATCH`);
-2. decode vs inference: a 720p and a 360p generated clip (`models.synth.make_clip`, 25 fps) tagged
+2. decode vs inference: a 720p and a 360p generated clip (`models.build.synth.make_clip`, 25 fps) tagged
    in full and in `fast` (keyframes only) mode: wall, video-s per wall-s, decode_s, infer_s, the
    fast speed-up and how far the video-level tags agree; and the shot branch's cost (`shots=False`
    vs `shots=True`);
 3. variant choice: EfficientNet-Lite0/1/2 built from their wheels into a temp store (a variant
    whose wheel is not installed is skipped with a note): photo-eval precision / recall
-   (`models.tagger.photo_eval`) and bare frames/s at the served batch;
+   (`models.build.photo_eval`) and bare frames/s at the served batch;
 4. model ref, device, threads and machine.
 
 The served batch is `Tagger.batch_windows`; this benchmark measures the CPU default (TAGGER_BATCH
@@ -45,10 +45,10 @@ import torch
 
 from bench.report import RESULTS, cpu_times, machine, pinned
 from brigade.settings import get_settings, overridden
+from models.build.agreement import window_agreement
+from models.build.synth import make_clip, random_scenes
 from models.registry import read_manifest
 from models.service import service
-from models.synth import make_clip, random_scenes
-from models.tagger.agreement import window_agreement
 from models.tagger.artifact import CPU_BATCH, CUDA_BATCH, normalizer, to_model_input
 from models.tagger.inference import TagRequest, tag_request
 
@@ -278,7 +278,7 @@ def build_variant(variant: str, store: Path) -> str | None:
     for module, dist in ((wheel.replace("-", "_"), wheel), ("efficientnet_lite_pytorch", "efficientnet-lite-pytorch")):
         if importlib.util.find_spec(module) is None:
             return f"skipped: the wheel {dist} is not installed (it is not in requirements)"
-    cmd = [sys.executable, "-m", "models.build_tagger", "--variant", variant, "--store", str(store), "--no-default", "--no-eval"]
+    cmd = [sys.executable, "-m", "models.build.tagger", "--variant", variant, "--store", str(store), "--no-default", "--no-eval"]
     try:
         done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
     except subprocess.TimeoutExpired:
@@ -317,8 +317,8 @@ def fps_key(batch: int) -> str:
 
 def variants(default, default_manifest: dict, folder: Path, notes: dict[str, str | None]) -> dict:
     """Photo scores of each variant and its bare frames/s at the served batch (`default.batch_windows`)."""
+    from models.build.photo_eval import evaluate
     from models.registry import load_model
-    from models.tagger.photo_eval import evaluate
 
     rows: dict[str, dict] = {}
     loaded = {}
@@ -490,11 +490,11 @@ def markdown(r: dict) -> str:
         f"(ABBA, {SERVED_BATCHES} batches each); the served number is the time inside `Tagger.infer` (uint8 -> tensor, "
         "normalization, forward "
         f"pass, softmax summed into tags, copy out) during a real `tag_request`.{above}{apart_note}{batching}{layout} "
-        f"The clips are drawn by `models.synth` (H.264, a keyframe every 2 s and at cuts); {dominant}. `fast` (keyframes only) "
+        f"The clips are drawn by `models.build.synth` (H.264, a keyframe every 2 s and at cuts); {dominant}. `fast` (keyframes only) "
         "cuts decode time several-fold but the wall time much less, since one frame per second still goes through the model "
         f"(the fps filter repeats each keyframe){fast_cuts}. "
         "An ImageNet classifier finds few of its tags in drawn shapes, so tag agreement on these clips says little; tag quality "
-        f"is measured on real photographs (`models.tagger.photo_eval`).{variant_sentence(r['variants'], served)}"
+        f"is measured on real photographs (`models.build.photo_eval`).{variant_sentence(r['variants'], served)}"
     )
     lines += ["", notes, ""]
     return "\n".join(lines)

@@ -97,7 +97,7 @@ def sample_clip() -> Path:
     default tagger sees in it is easy to check by eye."""
     path = VAR / "sample-reel.mp4"
     if not path.exists():
-        from models.photos import make_concat_clip
+        from models.build.photos import make_concat_clip
 
         make_concat_clip(path, list(SAMPLE_PHOTOS), seconds_each=4.0)
     return path

@@ -30,7 +30,6 @@ import os
 import subprocess
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import ffmpeg
 import numpy as np
@@ -39,7 +38,7 @@ from brigade.settings import get_settings
 from media.decode_modes import decode_label, decoder_options
 from media.ffmpeg_bin import ffmpeg_binary, input_options
 from media.ffmpeg_log import LOGLEVEL, StderrLog
-from media.probe import ProbeError, duration_of, open_media, start_of
+from media.probe import ProbeError, VideoFacts, duration_of, open_media, start_of
 
 log = logging.getLogger(__name__)
 
@@ -122,17 +121,6 @@ def start_decoder(cmd: list[str], pass_fds: tuple[int, ...] = ()) -> subprocess.
             os.sched_setaffinity(0, own)
 
 
-@dataclass(frozen=True)
-class VideoFacts:
-    """What choosing the decoder's options needs to know of a file, read from its header."""
-
-    duration_s: float  # the container's
-    codec: str  # ffmpeg's decoder name for the first video stream ("h264", "hevc", "mjpeg", ...)
-    start_s: float = 0.0  # the file's first timestamp (`media.probe.start_of`): where ffmpeg's time 0 lies
-    width: int = 0  # the coded picture size (what the frame taps scale from)
-    height: int = 0
-
-
 def build_command(path: str, *, fps: float, size: int, start: float | None, end: float | None, fast: bool,
                   scene_threshold: float | None = None, facts: VideoFacts | None = None, lead_s: float = 0.0,
                   taps: tuple = ()) -> list[str]:
@@ -199,9 +187,9 @@ def iter_frame_batches(
     Timestamps are absolute in the file. With `cuts` (a list), the scene cuts found in the range
     are appended to it (absolute times) by the time the iteration ends; `lead_s` lets the shot
     branch see that much before `start` (see the module's docstring). `facts`: the stream's codec
-    and start (`probe_video`), read from the file when not given. With `stats` (a dict),
-    `frames_decoded` (ffmpeg's own count; None if it was stopped early) and `decode_mode` are set
-    in it by the end. Raises DecodeError when ffmpeg fails or yields no frame; ffmpeg is killed if
+    and start (the job's probe: `VideoInfo.facts`), read from the file (`probe_video`) when not
+    given. With `stats` (a dict), `frames_decoded` (ffmpeg's own count; None if it was stopped
+    early) and `decode_mode` are set in it by the end. Raises DecodeError when ffmpeg fails or yields no frame; ffmpeg is killed if
     the consumer stops iterating early. `taps` (`media.taps.FrameTap`): more outputs of this
     decode, read on their own threads while the consumer iterates (it takes their frames between
     batches; their pipes have ended, and `take` has the rest, when the iteration ends).

@@ -13,6 +13,9 @@ whose header still parses.
 
 The container found here decides how the upload is stored and read back (`CONTAINERS`): its
 extension and the demuxer every later reader forces; the client's file name never does.
+
+The probe travels with the job (`VideoInfo.as_dict()` in every video message): its `facts()` are
+what a worker's decoder would read from the stored file's header, so no worker opens it for them.
 """
 
 from __future__ import annotations
@@ -69,23 +72,73 @@ class ProbeError(Exception):
 
 
 @dataclass(frozen=True)
+class VideoFacts:
+    """What choosing the decoder's options needs to know of a file, read from its header."""
+
+    duration_s: float  # the container's
+    codec: str  # ffmpeg's decoder name for the first video stream ("h264", "hevc", "mjpeg", ...)
+    start_s: float = 0.0  # the file's first timestamp (`start_of`): where ffmpeg's time 0 lies
+    width: int = 0  # the coded picture size (what the frame taps scale from)
+    height: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, sent: dict | None) -> VideoFacts | None:
+        """The facts a message carries, or None (none sent, or not facts this release knows):
+        the worker then reads them from the file."""
+        try:
+            return cls(**sent)
+        except TypeError:
+            return None
+
+
+@dataclass(frozen=True)
 class VideoInfo:
     container: str
     codec: str
     width: int
     height: int
     fps: float
-    duration_s: float
+    duration_s: float  # the longer of the header's and the packets' (what the limits hold on)
     has_audio: bool
     size_bytes: int
+    # What a worker's decoder needs (`facts`); None in a probe of an older release, which has neither.
+    start_s: float | None = None
+    header_duration_s: float | None = None  # the container's own, unrounded: where a decode ends
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def facts(self) -> VideoFacts | None:
+        """The stream facts a worker would read from the header (`media.frames.probe_video`), so a
+        job's workers need not open the file to know them; None when this probe lacks them or the
+        header names no duration (the worker then probes, and refuses the file as it always did)."""
+        if self.start_s is None or not self.header_duration_s or self.header_duration_s <= 0:
+            return None
+        return VideoFacts(self.header_duration_s, self.codec, self.start_s, self.width, self.height)
 
     @property
     def extension(self) -> str:
         """What the upload is stored as: the probed container's, never the client's."""
         return CONTAINERS[self.container][0]
+
+
+def info_of(probed: dict | None) -> VideoInfo | None:
+    """The probe a message carries (`VideoInfo.as_dict()`), or None: none sent, or not a probe
+    this release knows."""
+    try:
+        return VideoInfo(**probed)
+    except TypeError:
+        return None
+
+
+def facts_of(probed: dict | None) -> VideoFacts | None:
+    """The stream facts of the probe a message carries, or None when it carries none (the worker
+    then reads them from the file)."""
+    info = info_of(probed)
+    return info.facts() if info is not None else None
 
 
 def _first_frame_decodes(container, stream) -> bool:
@@ -159,7 +212,8 @@ def probe(path: str, size_bytes: int = 0, settings: Settings | None = None) -> V
         header_duration = duration_of(container, stream)
         info = VideoInfo(container=kind, codec=codec_context.name, width=int(codec_context.width),
                          height=int(codec_context.height), fps=round(fps, 3), duration_s=round(float(header_duration), 3),
-                         has_audio=bool(container.streams.audio), size_bytes=size_bytes)
+                         has_audio=bool(container.streams.audio), size_bytes=size_bytes,
+                         start_s=start_of(container), header_duration_s=duration_of(container))
         check_limits(info, settings)  # on the header, before any decoder runs
         try:
             packets = _packet_count(container, stream)

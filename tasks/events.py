@@ -110,8 +110,10 @@ def on_pool_process_start(**_):
         sys.modules["torch"].set_num_threads(get_settings().TORCH_THREADS)
 
 
-@app.task(name="tasks.events.predict_prices", bind=True, base=JobTask)
-def predict_prices(self, job_id: str, request: dict, tier: str = "anonymous", priority: int | None = None) -> dict:
+@app.task(name="tasks.events.predict_prices", base=JobTask)
+def predict_prices(job_id: str, request: dict) -> dict:
+    """`request`: the stay as the API validated it (`models.hotel.stay.StayRequest.message`); the
+    caller's tier travels as the message's priority, not as an argument."""
     started = time.perf_counter()
     process_age_s = time.time() - _PROCESS["started"] if _PROCESS["started"] else None
     # Which pool process ran it and how warm it was: operators read it from the job record (the
@@ -127,18 +129,17 @@ def predict_prices(self, job_id: str, request: dict, tier: str = "anonymous", pr
     simulated_ms = get_settings().EVENTS_SIMULATED_IO_MS
     if simulated_ms > 0:
         time.sleep(simulated_ms / 1000)
-    check_in, check_out = date.fromisoformat(request["check_in"]), date.fromisoformat(request["check_out"])
     t1 = time.perf_counter()
-    try:
-        hotels = pricer.predict(request["destination"], check_in, check_out, request["guests"],
-                                budget=request.get("budget"), today=date.fromisoformat(request["today"]))
-    except ValueError as exc:  # the API validated it; a message from elsewhere may not be
+    try:  # the model checks the stay as the API did (models/hotel/stay.py): a message from elsewhere may fail
+        hotels = pricer.handle(request)
+    except ValueError as exc:
         jobs.fail(job_id, {"type": "invalid-request", "detail": str(exc)})
         return {"job_id": job_id, "failed": True}
     predict_s = time.perf_counter() - t1
+    nights = (date.fromisoformat(request["check_out"]) - date.fromisoformat(request["check_in"])).days
     result = {
         "destination": request["destination"], "check_in": request["check_in"], "check_out": request["check_out"],
-        "nights": (check_out - check_in).days, "guests": request["guests"], "budget": request.get("budget"),
+        "nights": nights, "guests": request["guests"], "budget": request.get("budget"),
         "currency": "USD", "hotels": hotels,
     }
     timings = {"model_lookup_s": round(model_s, 6), "predict_s": round(predict_s, 6),

@@ -20,7 +20,7 @@ from brigade.sharding import (
     target_length,
 )
 from media.index import read_packet_index
-from media.probe import ProbeError, VideoInfo, probe
+from media.probe import ProbeError, VideoInfo, info_of, probe
 from media.scenes import SceneDetectionError, detect_cuts
 from models.registry import read_manifest
 from models.service import pinned_ref
@@ -29,10 +29,15 @@ from tasks import queues
 
 def video_info(probed: dict | None, path) -> VideoInfo:
     """The probe the message carries, else a fresh one of `path`."""
-    try:
-        return VideoInfo(**probed)
-    except TypeError:  # none sent, or not a probe this release knows
-        return probe(path)
+    return info_of(probed) or probe(path)
+
+
+def segment_facts(info: VideoInfo) -> dict | None:
+    """What each segment's decoder needs to know of the file (`VideoInfo.facts`), sent with it so
+    no segment opens the file to read its header; None for a probe of an older API that lacks them
+    (each segment then reads them itself)."""
+    facts = info.facts()
+    return facts.as_dict() if facts is not None else None
 
 
 def segment_queue(sha256: str, segment: Segment) -> str:

@@ -45,9 +45,13 @@ def public_result(tagged: dict, wanted: tuple[str, ...] = DEFAULT_FEATURES) -> d
 
 
 @app.task(name="tasks.predict.tag_video", bind=True, base=JobTask)
-def tag_video(self, job_id: str, video_uri: str, sha256: str, fast: bool = False, features: list | None = None) -> dict:
+def tag_video(self, job_id: str, video_uri: str, sha256: str, fast: bool = False, features: list | None = None,
+              probe: dict | None = None) -> dict:
+    """`probe`: the API's probe of this very file (`VideoInfo.as_dict()`, the file is content-addressed):
+    its stream facts spare the worker a PyAV open; without it (an older API) the file is read."""
     from media.decode_modes import decode_label
     from media.frames import DecodeError
+    from media.probe import facts_of
     from models.tagger.inference import TagRequest
 
     started = time.perf_counter()
@@ -71,7 +75,7 @@ def tag_video(self, job_id: str, video_uri: str, sha256: str, fast: bool = False
     jobs.mark_running(job_id, process_id())
     try:
         tagged = model.handle(TagRequest(str(local_path(video_uri)), fast=fast, progress=ProgressReporter(job_id),
-                                         frame_models=frame_models, labels=LABELS in wanted))
+                                         frame_models=frame_models, labels=LABELS in wanted, facts=facts_of(probe)))
     except (DecodeError, StorageError) as exc:
         log.warning("job %s: %s", job_id, exc)
         jobs.fail(job_id, {"type": "decode-failed", "detail": public_error(exc)})

@@ -24,7 +24,7 @@ from tasks import queues
 from tasks.base import JobTask, admission, public_error
 from tasks.celery_app import app
 from tasks.lifecycle import process_id
-from tasks.planner import live_shard_workers, plan_for, segment_queue, video_info
+from tasks.planner import live_shard_workers, plan_for, segment_facts, segment_queue, video_info
 from tasks.warmup import described, feature_key
 
 log = get_task_logger(__name__)
@@ -48,12 +48,13 @@ def plan_video(job_id: str, video_uri: str, sha256: str, fast: bool = False, pro
         jobs.fail(job_id, {"type": "plan-failed", "detail": str(exc)})
         return {"job_id": job_id, "failed": True}
     segments, plan = plan_for(path, info, max_len, max(1, live_shard_workers()), fast)
-    wanted = parse_features(features)
+    wanted, facts = parse_features(features), segment_facts(info)
     jobs.update_job(job_id, status=jobs.RUNNING, started_at=time.time(), segments_total=len(segments), plan=plan)
     jobs.set_deadline(job_id, s.SHARDED_JOB_TIMEOUT_S)
     header = [
         tag_segment.s(job_id=job_id, video_uri=video_uri, sha256=sha256, start=seg.start, end=seg.end,
-                      segment_id=seg.segment_id, fast=fast, features=list(wanted)).set(queue=segment_queue(sha256, seg))
+                      segment_id=seg.segment_id, fast=fast, features=list(wanted), facts=facts
+                      ).set(queue=segment_queue(sha256, seg))
         for seg in segments
     ]
     callback = merge_tags.s(job_id=job_id, cuts=plan["cuts"], plan_s=time.perf_counter() - started,
@@ -69,8 +70,11 @@ def _error_marker(segment: dict, exc: BaseException) -> dict:
 
 @app.task(name="tasks.sharded.tag_segment", bind=True, trims_memory=True)
 def tag_segment(self, job_id: str, video_uri: str, sha256: str, start: float, end: float, segment_id: int,
-                fast: bool = False, features: list | None = None) -> dict:
+                fast: bool = False, features: list | None = None, facts: dict | None = None) -> dict:
+    """`facts`: the file's stream facts from the job's probe (`tasks.planner.segment_facts`): the
+    segment then opens no PyAV container; without them it reads them from the file."""
     from media.decode_modes import decode_label
+    from media.probe import VideoFacts
     from models.tagger.inference import TagRequest
     from tasks.warmup import frame_models as load_frame_models
     from tasks.warmup import tagger as load_tagger
@@ -92,7 +96,8 @@ def tag_segment(self, job_id: str, video_uri: str, sha256: str, start: float, en
         if not cached:
             started = time.perf_counter()
             raw = model.handle(TagRequest(str(local_path(video_uri)), start, end, fast, segment=True,
-                                          frame_models=frame_models, labels=LABELS in wanted))
+                                          frame_models=frame_models, labels=LABELS in wanted,
+                                          facts=VideoFacts.from_dict(facts)))
             result = {**segment, "status": "ok", "windows": raw["windows"], "frames": raw["frames"], "cuts": raw["cuts"],
                       "detections": raw.get("detections", {}),
                       "model": {**described(model, frame_models), "vocab": model.vocab},

@@ -10,7 +10,7 @@ from functools import cache
 from pathlib import Path
 
 from brigade.settings import ROOT
-from models.synth import GroundTruth, Scene, make_clip, random_scenes
+from models.build.synth import GroundTruth, Scene, make_clip, random_scenes
 
 SHIPPED_STORE = ROOT / "models" / "store"
 TAGGER = "synth-tagger"

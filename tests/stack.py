@@ -27,7 +27,7 @@ class ClipFactory:
         self._made: dict = {}
 
     def clip(self, name: str, **kwargs):
-        from models.synth import make_clip
+        from models.build.synth import make_clip
 
         if name not in self._made:
             path = self.root / f"{name}.mp4"

@@ -38,7 +38,11 @@ def test_an_upload_is_stored_recorded_as_a_job_and_sent_as_one_task(client, reco
     sha256 = hashlib.sha256(clip.read_bytes()).hexdigest()
     sent = recorder.only()
     assert sent.name == SINGLE and sent.task_id == body["job_id"]
-    assert sent.kwargs == {"job_id": body["job_id"], "video_uri": sent.kwargs["video_uri"], "sha256": sha256, "fast": False}
+    assert sent.kwargs == {"job_id": body["job_id"], "video_uri": sent.kwargs["video_uri"], "sha256": sha256, "fast": False,
+                           "probe": sent.kwargs["probe"]}
+    probed = sent.kwargs["probe"]  # the probe travels with the work: no worker opens the file for its header
+    assert {k: probed[k] for k in ("width", "height", "codec", "start_s")} == {"width": 64, "height": 48, "codec": "h264", "start_s": 0.0}
+    assert probed["header_duration_s"] == pytest.approx(2.0, abs=0.05)
     stored = local_path(sent.kwargs["video_uri"])
     assert stored.name == f"{sha256}.mp4" and stored.read_bytes() == clip.read_bytes()
 

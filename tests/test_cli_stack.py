@@ -15,7 +15,7 @@ import requests
 
 from brigade.settings import ROOT
 from devtools import procs
-from models.synth import Scene
+from models.build.synth import Scene
 from tests.stack import hotel_stay, submit
 
 JOB_LINE = re.compile(r"^job ([0-9a-f]{32}): (\w+)", re.M)

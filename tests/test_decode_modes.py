@@ -16,9 +16,9 @@ from media.decode_modes import FULL, SAMPLED, decoder_options
 from media.ffmpeg_bin import ffmpeg_binary
 from media.frames import SHOT_FPS, iter_frame_batches
 from models import registry
-from models.build_tagger import NAME
-from models.photos import PHOTOS, make_concat_clip
-from models.tagger.agreement import compare, one_frame_later
+from models.build.agreement import compare, one_frame_later
+from models.build.photos import PHOTOS, make_concat_clip
+from models.build.tagger import NAME
 from models.tagger.inference import TagRequest
 from tests.appkit import settings_with
 from tests.fixtures_media import SHIPPED_STORE

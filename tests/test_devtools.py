@@ -42,7 +42,7 @@ def _offenders(package: str, forbidden: set[str]) -> dict[str, list[str]]:
 
 
 def test_the_import_walker_sees_function_level_imports():
-    # run_stack imports models.photos inside sample_clip(): the walker must see it, or it proves nothing
+    # run_stack imports models.build.photos inside sample_clip(): the walker must see it, or it proves nothing
     assert "models" in imports("devtools")["devtools/run_stack.py"]
     assert {"app", "tasks", "models", "devtools", "bench"} <= PACKAGES
 

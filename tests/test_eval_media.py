@@ -1,4 +1,4 @@
-"""models.eval_media: the evaluation clips decode to what their ground truth says (length, cuts,
+"""models.build.eval_media: the evaluation clips decode to what their ground truth says (length, cuts,
 shots), and every true box lies where the picture really is in each frame (the frame predicted from
 the picture through the letterbox and the camera motion matches the decoded one)."""
 
@@ -8,7 +8,7 @@ import av
 import numpy as np
 import pytest
 
-from models import eval_media
+from models.build import eval_media
 
 pytestmark = pytest.mark.integration
 

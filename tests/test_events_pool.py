@@ -12,13 +12,15 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 
 import pytest
 import requests
 
-from brigade import heartbeats
+from brigade import heartbeats, jobs
 from devtools import procs
 from devtools.localstack import Worker
+from tasks import queues
 from tasks.autoscale import BrokerDepth, read_samples
 from tests.stack import backlog_then_premium, finished, hotel_stay, post_hotel_prices, premium_overtook
 
@@ -92,6 +94,24 @@ def test_a_30_night_stay_is_answered_synchronously(api, events_pool):
         low, high = h["interval"]
         assert low <= h["nightly_price"] <= high and 0 <= h["confidence"] <= 1
         assert h["within_budget"] == (h["total_price"] <= 6000)
+
+
+def test_a_message_the_api_would_refuse_fails_its_job_in_the_apis_words(events_pool):
+    """The worker checks what it is sent with the API's own checks (models/hotel/stay.py): a message
+    from elsewhere fails its job as invalid-request, with the detail the API's 422 would give."""
+    from app.errors import ApiError
+    from app.hotel_validation import validate
+    from tasks.celery_app import app
+
+    stay = {"destination": "paris", "check_in": "2026-07-03", "check_out": "2026-07-01", "guests": 9, "budget": None}
+    job_id = jobs.create_job("hotel-prices", "event")
+    app.send_task("tasks.events.predict_prices", kwargs={"job_id": job_id, "request": {**stay, "today": "2026-06-01"}},
+                  task_id=job_id, queue=queues.EVENTS)
+    record = jobs.wait_for_terminal(job_id, 60)
+    with pytest.raises(ApiError) as refused:
+        validate(stay, today=date(2026, 6, 1))
+    assert record["status"] == jobs.FAILED
+    assert record["error"] == {"type": "invalid-request", "detail": refused.value.detail}
 
 
 def _wait_for_processes(name: str, predicate, timeout: float, what: str) -> dict:

@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from models import registry, service
+from models.build.photos import load_photo
 from models.faces.mtcnn import detect, nms, scales
-from models.photos import load_photo
 from tests.fixtures_media import SHIPPED_STORE
 
 pytestmark = pytest.mark.unit

@@ -13,7 +13,7 @@ import requests
 
 from devtools import procs
 from devtools.localstack import LocalStack
-from models.synth import Scene
+from models.build.synth import Scene
 from tests.stack import submit, wait_job
 
 STALL_S = 8.0  # longer than HEARTBEAT_TTL_S (2.5 s in the suite): every heartbeat lapses meanwhile

@@ -1,4 +1,4 @@
-"""models.frame_eval: the metrics (IoU matching, recall and precision, CER) on hand-made cases, the
+"""models.build.frame_eval: the metrics (IoU matching, recall and precision, CER) on hand-made cases, the
 evaluator end to end with fake models that know the truth, and each real frame model held to the
 quality measured on the evaluation clips, less a margin.
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from models import eval_media
-from models import frame_eval as fe
+from models.build import eval_media
+from models.build import frame_eval as fe
 from models.frame_model import FrameModel, FrameSpec, detection
 
 # --- unit: boxes ----------------------------------------------------------------------------------------
@@ -273,7 +273,7 @@ def test_evaluate_reads_the_cards_of_a_fake_reader(clips):
 
 # --- integration: the real models, held to what they measured ------------------------------------------
 
-#: Measured by `python -m models.frame_eval` on these clips (CPU, 1 thread); a model must stay within
+#: Measured by `python -m models.build.frame_eval` on these clips (CPU, 1 thread); a model must stay within
 #: MARGIN of them: recall and precision at least measured - MARGIN, mean CER at most measured + CER_MARGIN.
 MEASURED = {
     "person-detector": {"feature": "people", "recall": 0.947, "precision": 1.0},

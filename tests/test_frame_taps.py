@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 
+import av
 import numpy as np
 import pytest
 
 from media.frames import DecodeError, iter_frame_batches, probe_video
+from media.probe import probe
 from media.taps import FrameTap, fit
 from models.frame_model import FrameModel, FrameSpec, detection
 from models.service import service
@@ -87,6 +89,20 @@ def test_a_segment_samples_the_frames_the_whole_video_does():
     assert sorted(r for e in whole["text"] for r in e["ranges"])[0][0] == 0.0
     assert {e["text"].split()[0] for e in whole["text"]} == {"480x270"}
     assert whole["timings"]["models"]["text"]["frames"] == 5  # 0, 2, 4, 6, 8
+
+
+def test_with_the_jobs_probe_a_segment_taps_the_same_frames_without_opening_the_file(monkeypatch):
+    """The frame taps size themselves from the facts the message carries (`VideoInfo.facts`) as
+    from the header a segment would read: same detections, no PyAV container opened."""
+    path, _ = clip(43, 6.0, cuts=True, width=480, height=270)
+    tagger = service(TAGGER)
+    models = (("people", Brightness("people", 1.0, 240)), ("text", Brightness("text", 0.5, 480)))
+    facts = probe(str(path)).facts()
+    read = tag_request(tagger, TagRequest(str(path), 3.0, 6.0, segment=True, frame_models=models))
+    monkeypatch.setattr(av, "open", lambda *a, **k: pytest.fail(f"PyAV opened {a[0]}"))
+    sent = tag_request(tagger, TagRequest(str(path), 3.0, 6.0, segment=True, frame_models=models, facts=facts))
+    assert {k: v for k, v in sent.items() if k != "timings"} == {k: v for k, v in read.items() if k != "timings"}
+    assert sent["detections"]["people"] and sent["detections"]["text"]
 
 
 def test_no_labels_still_decodes_shots_and_frames():

@@ -10,8 +10,9 @@ from datetime import date, timedelta
 import pytest
 
 from app.errors import ApiError
-from app.hotel_validation import MAX_LEAD_DAYS, validate
+from app.hotel_validation import validate
 from models.hotel import catalog
+from models.hotel.stay import MAX_LEAD_DAYS
 from tests.appkit import problem
 
 TODAY = date.today()

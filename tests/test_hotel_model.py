@@ -16,7 +16,8 @@ import pytest
 
 from brigade.settings import ROOT
 from models import registry
-from models.hotel import catalog, data
+from models.build import hotel_market
+from models.hotel import catalog
 from tests.fixtures_media import SHIPPED_STORE
 
 TODAY = date(2026, 6, 1)
@@ -30,7 +31,7 @@ def pricer():
 
 @pytest.fixture(scope="module")
 def fresh():
-    return data.generate(6000, seed=2029, start=date(2029, 1, 1), end=date(2029, 12, 31))
+    return hotel_market.generate(6000, seed=2029, start=date(2029, 1, 1), end=date(2029, 12, 31))
 
 
 def test_catalog_imports_without_torch():
@@ -72,15 +73,15 @@ def test_manifest_records_training(pricer):
 
 
 def test_generator_is_deterministic_and_matches_reference():
-    a = data.generate(300, seed=5, start=date(2026, 1, 1), end=date(2026, 12, 31))
-    b = data.generate(300, seed=5, start=date(2026, 1, 1), end=date(2026, 12, 31))
-    c = data.generate(300, seed=6, start=date(2026, 1, 1), end=date(2026, 12, 31))
+    a = hotel_market.generate(300, seed=5, start=date(2026, 1, 1), end=date(2026, 12, 31))
+    b = hotel_market.generate(300, seed=5, start=date(2026, 1, 1), end=date(2026, 12, 31))
+    c = hotel_market.generate(300, seed=6, start=date(2026, 1, 1), end=date(2026, 12, 31))
     assert np.array_equal(a.price, b.price) and not np.array_equal(a.price, c.price)
     for i in range(0, 300, 37):
         dest = a.calendar.destinations[a.dest[i]]
         hotel = next(h for h in catalog.hotels_for(dest) if h.id == a.hotel_id[i])
-        ref = data.true_price(dest, hotel, a.calendar.start + timedelta(days=int(a.check_in[i])),
-                              int(a.nights[i]), int(a.guests[i]), int(a.lead[i]))
+        ref = hotel_market.true_price(dest, hotel, a.calendar.start + timedelta(days=int(a.check_in[i])),
+                                      int(a.nights[i]), int(a.guests[i]), int(a.lead[i]))
         assert a.true_price[i] == pytest.approx(ref, rel=1e-9)
 
 
@@ -118,7 +119,7 @@ def test_predict_matches_generator_truth(pricer):
         rows = pricer.predict(dest, check_in, check_in + timedelta(days=nights), guests, today=today)
         for r in rows:
             hotel = next(h for h in catalog.hotels_for(dest) if h.id == r["hotel_id"])
-            truth = data.true_price(dest, hotel, check_in, nights, guests, lead)
+            truth = hotel_market.true_price(dest, hotel, check_in, nights, guests, lead)
             assert abs(r["nightly_price"] / truth - 1) <= 0.10, (dest, r, truth)
 
 
@@ -146,6 +147,26 @@ def test_confidence_drops_for_last_minute_event_stays(pricer):
     assert min(r["nightly_price"] for r in mwc) > 1.4 * min(r["nightly_price"] for r in calm)
 
 
+def test_the_model_refuses_a_stay_as_the_api_does_in_the_same_words(pricer):
+    """One validation (models/hotel/stay.py): what a worker is sent is checked with the API's checks,
+    so a message from elsewhere fails its job with the detail the API's 422 would have given."""
+    from app.errors import ApiError
+    from app.hotel_validation import validate
+
+    bad = [{"destination": "atlantis", "check_in": "2026-07-01", "check_out": "2026-07-03", "guests": 2},
+           {"destination": "paris", "check_in": "2026-07-03", "check_out": "2026-07-01", "guests": 9, "budget": -1},
+           {"destination": "paris", "check_in": "2026-13-01", "check_out": "2026-07-01", "guests": "2", "pets": 1},
+           {"destination": "paris", "check_in": "2026-05-01", "check_out": "2026-05-03", "guests": 2}]
+    for body in bad:
+        with pytest.raises(ApiError) as api:
+            validate(body, today=TODAY)
+        with pytest.raises(ValueError) as model:
+            pricer.handle({**body, "today": TODAY.isoformat()})
+        assert str(model.value) == api.value.detail
+    good = validate({"destination": " Paris ", "check_in": "2026-05-31", "check_out": "2026-06-02", "guests": 2}, today=TODAY)
+    assert pricer.handle(good.message()) == pricer.predict("paris", date(2026, 5, 31), date(2026, 6, 2), 2, today=date(2026, 5, 31))
+
+
 @pytest.mark.parametrize(
     "args, match",
     [
@@ -155,8 +176,9 @@ def test_confidence_drops_for_last_minute_event_stays(pricer):
         (("paris", date(2026, 7, 1), date(2026, 7, 3), 0), "guests"),
         (("paris", date(2026, 7, 1), date(2026, 7, 3), 7), "guests"),
         (("paris", date(2026, 7, 1), date(2026, 7, 3), 2.5), "guests"),
-        (("paris", date(2026, 5, 1), date(2026, 5, 3), 2), "before today"),
-        (("paris", "2026-07-01", date(2026, 7, 3), 2), "check_in must be a date"),
+        (("paris", date(2026, 5, 1), date(2026, 5, 3), 2), "in the past"),
+        (("paris", 20260701, date(2026, 7, 3), 2), "check_in must be a date"),
+        (("paris", date(2029, 7, 1), date(2029, 7, 3), 2), "days ahead"),
     ],
 )
 def test_predict_rejects_bad_input(pricer, args, match):

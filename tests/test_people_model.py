@@ -10,9 +10,9 @@ from PIL import Image
 from brigade.digest import sha256_file
 from media.taps import fit
 from models import registry
-from models.build_people import GRAPH, GRAPH_SHA256, NAME, OPSET
+from models.build.people import GRAPH, GRAPH_SHA256, NAME, OPSET
+from models.build.photos import load_photo
 from models.people.artifact import PersonDetector
-from models.photos import load_photo
 from models.service import service
 from tests.fixtures_media import SHIPPED_STORE
 

@@ -1,4 +1,4 @@
-"""models.photos: real photos from installed wheels load, and the clips made of them move and cut where they say."""
+"""models.build.photos: real photos from installed wheels load, and the clips made of them move and cut where they say."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import av
 import numpy as np
 import pytest
 
-from models.photos import PHOTOS, load_photo, make_concat_clip, make_photo_clip
+from models.build.photos import PHOTOS, load_photo, make_concat_clip, make_photo_clip
 
 
 def _grey_frames(path: Path) -> tuple[list[np.ndarray], list[bool], list[float]]:

@@ -12,9 +12,9 @@ import pytest
 
 from brigade.digest import sha256_file
 from models import registry, service
-from models.build_tagger import NAME
-from models.photos import PHOTOS, make_photo_clip
-from models.tagger import photo_eval
+from models.build import photo_eval
+from models.build.photos import PHOTOS, make_photo_clip
+from models.build.tagger import NAME
 from models.tagger.inference import tag_video
 from models.tagger.timeline import summarize
 from models.tagger.vocabulary import VOCABULARY_FILE, VocabularyError, ancestors, build_labels

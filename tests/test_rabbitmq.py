@@ -62,7 +62,7 @@ def test_an_echo_job_goes_through_rabbitmq(amqp_stack):
 
 
 def test_a_clip_goes_through_rabbitmq(amqp_stack, stack, clips):
-    from models.synth import Scene
+    from models.build.synth import Scene
 
     api, worker = amqp_stack
     stack.wait_ready(worker)

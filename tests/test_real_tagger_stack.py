@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from devtools import procs
-from models.photos import PHOTOS, make_concat_clip
+from models.build.photos import PHOTOS, make_concat_clip
 from tests.stack import submit, tag_labels, wait_job
 
 SHOTS = ("cat", "motorcycle", "coffee", "grace_hopper", "rocket")
@@ -88,7 +88,7 @@ def test_readiness_names_the_version_the_workers_loaded(api, real_pool):
 
 @pytest.fixture(scope="module")
 def feature_reels():
-    from models.eval_media import CLIPS, build_clip
+    from models.build.eval_media import CLIPS, build_clip
 
     return build_clip(CLIPS["people-faces"]), build_clip(CLIPS["text-zoom"])
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from models import registry
+from models.build.synth import Scene
 from models.registry import IntegrityError, UnknownModel, load_model, write_artifact
-from models.synth import Scene
 from models.tagger.inference import tag_video
 from tests.fixtures_media import SHIPPED_STORE, TAGGER, copy_store, flip_byte, scenes_clip
 

@@ -10,7 +10,7 @@ import requests
 
 from brigade import jobs
 from devtools import procs
-from models.synth import Scene
+from models.build.synth import Scene
 from tests.stack import submit, tag_labels, wait_job
 
 

@@ -14,7 +14,7 @@ import pytest
 from brigade import jobs, settings
 from brigade.storage import HashingUpload, StorageError, local_path
 from devtools import procs
-from models.synth import Scene
+from models.build.synth import Scene
 from tests.stack import submit, tag_labels, wait_job
 
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}

@@ -13,7 +13,7 @@ from media.ffmpeg_bin import ffmpeg_binary
 from media.index import read_packet_index
 from media.probe import ProbeError, open_media, start_of
 from media.scenes import detect_cuts
-from models.synth import Scene
+from models.build.synth import Scene
 from tests.fixtures_media import clip, scenes_clip
 
 GOP_S = 2.0  # the generator's keyframe interval; the scan sees keyframes only, so it reports a cut

@@ -8,7 +8,7 @@ import pytest
 
 from brigade import jobs
 from devtools import procs
-from models.synth import Scene
+from models.build.synth import Scene
 from tests.stack import submit, tag_labels, wait_job
 
 BOUNDARY_TOLERANCE_S = 1.0

@@ -3,12 +3,18 @@ a cut at a boundary is found, on a clip of real photographs with cuts at known t
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+
+import av
 import pytest
 
-from media.frames import SHOT_FPS
+from media.ffmpeg_bin import ffmpeg_binary
+from media.frames import SHOT_FPS, probe_video
+from media.probe import probe
 from models import registry
-from models.build_tagger import NAME
-from models.photos import make_concat_clip
+from models.build.photos import make_concat_clip
+from models.build.tagger import NAME
 from models.tagger.inference import TagRequest, tag_request, tag_video
 from models.tagger.merge import merge_segments, summed_timings
 from tests.fixtures_media import SHIPPED_STORE
@@ -58,3 +64,31 @@ def test_the_merge_counts_a_cut_reported_on_both_sides_of_a_boundary_once():
     keyframes_only = [{**seg, "cuts": [], "timings": {"decode_mode": "keyframes"}} for seg in segments]
     assert boundaries(merge_segments(keyframes_only, vocab, [3.0])) == [3.0]  # fast mode: the planner's cut counts
     assert boundaries(merge_segments(segments, vocab, [3.5])) == [1.0, 2.8, 4.2]  # otherwise it does not
+
+
+def _without_timings(result: dict) -> dict:
+    return {k: v for k, v in result.items() if k != "timings"}
+
+
+@pytest.mark.parametrize("container", ["mp4", "ts"])  # MPEG-TS: its timestamps start at 1.4 s
+def test_with_the_jobs_probe_no_tagging_call_opens_the_file(tagger, tmp_path, monkeypatch, container):
+    """The facts the API's probe (of the upload, before it is stored) carries are those a worker
+    reads from the stored file's header; given them, a whole video and each segment are tagged as
+    before without PyAV opening the file; without them (a message of an older API) it is opened."""
+    path = tmp_path / f"clip.{container}"  # a keyframe a second: a segment's seek lands near its start
+    subprocess.run([ffmpeg_binary(), "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=10:duration=6",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-g", "10", "-pix_fmt", "yuv420p", str(path)],
+                   check=True, timeout=120)
+    upload = shutil.copy(path, tmp_path / "upload.part")  # what the API probes
+    facts = probe(str(upload)).facts()
+    assert facts == probe_video(path)
+    opened, real_open = [], av.open
+    monkeypatch.setattr(av, "open", lambda *a, **k: opened.append(a[0]) or real_open(*a, **k))
+    ranges = [(None, None, False), (0.0, 3.0, True), (3.0, facts.duration_s, True)]
+    before = [tag_request(tagger, TagRequest(str(path), a, b, segment=seg)) for a, b, seg in ranges]
+    assert opened == [str(path)] * len(ranges)  # no facts: each call reads the header itself
+    opened.clear()
+    after = [tag_request(tagger, TagRequest(str(path), a, b, segment=seg, facts=facts)) for a, b, seg in ranges]
+    assert opened == []
+    assert [_without_timings(r) for r in after] == [_without_timings(r) for r in before]
+    assert before[0]["windows"] and before[2]["windows"]

@@ -158,3 +158,36 @@ def test_the_planner_takes_the_probe_its_message_carries(tmp_path):
     assert video_info(None, path) == info
     with pytest.raises(ProbeError):
         video_info({"not": "a probe"}, tmp_path / "gone.mp4")
+
+
+def _probe_dict(**changes) -> dict:
+    probed = {"container": "mpegts", "codec": "h264", "width": 640, "height": 360, "fps": 25.0, "duration_s": 20.0,
+              "has_audio": False, "size_bytes": 1000, "start_s": 1.4, "header_duration_s": 19.96}
+    return {**probed, **changes}
+
+
+def test_each_segment_is_sent_the_stream_facts_of_the_jobs_probe():
+    """The planner hands every segment the header facts (the container's duration, codec, start,
+    size) of the probe its message carries, so no segment opens the file to read them."""
+    from media.probe import VideoFacts, VideoInfo, facts_of
+    from tasks.planner import segment_facts
+
+    facts = segment_facts(VideoInfo(**_probe_dict()))
+    assert facts == {"duration_s": 19.96, "codec": "h264", "start_s": 1.4, "width": 640, "height": 360}
+    assert VideoFacts.from_dict(facts) == facts_of(_probe_dict()) == VideoFacts(19.96, "h264", 1.4, 640, 360)
+
+
+@pytest.mark.parametrize("probed", [
+    None,  # no probe sent (a single-path message of an older API)
+    {k: v for k, v in _probe_dict().items() if k not in ("start_s", "header_duration_s")},  # an older API's probe
+    _probe_dict(header_duration_s=0.0),  # a header with no duration: the worker reads (and refuses) it itself
+    {"not": "a probe"},
+])
+def test_without_facts_in_its_message_a_worker_reads_them_from_the_file(probed):
+    from media.probe import VideoFacts, facts_of, info_of
+    from tasks.planner import segment_facts
+
+    assert facts_of(probed) is None
+    assert VideoFacts.from_dict(probed) is None
+    info = info_of(probed)
+    assert info is None or segment_facts(info) is None

@@ -13,7 +13,7 @@ import pytest
 from brigade.settings import ROOT
 from media.ffmpeg_bin import ffmpeg_binary
 from media.frames import probe_duration
-from models.synth import ALL_TAGS, TAG_GROUPS, Scene, make_clip, random_scenes
+from models.build.synth import ALL_TAGS, TAG_GROUPS, Scene, make_clip, random_scenes
 from tests.fixtures_media import clip
 
 SCENE_THRESHOLD = 0.15  # ffmpeg scene score: generated cuts score >= ~0.18, within-scene changes <= ~0.13
@@ -100,7 +100,7 @@ def test_a_long_video_renders_to_its_full_length(tmp_path):
 def test_cli_prints_ground_truth(tmp_path):
     out = tmp_path / "cli.mp4"
     proc = subprocess.run(
-        [sys.executable, "-m", "models.synth", "--out", str(out), "--seed", "1", "--duration", "3",
+        [sys.executable, "-m", "models.build.synth", "--out", str(out), "--seed", "1", "--duration", "3",
          "--width", "160", "--height", "120"],
         capture_output=True, text=True, check=True, cwd=ROOT,
     )

@@ -7,9 +7,9 @@ import tracemalloc
 import numpy as np
 import pytest
 
+from models.build.synth import Scene
+from models.build.tagger_eval import evaluate, heldout_clips, window_labels
 from models.registry import load_model
-from models.synth import Scene
-from models.tagger.evaluate import evaluate, heldout_clips, window_labels
 from models.tagger.inference import iter_windows, tag_video
 from models.tagger.timeline import summarize
 from tests.fixtures_media import SHIPPED_STORE, TAGGER, clip, scenes_clip

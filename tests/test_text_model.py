@@ -2,7 +2,7 @@
 give nothing, and the service comes only from the committed, sha256-checked artifact.
 
 Frames are built in memory at the model's own size (960x540): Pillow's bundled font over photos that
-ship inside installed wheels (models.photos), so nothing here was drawn to suit the model.
+ship inside installed wheels (models.build.photos), so nothing here was drawn to suit the model.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from models import registry
-from models.frame_eval import cer
-from models.photos import load_photo
+from models.build.frame_eval import cer
+from models.build.photos import load_photo
 from models.registry import IntegrityError, load_model
 from models.service import service
 from tests.fixtures_media import SHIPPED_STORE, flip_byte

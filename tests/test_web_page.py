@@ -22,7 +22,7 @@ from brigade.features import FEATURES
 from brigade.settings import ROOT
 from devtools import apt, procs
 from models.analysis.summary import with_features
-from models.synth import Scene
+from models.build.synth import Scene
 from tests import media_samples as samples
 from tests.stack import assert_problem
 

@@ -19,7 +19,7 @@ import requests
 
 from brigade import webhooks
 from devtools import procs
-from models.synth import Scene
+from models.build.synth import Scene
 from tests.stack import wait_job
 
 pytestmark = pytest.mark.integration  # its layer (tests/conftest.py): gunicorn, celery workers, ffmpeg

@@ -11,7 +11,7 @@ from pathlib import Path
 
 
 def clip(folder: Path, name: str, seed: int, duration_s: float, width: int = 320, height: int = 240) -> Path:
-    from models.synth import make_clip
+    from models.build.synth import make_clip
 
     path = folder / f"{name}.mp4"
     if not path.exists():

@@ -49,7 +49,7 @@ SHORT_CLIP, FILM = run_stack.VAR / "sample-reel.mp4", WORK / "photo-film.mp4"
 def make_clips() -> list[str]:
     """`make run`'s 12-s reel of photographs (what the tagger should see in it is plain), and a
     10-minute film of the same photographs, 20 s each, which the planner cuts into segments."""
-    from models.photos import make_concat_clip
+    from models.build.photos import make_concat_clip
 
     run_stack.sample_clip()
     if not FILM.exists():

@@ -1,5 +1,5 @@
 """Face detection (issue 19): MTCNN with the weights facenet-pytorch 2.6.0 ships, scripted to
-TorchScript by `models.build_faces`. `nets` holds the three networks, `mtcnn` the cascade around
+TorchScript by `models.build.faces`. `nets` holds the three networks, `mtcnn` the cascade around
 them (a port of facenet-pytorch's `detect_face`, MIT; on astronaut, grace_hopper, camera, cat,
 coffee, rocket and motorcycle its boxes equal the original code's to 1e-4 px), `artifact` the
 served `FaceDetector`.

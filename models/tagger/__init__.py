@@ -1,1 +1,1 @@
-"""The video tagger: network, artifact loader, inference and evaluation (imports torch)."""
+"""The video tagger as served: artifact loader, inference, timeline and merge (imports torch)."""

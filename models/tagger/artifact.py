@@ -23,7 +23,10 @@ import numpy as np
 import torch
 
 from brigade.settings import get_settings
+from models.analysis.summary import with_features
 from models.service import ModelService
+from models.tagger.inference import frame_batches, tag_request
+from models.tagger.timeline import summarize
 
 DEFAULT_THRESHOLD = 0.5
 REQUIRED_SPEC = ("frame_size", "frames_per_window", "window_s", "mean", "std")
@@ -177,23 +180,16 @@ class Tagger(ModelService):
     # The service stages (models.service.ModelService); `handle` streams them batch by batch.
     def preprocess(self, request, cuts: list | None = None, **decode):
         """`decode`: the stream's `facts` and a `stats` dict (`models.tagger.inference.frame_batches`)."""
-        from models.tagger.inference import frame_batches
-
         return frame_batches(self, request, cuts, **decode)
 
     def infer(self, windows: np.ndarray) -> np.ndarray:
         return self.window_probs(windows)
 
     def postprocess(self, raw: dict, request=None) -> dict:
-        from models.analysis.summary import with_features
-        from models.tagger.timeline import summarize
-
         summary = summarize(raw["windows"], **self.vocab, cuts=raw.get("cuts"), span=raw.get("span"))
         return with_features(summary, raw.get("detections"), raw.get("span"))
 
     def handle(self, request) -> dict:
-        from models.tagger.inference import tag_request
-
         raw = tag_request(self, request)
         return {**raw, **self.postprocess(raw, request)}
 

@@ -14,13 +14,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from media.frames import SHOT_FPS, VideoFacts, iter_frame_batches, probe_video
 from models.analysis.run import FrameRun
-from models.tagger.artifact import Tagger
 from models.tagger.timeline import shot_cuts
+
+if TYPE_CHECKING:  # the artifact imports this module for its stages: the type only, no import loop
+    from models.tagger.artifact import Tagger
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,10 @@ class TagRequest:
 
     `frame_models`: (feature, `models.frame_model.FrameModel`) pairs that read the same decode
     (`models.analysis.run`); `labels=False` decodes for them (and the shots) without running the
-    tagger."""
+    tagger.
+
+    `facts`: the stream's header facts as the job's probe found them (`media.probe.VideoInfo.facts`),
+    so tagging opens no PyAV container; None (a message of an older API) reads them from the file."""
 
     path: str
     start: float | None = None
@@ -46,6 +52,7 @@ class TagRequest:
     segment: bool = False
     frame_models: tuple = ()
     labels: bool = True
+    facts: VideoFacts | None = None
 
     @property
     def lead_s(self) -> float:
@@ -156,7 +163,7 @@ def tag_request(tagger: Tagger, request: TagRequest) -> dict:
     scene cuts inside it (the shots of the result) and where the time went (`timings`)."""
     t0 = time.perf_counter()
     range_start = float(request.start or 0.0)
-    facts = probe_video(request.path)
+    facts = request.facts or probe_video(request.path)
     range_end = facts.duration_s if request.end is None else min(float(request.end), facts.duration_s)
     probe_s = time.perf_counter() - t0
     cuts: list[float] | None = [] if request.shots else None

@@ -9,8 +9,8 @@ import ffmpeg
 import numpy as np
 
 from media.ffmpeg_bin import ffmpeg_binary
-from models.synth.painter import SceneRenderer
-from models.synth.scenes import GroundTruth, Scene, ground_truth, random_scene
+from models.build.synth.painter import SceneRenderer
+from models.build.synth.scenes import GroundTruth, Scene, ground_truth, random_scene
 
 FRAMES_PER_WRITE = 16
 

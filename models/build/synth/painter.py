@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.synth.scenes import Scene
+from models.build.synth.scenes import Scene
 
 SKY_DAY = ((150, 195, 245), (215, 232, 250))
 SKY_NIGHT = ((8, 10, 30), (25, 28, 60))

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from models.synth.tags import ALL_TAGS, LIGHTINGS, OBJECTS, SETTINGS
+from models.build.synth.tags import ALL_TAGS, LIGHTINGS, OBJECTS, SETTINGS
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
-"""Train the hotel price model and store it: `python -m models.train_hotel` (`make model`).
+"""Train the hotel price model and store it: `python -m models.build.train_hotel` (`make model`).
 
-Generates bookings with `models.hotel.data.generate` (check-ins 2024-2027 for training, a held-out
+Generates bookings with `models.build.hotel_market.generate` (check-ins 2024-2027 for training, a held-out
 year, 2028, from another seed), fits `HotelPriceNet` with the pinball loss of q10/q50/q90 on log
 prices, evaluates the held-out year against the generator's true prices and refuses to store a
 model that misses the targets (MAPE of the median <= 8%, q10-q90 coverage in [0.7, 0.9]).
@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from models.build import hotel_market
 from models.hotel import catalog, data
 from models.hotel.artifact import CONFIDENCE_FORMULA, CONFIG, WEIGHTS, HotelPricer
 from models.hotel.model import QUANTILES, HotelPriceNet, pinball_loss
@@ -46,8 +47,8 @@ def train(seed: int = 7, n_train: int = 150_000, n_heldout: int = 20_000, epochs
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed + 1000)
     t0 = time.perf_counter()
-    train_set = data.generate(n_train, seed, *TRAIN_PERIOD)
-    heldout = data.generate(n_heldout, seed + 1, *HELDOUT_PERIOD)
+    train_set = hotel_market.generate(n_train, seed, *TRAIN_PERIOD)
+    heldout = hotel_market.generate(n_heldout, seed + 1, *HELDOUT_PERIOD)
 
     destinations = catalog.known_destinations()
     event_vocab = catalog.event_names()

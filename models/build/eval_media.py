@@ -1,11 +1,11 @@
 """Evaluation clips nobody here drew: package-shipped photographs with people and faces, and title
 cards rendered with Pillow's own font over real photos, each clip with its ground truth.
 
-Frame models (people, faces, text) are measured on these (`models.frame_eval`): the photos come
-from installed wheels (`models.photos`), the text from a font inside Pillow, so the truth is known
+Frame models (people, faces, text) are measured on these (`models.build.frame_eval`): the photos come
+from installed wheels (`models.build.photos`), the text from a font inside Pillow, so the truth is known
 exactly and no test media is drawn or downloaded.
 
-Clips (`CLIPS`), all 640x360 at 25 fps, shots joined by hard cuts (`models.photos.make_concat_clip`):
+Clips (`CLIPS`), all 640x360 at 25 fps, shots joined by hard cuts (`models.build.photos.make_concat_clip`):
 
 * `people-faces` (motion "zoom"): astronaut (1 person, 1 face), grace_hopper (1, 1), camera (1, 1:
   the cameraman's face is a three-quarter profile about 55 px tall in the frame; a person sees a
@@ -21,7 +21,7 @@ Clips (`CLIPS`), all 640x360 at 25 fps, shots joined by hard cuts (`models.photo
 Boxes. Person and face boxes were read off the photos by eye (drawn over them and checked) and are
 stored as fractions of each photo; text boxes are the ink's exact bounding box as rendered. Camera
 motion moves every box, so boxes in a frame are computed exactly from the filter graph of
-`models.photos` (letterbox, then zoompan's crop at that frame: `frame_boxes`); ffmpeg's integer
+`models.build.photos` (letterbox, then zoompan's crop at that frame: `frame_boxes`); ffmpeg's integer
 rounding of the crop moves them by under one output pixel. A box that motion pushes partly out of
 the frame is clipped to it.
 """
@@ -39,7 +39,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from models.photos import load_photo, make_concat_clip
+from models.build.photos import load_photo, make_concat_clip
 
 __all__ = ["CLIPS", "Clip", "ClipSpec", "boxes_in_frame", "build_clip", "card_box", "eval_clips", "frame_boxes",
            "render_card", "shot_at", "shot_pictures", "truth_of"]
@@ -49,7 +49,7 @@ __all__ = ["CLIPS", "Clip", "ClipSpec", "boxes_in_frame", "build_clip", "card_bo
 BUILD = 1
 WIDTH, HEIGHT, FPS = 640, 360, 25
 SECONDS_EACH = 2.4  # 60 frames a shot
-_ZOOM = 0.15  # models.photos: a "zoom" goes 1.0 -> 1.15 with a drift right, a "pan" crosses at 1.15
+_ZOOM = 0.15  # models.build.photos: a "zoom" goes 1.0 -> 1.15 with a drift right, a "pan" crosses at 1.15
 _CARD_SCALE = 2  # cards are rendered at twice the frame size (zoompan's canvas), so text edges stay sharp
 _WHITE, _GREY, _YELLOW, _BLACK = (255, 255, 255), (200, 200, 200), (255, 214, 0), (0, 0, 0)
 
@@ -208,7 +208,7 @@ def render_card(shot: Shot, width: int = WIDTH * _CARD_SCALE, height: int = HEIG
 
 
 def _placement(image_w: int, image_h: int, width: int, height: int) -> list[float]:
-    """Where `models.photos` letterboxes an image in the frame (x0, y0, w, h as fractions):
+    """Where `models.build.photos` letterboxes an image in the frame (x0, y0, w, h as fractions):
     scaled to fit, centred."""
     aspect = (image_w / image_h) / (width / height)
     if aspect >= 1:
@@ -217,7 +217,7 @@ def _placement(image_w: int, image_h: int, width: int, height: int) -> list[floa
 
 
 def _crop(motion: str, k: int, n: int) -> tuple[float, float, float]:
-    """zoompan's crop at frame k of n of a shot (`models.photos._shot_filter`): its zoom and its
+    """zoompan's crop at frame k of n of a shot (`models.build.photos._shot_filter`): its zoom and its
     top-left corner as fractions of the canvas."""
     t = k / max(n - 1, 1)
     if motion == "zoom":

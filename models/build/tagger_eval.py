@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.synth import GroundTruth, make_clip, random_scenes
+from models.build.synth import GroundTruth, make_clip, random_scenes
 from models.tagger.inference import tag_video
 
 #: rendered frame sizes, used in turn: 4:3 and 16:9, low and higher resolution all get squashed to 128x128

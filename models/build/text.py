@@ -1,6 +1,6 @@
 """Build `text-reader@1.0.0` from the ONNX models the rapidocr wheel ships (what `make model` runs).
 
-    python -m models.build_text [--store DIR] [--version 1.0.0]
+    python -m models.build.text [--store DIR] [--version 1.0.0]
 
 No conversion and no download: PP-OCRv6 small detection and recognition, as ONNX, are copied byte
 for byte out of the installed `rapidocr` wheel (the recogniser carries its character table in its
@@ -71,7 +71,7 @@ def check_listed_hashes(files: dict[str, Path], rows: dict[str, str]) -> None:
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m models.build_text", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m models.build.text", description=__doc__)
     parser.add_argument("--store", default=get_settings().MODEL_STORE)
     parser.add_argument("--version", default="1.0.0")
     parser.add_argument("--no-default", action="store_true", help="do not point DEFAULT at the new version")

@@ -1,4 +1,4 @@
-"""Measured quality of the frame models (people, faces, text) on `models.eval_media`'s clips, and the
+"""Measured quality of the frame models (people, faces, text) on `models.build.eval_media`'s clips, and the
 command that writes it into each model's manifest.
 
 Metrics, each over the frames sampled from a clip:
@@ -16,7 +16,7 @@ Metrics, each over the frames sampled from a clip:
 aspect kept, never enlarged; the frames a job samples: the middle of each second, and for a model
 that wants fewer, every k-th of them) and calls `service.handle`.
 
-    python -m models.frame_eval [--write] [--store DIR] [--model NAME ...]
+    python -m models.build.frame_eval [--write] [--store DIR] [--model NAME ...]
 
 evaluates each installed frame model and prints a table; `--write` puts the figures into the
 manifest's `quality` key (the manifest lists no hash of itself, so the artifact stays valid).
@@ -37,8 +37,8 @@ import numpy as np
 
 from brigade.features import FRAME_MODELS
 from media.ffmpeg_bin import ffmpeg_binary
-from models import eval_media
 from models.analysis.summary import edit_distance
+from models.build import eval_media
 
 IOU_MATCH = 0.3
 READ_CER = 0.1  # a frame "reads" a card when its best read is at most this far off
@@ -310,7 +310,7 @@ def evaluate(feature: str, service, clips: Iterable[eval_media.Clip | tuple[Path
 def quality(result: dict) -> dict:
     """What goes into a manifest's `quality` key: the evaluation without the model's own description
     (the manifest is that), with when and on what device; `media` names the clips by their key."""
-    return {"measured": datetime.now(UTC).isoformat(timespec="seconds"), "by": "python -m models.frame_eval",
+    return {"measured": datetime.now(UTC).isoformat(timespec="seconds"), "by": "python -m models.build.frame_eval",
             "device": result["model"].get("device"), "threads": result["model"].get("threads"),
             **{k: v for k, v in result.items() if k != "model"}}
 
@@ -355,7 +355,7 @@ def table(result: dict) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m models.frame_eval", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m models.build.frame_eval", description=__doc__.split("\n\n")[0])
     parser.add_argument("--write", action="store_true", help="write the figures into each manifest's `quality` key")
     parser.add_argument("--store", default=None, help="model store (default: the MODEL_STORE setting)")
     parser.add_argument("--model", action="append", choices=MODELS, help="evaluate only this one (repeatable)")

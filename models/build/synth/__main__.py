@@ -1,15 +1,15 @@
-"""`python -m models.synth --out clip.mp4 --seed 1 --duration 10`: render a clip, print its truth."""
+"""`python -m models.build.synth --out clip.mp4 --seed 1 --duration 10`: render a clip, print its truth."""
 
 from __future__ import annotations
 
 import argparse
 
-from models.synth.clip import make_clip
-from models.synth.scenes import random_scenes
+from models.build.synth.clip import make_clip
+from models.build.synth.scenes import random_scenes
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m models.synth", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m models.build.synth", description=__doc__)
     parser.add_argument("--out", required=True, help="mp4 to write")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--duration", type=float, default=8.0, help="seconds")

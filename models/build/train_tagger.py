@@ -1,6 +1,6 @@
 """Train the video tagger on generated videos and publish it to the model store.
 
-`python -m models.train_tagger` (what `make model` runs): render labelled clips to H.264, decode
+`python -m models.build.train_tagger` (what `make model` runs): render labelled clips to H.264, decode
 them once, train the window CNN on 2 CPU threads, evaluate end to end on held-out clips from other
 seeds, and write `<store>/video-tagger/<version>/` with `models.registry.write_artifact`.
 Refuses to publish below `--min-map` unless `--force`.
@@ -20,12 +20,12 @@ import numpy as np
 import torch
 
 from brigade.settings import get_settings
+from models.build.synth import ALL_TAGS, TAG_GROUPS
+from models.build.tagger_data import OVERSAMPLE, Windows, build_windows, decode_clips
+from models.build.tagger_eval import evaluate, heldout_clips
+from models.build.tagger_net import WindowTagger
 from models.registry import write_artifact
-from models.synth import ALL_TAGS, TAG_GROUPS
 from models.tagger.artifact import DEFAULT_THRESHOLD, Tagger, normalizer, to_model_input
-from models.tagger.dataset import OVERSAMPLE, Windows, build_windows, decode_clips
-from models.tagger.evaluate import evaluate, heldout_clips
-from models.tagger.net import WindowTagger
 
 NAME = "synth-tagger"
 INPUT_SPEC = {
@@ -43,7 +43,7 @@ INPUT_SPEC = {
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m models.train_tagger", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m models.build.train_tagger", description=__doc__)
     parser.add_argument("--store", default=get_settings().MODEL_STORE)
     parser.add_argument("--version", default="1.0.0")
     parser.add_argument("--seed", type=int, default=1000, help="first training clip seed")
@@ -151,7 +151,7 @@ def main(argv=None) -> int:
                 "input_spec": INPUT_SPEC,
                 "parameters": sum(p.numel() for p in model.parameters()),
                 "training": {
-                    "data": "models.synth random_scenes clips (scenes 1.5-4 s), 320x240, 384x216 and 640x360 in turn, 10 fps, "
+                    "data": "models.build.synth random_scenes clips (scenes 1.5-4 s), 320x240, 384x216 and 640x360 in turn, 10 fps, "
                     "H.264 (libx264 crf 23), decoded by ffmpeg",
                     "seed": args.seed,
                     "clips": args.clips,
