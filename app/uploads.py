@@ -1,7 +1,7 @@
 """Receive a video upload without holding it in memory: multipart files and raw bodies both stream
 into a HashingUpload (temp file in UPLOAD_DIR, sha256 while streaming, size limit while reading).
 The size limit is the MAX_UPLOAD_BYTES of the app's settings (`app.context`); where the temp file
-and the stored upload go is brigade.storage's business (the process-wide settings)."""
+and the stored upload go is brigade.uploads' and brigade.storage's business (the process-wide settings)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from app import context
 from app.errors import ApiError
-from brigade.storage import HashingUpload, UploadTooLarge
+from brigade.uploads import HashingUpload, UploadTooLarge
 
 FIELD = "video"
 RAW_TYPES = ("video/", "application/octet-stream")

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from flask import url_for
 
-from brigade import job_body, webhooks
+from brigade import job_body
+from brigade.webhooks import delivery
 
 
 def render_job(record: dict) -> dict:
     body = job_body.render(record, url_for("jobs.get_job", job_id=record["id"], _external=False))
     if record.get("webhook"):
-        body["webhook"] = webhooks.public_state(record["webhook"])
+        body["webhook"] = delivery.public_state(record["webhook"])
     return body
 
 

@@ -1,6 +1,6 @@
 """Job-completion webhooks at the API (docs/WEBHOOKS.md): a work endpoint's `?callback_url=` is
 checked here before any job is created, and GET /v1/webhook-secret gives a key holder the secret
-its deliveries are signed with. Delivery is a worker's (brigade/webhooks.py, tasks/webhooks.py)."""
+its deliveries are signed with. Delivery is a worker's (brigade/webhooks/delivery.py, tasks/webhooks.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from flask import Blueprint, request
 from app import context
 from app.errors import ApiError
 from app.tiers import ANONYMOUS, Caller, identify
-from brigade import webhooks
+from brigade.webhooks import destinations, signing
 
 bp = Blueprint("webhooks", __name__)
 
@@ -29,13 +29,13 @@ def requested_callback() -> dict:
     url = request.args.get("callback_url")
     if url is None:
         return {}
-    reason = webhooks.off_reason(context.settings())
+    reason = destinations.off_reason(context.settings())
     if reason:
         raise ApiError(400, "invalid-callback", reason + ": callback_url cannot be used")
     caller = _keyed_caller("callback_url")
     try:
-        webhooks.check_callback_url(url, context.settings())
-    except webhooks.CallbackRefused as exc:
+        destinations.check_callback_url(url, context.settings())
+    except destinations.CallbackRefused as exc:
         raise ApiError(400, "invalid-callback", str(exc)) from exc
     return {"callback_url": url, "callback_key": caller.identity}
 
@@ -47,9 +47,9 @@ def webhook_secret():
         raise ApiError(404, "webhooks-disabled", "webhooks are off on this server: WEBHOOK_SIGNING_SECRET is not set")
     caller = _keyed_caller("GET /v1/webhook-secret")
     return ({
-        "secret": webhooks.signing_secret(s.WEBHOOK_SIGNING_SECRET, caller.identity),
+        "secret": signing.signing_secret(s.WEBHOOK_SIGNING_SECRET, caller.identity),
         "algorithm": "HMAC-SHA256",
-        "timestamp_header": webhooks.TIMESTAMP_HEADER,
-        "signature_header": webhooks.SIGNATURE_HEADER,
-        "signature": f"{webhooks.SIGNATURE_VERSION}=<hex HMAC-SHA256(secret, '<timestamp>.<raw body>')>",
+        "timestamp_header": signing.TIMESTAMP_HEADER,
+        "signature_header": signing.SIGNATURE_HEADER,
+        "signature": f"{signing.SIGNATURE_VERSION}=<hex HMAC-SHA256(secret, '<timestamp>.<raw body>')>",
     }, 200, {"Cache-Control": "no-store"})

@@ -4,7 +4,9 @@ A record holds kind, mode (single|sharded), status, progress, result, error, tim
 that served it. Terminal updates are also published on `<prefix>:job-events:<id>` so a client
 waiting with `?wait=` wakes at once instead of polling. A job created with a `callback_url` has a
 place in the webhook outbox from the start, which its terminal update makes due in the same round
-trip (brigade/webhooks.py delivers it), so no terminal status can be written without its webhook.
+trip (brigade/webhooks/delivery.py delivers it), so no terminal status can be written without its webhook.
+Beside the records: their deadlines (`brigade.deadlines`, the watchdog), the starts of each message
+(`brigade.attempts`), the outbox (`brigade.webhooks.outbox`); their keys, `brigade.job_keys`.
 """
 
 from __future__ import annotations
@@ -15,20 +17,14 @@ import uuid
 from functools import lru_cache
 from typing import Any
 
-from brigade.redis_client import key, redis_client
+from brigade import job_keys
+from brigade.redis_client import redis_client
 from brigade.settings import get_settings
+from brigade.webhooks import outbox
 
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 TERMINAL = frozenset({SUCCEEDED, FAILED})
 _JSON_FIELDS = ("progress", "result", "error", "timings", "input", "model", "plan", "process", "webhook", "message")
-
-
-def _job_key(job_id: str) -> str:
-    return key("job", job_id)
-
-
-def _events_channel(job_id: str) -> str:
-    return key("job-events", job_id)
 
 
 def new_job_id() -> str:
@@ -64,9 +60,9 @@ def create_job(kind: str, mode: str, *, job_id: str | None = None, input: dict |
     if callback_url:
         record["input"] = {**record["input"], "callback_url": callback_url}
         record["webhook"] = {"status": "pending", "attempts": 0, "key": callback_key}
-        pipe.zadd(webhook_outbox_key(), {job_id: "+inf"})  # not due until the job ends (update_job)
-    _write(job_id, record, pipe)
-    pipe.zadd(_deadlines_key(), {job_id: now + (deadline_s or get_settings().JOB_TIMEOUT_S)})
+        outbox.reserve(pipe, job_id)  # not due until the job ends (update_job)
+    write_fields(job_id, record, pipe)
+    pipe.zadd(job_keys.deadlines(), {job_id: now + (deadline_s or get_settings().JOB_TIMEOUT_S)})
     pipe.execute()
     return job_id
 
@@ -75,20 +71,20 @@ def _encoded(fields: dict[str, Any]) -> dict[str, Any]:
     return {k: json.dumps(v) if k in _JSON_FIELDS else v for k, v in fields.items() if v is not None}
 
 
-def _write(job_id: str, fields: dict[str, Any], pipe=None) -> None:
+def write_fields(job_id: str, fields: dict[str, Any], pipe=None) -> None:
     """Queue the write on `pipe` (the caller executes it), or write at once in one round trip."""
     own = pipe is None
     pipe = redis_client().pipeline(transaction=False) if own else pipe
-    pipe.hset(_job_key(job_id), mapping=_encoded(fields))
-    pipe.expire(_job_key(job_id), int(get_settings().RESULT_EXPIRES_S))
+    pipe.hset(job_keys.record(job_id), mapping=_encoded(fields))
+    pipe.expire(job_keys.record(job_id), int(get_settings().RESULT_EXPIRES_S))
     if own:
         pipe.execute()
 
 
 def get_job(job_id: str) -> dict | None:
     pipe = redis_client().pipeline(transaction=False)  # one round trip, sharded or not
-    pipe.hgetall(_job_key(job_id))
-    pipe.scard(_segments_key(job_id))
+    pipe.hgetall(job_keys.record(job_id))
+    pipe.scard(job_keys.segments_done(job_id))
     raw, segments_done = pipe.execute()
     if not raw:
         return None
@@ -110,7 +106,7 @@ def get_job(job_id: str) -> dict | None:
 def queue_run_time(pipe, job_id: str) -> None:
     """Queue on `pipe` a read of when the job's task started and ended (decoded by run_time()):
     the events autoscaler measures its tasks' service time from them in its tick's round trip."""
-    pipe.hmget(_job_key(job_id), "started_at", "finished_at")
+    pipe.hmget(job_keys.record(job_id), "started_at", "finished_at")
 
 
 def run_time(raw: list) -> float | None:
@@ -156,8 +152,8 @@ def update_job(job_id: str, *, notify: bool = True, **fields: Any) -> bool:
         fields.setdefault("finished_at", fields["updated_at"])
     pairs = [item for name, value in _encoded(fields).items() for item in (name, value)]
     applied = _update_script(redis_client())(
-        keys=[_job_key(job_id), _deadlines_key(), key("stats", "jobs"), webhook_outbox_key()],  # stats: the API's /metrics
-        args=[job_id, status, int(notify), _events_channel(job_id), int(get_settings().RESULT_EXPIRES_S),
+        keys=[job_keys.record(job_id), job_keys.deadlines(), job_keys.job_stats(), job_keys.webhook_outbox()],
+        args=[job_id, status, int(notify), job_keys.events_channel(job_id), int(get_settings().RESULT_EXPIRES_S),
               fields["updated_at"], *pairs])
     return bool(applied)
 
@@ -186,7 +182,7 @@ def confirm_replicated(job_id: str, replicas: int, timeout_ms: int) -> int:
     broker's own connection, because a replica applies the primary's writes in their order.
     Returns how many replicas confirmed within `timeout_ms`."""
     pipe = redis_client().pipeline(transaction=False)
-    pipe.hset(_job_key(job_id), "accepted_at", time.time())
+    pipe.hset(job_keys.record(job_id), "accepted_at", time.time())
     pipe.wait(replicas, timeout_ms)
     return int(pipe.execute()[-1])
 
@@ -200,7 +196,7 @@ def wait_for_terminal(job_id: str, timeout_s: float, *, just_created: bool = Fal
     if not just_created and (record is None or record["status"] in TERMINAL):
         return record
     pubsub = redis_client().pubsub()
-    pubsub.subscribe(_events_channel(job_id))
+    pubsub.subscribe(job_keys.events_channel(job_id))
     try:
         deadline = time.monotonic() + timeout_s
         record = get_job(job_id)  # after subscribing: the job may have finished in between
@@ -220,98 +216,15 @@ def wait_for_terminal(job_id: str, timeout_s: float, *, just_created: bool = Fal
 # --- sharded jobs: segments done, counted once each --------------------------------------------
 
 
-def _segments_key(job_id: str) -> str:
-    return key("job", job_id, "segments-done")
-
-
 def mark_segment_done(job_id: str, segment_id: int) -> int:
     """Record segment `segment_id` as done (idempotent: a redelivered segment counts once)."""
     client = redis_client()
     pipe = client.pipeline()
-    pipe.sadd(_segments_key(job_id), segment_id)
-    pipe.expire(_segments_key(job_id), int(get_settings().RESULT_EXPIRES_S))
-    pipe.scard(_segments_key(job_id))
+    pipe.sadd(job_keys.segments_done(job_id), segment_id)
+    pipe.expire(job_keys.segments_done(job_id), int(get_settings().RESULT_EXPIRES_S))
+    pipe.scard(job_keys.segments_done(job_id))
     return pipe.execute()[-1]
 
 
-
-# --- deadlines: the watchdog fails jobs that outlive them ------------------------------------------
-# Every job gets one at creation (JOB_TIMEOUT_S); planning a sharded job resets it to
-# SHARDED_JOB_TIMEOUT_S; a terminal update removes it (update_job).
-
-
-def _deadlines_key() -> str:
-    return key("deadlines")
-
-
-def set_deadline(job_id: str, seconds: float) -> None:
-    redis_client().zadd(_deadlines_key(), {job_id: time.time() + seconds})
-
-
-def clear_deadline(job_id: str) -> None:
-    redis_client().zrem(_deadlines_key(), job_id)
-
-
-def expired_deadlines(now: float | None = None) -> list[str]:
-    return redis_client().zrangebyscore(_deadlines_key(), 0, now or time.time())
-
-
-def open_job_count() -> int:
-    """Jobs that have not ended: each has a deadline until its terminal update."""
-    return redis_client().zcard(_deadlines_key())
-
-
-def queued_jobs() -> list[str]:
-    """Jobs whose status is `queued` (looked up among those with a deadline: every open job)."""
-    ids = redis_client().zrange(_deadlines_key(), 0, -1)
-    pipe = redis_client().pipeline(transaction=False)
-    for job_id in ids:
-        pipe.hget(_job_key(job_id), "status")
-    return [job_id for job_id, status in zip(ids, pipe.execute()) if status == QUEUED]
-
-
-def fail_overdue_jobs(now: float | None = None) -> list[str]:
-    """The watchdog: a job past its deadline (a message nobody runs, a chord whose callback can no
-    longer run) is failed with what is known, so no client waits forever. Returns the failed ids."""
-    failed = []
-    for job_id in expired_deadlines(now):
-        record = get_job(job_id)
-        if record and record["status"] not in TERMINAL:
-            progress = record.get("progress") or {}
-            fail(job_id, {"type": "timed-out", "detail": f"job did not finish before its deadline (still "
-                          f"{record['status']}; {progress.get('done', 0)}/{progress.get('total', '?')} "
-                          f"{progress.get('unit', '')} done)"})  # the terminal update clears the deadline
-            failed.append(job_id)
-        else:
-            clear_deadline(job_id)
-    return failed
-
-
 def is_terminal(job_id: str) -> bool:
-    return redis_client().hget(_job_key(job_id), "status") in TERMINAL
-
-
-def begin_attempt(job_id: str, task_id: str) -> tuple[bool, int]:
-    """Before a task of `job_id` runs: (has the job already ended, how many times this message has
-    now been started). A message whose every run kills its worker (an OOM, a decoder crash) comes
-    back each time (task_reject_on_worker_lost, or the reaper): the count lets the task refuse it
-    after MAX_TASK_ATTEMPTS instead of killing workers forever. One round trip."""
-    attempts_key = key("attempts", task_id)
-    pipe = redis_client().pipeline(transaction=False)
-    pipe.hget(_job_key(job_id), "status")
-    pipe.incr(attempts_key)
-    pipe.expire(attempts_key, int(get_settings().RESULT_EXPIRES_S))
-    status, attempts, _ = pipe.execute()
-    return status in TERMINAL, int(attempts)
-
-
-# --- the webhook outbox: jobs whose webhook is due (score: when), drained by a worker chore -----------
-
-
-def webhook_outbox_key() -> str:
-    return key("webhook-outbox")
-
-
-def set_webhook_state(job_id: str, state: dict) -> None:
-    """The delivery state of the job's webhook; `updated_at` stays the job's own (the payload has it)."""
-    _write(job_id, {"webhook": state})
+    return redis_client().hget(job_keys.record(job_id), "status") in TERMINAL

@@ -33,12 +33,15 @@ class LocalStack:
         self.logs = root / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.procs: list[subprocess.Popen] = []
+        self.redis_proc: subprocess.Popen | None = None  # the last start_redis()'s
 
-    def start_redis(self, port: int | None = None) -> str:
-        """A private redis-server; exports REDIS_URL to this process and every process started after.
-        Passwordless on purpose (loopback, a free port, throwaway data), unlike `make run`'s."""
+    def start_redis(self, port: int | None = None, *, persist: bool = False) -> str:
+        """A private redis-server (`persist`: with its AOF, so a restart on the same port keeps the
+        data); exports REDIS_URL to this process and every process started after. Passwordless on
+        purpose (loopback, a free port, throwaway data), unlike `make run`'s."""
         port = port or procs.free_port()
-        self.procs.append(procs.spawn(procs.redis_command(port, self.root, persist=False), log_path=self.logs / "redis.log"))
+        self.redis_proc = procs.spawn(procs.redis_command(port, self.root, persist=persist), log_path=self.logs / "redis.log")
+        self.procs.append(self.redis_proc)
         procs.wait_for_port(port)
         os.environ["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
         return os.environ["REDIS_URL"]
@@ -59,6 +62,14 @@ class LocalStack:
         if wait_ready:
             self.wait_ready(worker)
         return worker
+
+    def start_events_worker(self, name: str, max_procs: int, min_procs: int, env: dict | None = None) -> Worker:
+        """The autoscaled `events` pool (`procs.events_worker_command`), named `name`; its readiness
+        is its pool's (children start and stop with the load): not waited for here."""
+        log = self.logs / f"{name}.log"
+        proc = procs.spawn(procs.events_worker_command(name, max_procs, min_procs), env, log)
+        self.procs.append(proc)
+        return Worker(name, proc, log)
 
     def wait_ready(self, worker: Worker, timeout: float = 90.0) -> dict:
         def _ready():

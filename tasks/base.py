@@ -9,7 +9,7 @@ import logging
 from celery import Task
 from celery.exceptions import TimeLimitExceeded
 
-from brigade import jobs
+from brigade import attempts, jobs
 from brigade.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -27,10 +27,10 @@ def poison_error(runs: int) -> dict:
 
 
 def admission(job_id: str, request, fallback: str) -> dict | None:
-    """Before a job's message runs (one `jobs.begin_attempt` round trip): None to run it, else why
+    """Before a job's message runs (one `attempts.begin_attempt` round trip): None to run it, else why
     not, as a job error: `ended` (the job has ended: drop it) or `poison` (started more than
     MAX_TASK_ATTEMPTS times, each ending its worker)."""
-    ended, attempt = jobs.begin_attempt(job_id, delivery_id(request, fallback))
+    ended, attempt = attempts.begin_attempt(job_id, delivery_id(request, fallback))
     if ended:
         return {"type": "ended", "detail": "the job had already ended"}
     if attempt > get_settings().MAX_TASK_ATTEMPTS:

@@ -2,12 +2,12 @@
 
 * every heartbeat, one replica across the deployment (a Redis lock picks it) redelivers the work
   of dead replicas (`lifecycle.recover_orphans`) and fails jobs past their deadline
-  (`jobs.fail_overdue_jobs`, the watchdog), then sends a delivery task for each job whose webhook
-  is due (`webhooks.drain_outbox`: the outbox written with the job's terminal status);
+  (`deadlines.fail_overdue_jobs`, the watchdog), then sends a delivery task for each job whose webhook
+  is due (`outbox.drain_outbox`: the outbox written with the job's terminal status);
 * every RECONCILE_INTERVAL_S, one replica sends again the message of a queued job that the broker
   lost (`reconcile.reconcile`);
 * every UPLOAD_SWEEP_INTERVAL_S, one replica applies the upload retention
-  (`storage.apply_upload_retention`, local backend);
+  (`retention.apply_upload_retention`, local backend);
 * after a task marked `trims_memory` (segments), the process hands its free heap back
   (`memory.release_free_heap`).
 """
@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import logging
 
-from brigade import jobs, webhooks
+from brigade import deadlines
 from brigade.memory import release_free_heap
 from brigade.redis_client import key, redis_client
+from brigade.retention import apply_upload_retention
 from brigade.settings import get_settings
-from brigade.storage import apply_upload_retention
+from brigade.webhooks import outbox
 from tasks import lifecycle, reconcile
 from tasks.celery_app import app as celery_app
 from tasks.webhooks import send_delivery
@@ -35,8 +36,8 @@ def on_heartbeat() -> None:
     if redis_client().set(key("housekeeping-lock"), owner, nx=True, px=lock_ms):
         if not lifecycle.settling():  # after a Redis stall, live replicas' heartbeats may have lapsed
             lifecycle.recover_orphans()
-        jobs.fail_overdue_jobs()
-        webhooks.drain_outbox(send_delivery)
+        deadlines.fail_overdue_jobs()
+        outbox.drain_outbox(send_delivery)
     if reconcile.due(owner):
         reconcile.reconcile(celery_app)
     deleted = apply_upload_retention(owner)

@@ -22,7 +22,7 @@ import logging
 from kombu.utils.encoding import bytes_to_str
 from kombu.utils.json import loads as kombu_loads
 
-from brigade import jobs
+from brigade import deadlines, jobs
 from brigade.broker_queues import is_redis_url, redis_layout, redis_queue_keys
 from brigade.redis_client import key, redis_client
 from brigade.settings import get_settings
@@ -68,7 +68,7 @@ def reconcile(app) -> list[str]:
     if not is_redis_url(app.conf.broker_url):
         return []  # AMQP keeps a message until it is acked: nothing is lost between two steps
     client = redis_client()
-    candidates = jobs.queued_jobs() if jobs.open_job_count() <= SCAN_LIMIT else None
+    candidates = deadlines.queued_jobs() if deadlines.open_job_count() <= SCAN_LIMIT else None
     present = messages_in_broker(app) if candidates else set()
     if candidates is None or present is None:
         log.info("reconcile: over %d open jobs or messages; looked at again once there are fewer", SCAN_LIMIT)

@@ -4,7 +4,7 @@ plan_video (merge queue) -> chord(tag_segment x k on `segments` or `shard.<n>`) 
 (merge queue, which long segment tasks cannot block). With the Redis result backend a failed
 header task means the callback never runs, so tag_segment never raises: a segment that fails for
 good returns an error marker that merge_tags turns into a job error naming the segment and its
-time range; a watchdog (brigade.jobs.fail_overdue_jobs, run by tasks.chores) fails any job still unfinished at its deadline.
+time range; a watchdog (brigade.deadlines.fail_overdue_jobs, run by tasks.chores) fails any job still unfinished at its deadline.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import time
 from celery import chord
 from celery.utils.log import get_task_logger
 
-from brigade import jobs, redis_client
+from brigade import deadlines, jobs, redis_client
 from brigade.features import LABELS, parse_features
 from brigade.result_cache import get_cached, put_cached
 from brigade.settings import get_settings
@@ -50,7 +50,7 @@ def plan_video(job_id: str, video_uri: str, sha256: str, fast: bool = False, pro
     segments, plan = plan_for(path, info, max_len, max(1, live_shard_workers()), fast)
     wanted, facts = parse_features(features), segment_facts(info)
     jobs.update_job(job_id, status=jobs.RUNNING, started_at=time.time(), segments_total=len(segments), plan=plan)
-    jobs.set_deadline(job_id, s.SHARDED_JOB_TIMEOUT_S)
+    deadlines.set_deadline(job_id, s.SHARDED_JOB_TIMEOUT_S)
     header = [
         tag_segment.s(job_id=job_id, video_uri=video_uri, sha256=sha256, start=seg.start, end=seg.end,
                       segment_id=seg.segment_id, fast=fast, features=list(wanted), facts=facts

@@ -13,7 +13,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import requests
 from flask import Flask
 from jsonschema import Draft202012Validator
 from kombu.exceptions import OperationalError
@@ -93,26 +95,49 @@ def build_app(recorder: Recorder, **overrides) -> Flask:
 
 
 def problem(response, status: int, code: str) -> dict:
-    """An application/problem+json body with this status and type `.../<code>`, valid against the
-    API's own OpenAPI `Problem` schema; returns the body."""
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    body = response.get_json()
+    """An application/problem+json body with this status and type `.../<code>` (and a title and a
+    detail), valid against the API's own OpenAPI `Problem` schema, with a status /openapi.json
+    documents for the request; returns the body. The one check of a problem body in the suite:
+    `response` is the app layer's (Flask's test client) or a real API's (`requests`)."""
+    answer = _Answer.of(response)
+    assert answer.status == status, answer.text()
+    assert answer.mimetype == "application/problem+json", (answer.mimetype, answer.text())
+    body = answer.json()
     assert body["status"] == status and body["type"].endswith("/" + code), body
+    assert body["title"] and body["detail"], body
     conforms(body, "Problem")
-    documented(response)
+    documented(answer)
     return body
 
 
-def documented(response) -> None:
+@dataclass(frozen=True)
+class _Answer:
+    """What problem() reads of a response, from Flask's test client or from `requests`."""
+
+    status: int
+    mimetype: str
+    method: str
+    path: str
+    text: Callable[[], str]
+    json: Callable[[], dict]
+
+    @classmethod
+    def of(cls, response) -> _Answer:
+        if isinstance(response, requests.Response):
+            return cls(response.status_code, response.headers.get("Content-Type", "").split(";")[0].strip(),
+                       response.request.method, urlsplit(response.request.url).path, lambda: response.text, response.json)
+        return cls(response.status_code, response.mimetype, response.request.method, response.request.path,
+                   lambda: response.get_data(as_text=True), response.get_json)
+
+
+def documented(answer: _Answer) -> None:
     """The status is one that /openapi.json documents for the request's path and method."""
-    request = response.request
     for template, operations in SPEC["paths"].items():
-        if re.fullmatch(re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(template)), request.path):
-            responses = operations[request.method.lower()]["responses"]
-            assert str(response.status_code) in responses, (request.method, template, response.status_code, sorted(responses))
+        if re.fullmatch(re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(template)), answer.path):
+            responses = operations[answer.method.lower()]["responses"]
+            assert str(answer.status) in responses, (answer.method, template, answer.status, sorted(responses))
             return
-    raise AssertionError(f"{request.path} is not in /openapi.json")
+    raise AssertionError(f"{answer.path} is not in /openapi.json")
 
 
 def conforms(body: dict, schema: str) -> None:

@@ -75,11 +75,28 @@ def api(stack):
     return stack.start_api()
 
 
+@pytest.fixture
+def workers(stack):
+    """The test's own `celery worker` processes: `workers.start(*specs)` / `workers.one(spec)`
+    (tests/stack.py's Workers), all stopped when the test ends. A module's workers: a module-scoped
+    fixture doing `with Workers(stack) as ws: yield ws.start(...)`."""
+    from tests.stack import Workers
+
+    with Workers(stack) as started:
+        yield started
+
+
 @pytest.fixture(scope="session")
 def clips(tmp_root):
     from tests.stack import ClipFactory
 
     return ClipFactory(tmp_root / "clips")
+
+
+@pytest.fixture(scope="session")
+def clip(clips) -> Path:
+    """A real 2-second 64x48 H.264 mp4 (ffmpeg's lavfi test source): the app layer's upload."""
+    return clips.lavfi("small", size="64x48", rate=5, duration=2.0)
 
 
 @pytest.fixture

@@ -1,11 +1,14 @@
-"""Helpers of the integration tests: generated clips, job polling, problem bodies, the premium
-request that overtakes a backlog, RabbitMQ's availability."""
+"""Helpers of the integration tests: worker processes started and stopped for a test or a module,
+generated clips, job polling, the premium request that overtakes a backlog, RabbitMQ's
+availability. (Problem bodies, the app layer's and the real API's: tests/appkit.py's problem().)"""
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -13,13 +16,80 @@ import requests
 
 from brigade import jobs
 from devtools import procs
-from devtools.localstack import wait_for_job
+from devtools.localstack import LocalStack, Worker, wait_for_job
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
 
 
+@dataclass
+class WorkerSpec:
+    """One `celery worker` to start: its queue(s), pool kind (None: the one its queue declares),
+    name prefix and extra environment."""
+
+    queues: str = "predict"
+    pool: str | None = None
+    prefix: str = "w"
+    env: dict | None = None
+
+
+PREDICT = WorkerSpec("predict")
+EVENTS = WorkerSpec("events")
+CONTROL = WorkerSpec("merge", pool="threads", prefix="control")  # planning, merges, webhooks
+GPU = WorkerSpec("segments", pool="solo", prefix="gpu")  # one shard worker of the sharded path
+
+
+class Workers:
+    """The worker processes of one test or one module: `start(*specs)` starts them together and
+    waits until each is ready (its heartbeat in the session's Redis) unless `ready=False`; every
+    one is stopped when the `with` block ends (a fixture's teardown), whatever the test did.
+
+    A module's workers: `with Workers(stack) as ws: yield ws.start(PREDICT)`; a test's: the
+    `workers` fixture (conftest)."""
+
+    def __init__(self, stack: LocalStack):
+        self.stack = stack
+        self.started: list[Worker] = []
+
+    def start(self, *specs: str | WorkerSpec, env: dict | None = None, ready: bool = True) -> list[Worker]:
+        """A worker per spec (a queue name or a WorkerSpec), `env` added to each one's own."""
+        started = []
+        for spec in specs:
+            spec = WorkerSpec(spec) if isinstance(spec, str) else spec
+            worker_env = {**(env or {}), **(spec.env or {})} or None
+            started.append(self.stack.start_worker(spec.queues, pool=spec.pool, prefix=spec.prefix, env=worker_env,
+                                                   wait_ready=False))
+            self.started.append(started[-1])
+        if ready:
+            for worker in started:
+                self.stack.wait_ready(worker)
+        return started
+
+    def one(self, spec: str | WorkerSpec = PREDICT, *, env: dict | None = None, ready: bool = True) -> Worker:
+        return self.start(spec, env=env, ready=ready)[0]
+
+    def events_pool(self, name: str, max_procs: int, min_procs: int, env: dict | None = None) -> Worker:
+        """The autoscaled `events` pool (LocalStack.start_events_worker), named `name`@this host."""
+        self.started.append(self.stack.start_events_worker(f"{name}@{os.uname().nodename}", max_procs, min_procs, env))
+        return self.started[-1]
+
+    def stop(self, *workers: Worker) -> None:
+        """Stop these now (warm shutdown, in parallel); the rest at the end."""
+        procs.stop_many([worker.proc for worker in workers])
+
+    def stop_all(self) -> None:
+        self.stop(*reversed(self.started))
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop_all()
+
+
 class ClipFactory:
-    """Generated, labeled clips, each rendered once per session."""
+    """Every test's clips, each rendered once per session under one folder: generated, labeled
+    scenes (`clip`) and ffmpeg's test source (`lavfi`). The `clips` fixture (conftest) is the
+    session's; its `clip` fixture is the app layer's small upload."""
 
     def __init__(self, root: Path):
         self.root = root
@@ -33,6 +103,16 @@ class ClipFactory:
             path = self.root / f"{name}.mp4"
             self._made[name] = (path, make_clip(path, **kwargs))
         return self._made[name]
+
+    def lavfi(self, name: str, **kwargs) -> Path:
+        """ffmpeg's lavfi test source (tests/media_samples.lavfi_video's options): no labels."""
+        from tests.media_samples import lavfi_video
+
+        key = ("lavfi", name)
+        if key not in self._made:
+            (self.root / "lavfi").mkdir(exist_ok=True)
+            self._made[key] = lavfi_video(self.root / "lavfi" / f"{name}.mp4", **kwargs)
+        return self._made[key]
 
 
 def submit(api: str, path: Path, **params) -> requests.Response:
@@ -50,17 +130,6 @@ def finished(job_id: str, timeout: float = 60) -> dict:
     record = jobs.wait_for_terminal(job_id, timeout)
     assert record and record["status"] == jobs.SUCCEEDED, record
     return record
-
-
-def assert_problem(response: requests.Response, status: int, code: str) -> dict:
-    """An application/problem+json body with this status and type `.../<code>`; returns the body."""
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["status"] == status, body
-    assert body["type"].endswith("/" + code), body
-    assert body["title"] and body["detail"]
-    return body
 
 
 def tag_labels(body: dict) -> set[str]:

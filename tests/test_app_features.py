@@ -13,16 +13,9 @@ from brigade import jobs
 from brigade.features import FEATURES
 from models.analysis.summary import with_features
 from models.frame_model import FrameModel, FrameSpec
-from tests import media_samples as samples
 from tests.appkit import conforms, problem, upload
 
 pytestmark = pytest.mark.app  # its layer (tests/conftest.py): the API in this process, the test Redis
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory):
-    """A real 2-second 64x48 H.264 mp4 (ffmpeg's lavfi test source)."""
-    return samples.lavfi_video(tmp_path_factory.mktemp("app-features") / "small.mp4", size="64x48", rate=5, duration=2.0)
 
 
 def _accepted(response) -> dict:

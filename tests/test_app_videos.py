@@ -21,12 +21,6 @@ from tests.appkit import conforms, problem, upload
 SINGLE, SHARDED = "tasks.predict.tag_video", "tasks.sharded.plan_video"
 
 
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory):
-    """A real 2-second 64x48 H.264 mp4 (ffmpeg's lavfi test source)."""
-    return samples.lavfi_video(tmp_path_factory.mktemp("app-videos") / "small.mp4", size="64x48", rate=5, duration=2.0)
-
-
 def test_an_upload_is_stored_recorded_as_a_job_and_sent_as_one_task(client, recorder, clip):
     response = upload(client, clip)
     assert response.status_code == 202, response.get_data(as_text=True)

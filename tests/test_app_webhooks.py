@@ -12,9 +12,9 @@ import math
 import pytest
 
 from app.tiers import key_table
-from brigade import job_body, jobs, webhooks
+from brigade import deadlines, job_body, job_keys, jobs
 from brigade.redis_client import key, redis_client
-from tests import media_samples as samples
+from brigade.webhooks import delivery, outbox, signing
 from tests.appkit import conforms, problem, settings_with, upload
 from tests.stack import hotel_stay
 
@@ -23,11 +23,6 @@ pytestmark = pytest.mark.app  # its layer (tests/conftest.py): the API in this p
 KEY, OTHER_KEY = "test-premium-1", "test-authenticated-1"  # the session's keys (tests/conftest.py)
 HOOK = "https://hooks.example.com/brigade?team=7"
 ON = {"WEBHOOK_ALLOWED_HOSTS": "hooks.example.com", "WEBHOOK_SIGNING_SECRET": "app-test-master"}
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory):
-    return samples.lavfi_video(tmp_path_factory.mktemp("app-webhooks") / "small.mp4", size="64x48", rate=5, duration=2.0)
 
 
 @pytest.fixture
@@ -40,7 +35,7 @@ def _identity(key: str) -> str:
 
 
 def _outbox_score(job_id: str) -> float | None:
-    return redis_client().zscore(jobs.webhook_outbox_key(), job_id)
+    return redis_client().zscore(job_keys.webhook_outbox(), job_id)
 
 
 # --- refused before any job exists ----------------------------------------------------------------------
@@ -94,7 +89,7 @@ def test_an_accepted_callback_is_in_the_record_and_pending_until_the_job_ends(on
     jobs.fail(job_id, {"type": "test", "detail": "ended"})
     assert _outbox_score(job_id) == pytest.approx(jobs.get_job(job_id)["updated_at"])
     sent = []
-    assert job_id in webhooks.drain_outbox(sent.append)
+    assert job_id in outbox.drain_outbox(sent.append)
     assert job_id in sent and _outbox_score(job_id) is None
 
 
@@ -111,7 +106,7 @@ def test_hotel_prices_take_a_callback_too(make_app, recorder):
 def test_a_job_the_watchdog_fails_has_its_webhook_due(redis_server):
     job_id = jobs.create_job("echo", "single", callback_url=HOOK, callback_key="key:x")
     deadline = redis_client().zscore(key("deadlines"), job_id)
-    assert job_id in jobs.fail_overdue_jobs(now=deadline + 1)
+    assert job_id in deadlines.fail_overdue_jobs(now=deadline + 1)
     assert _outbox_score(job_id) == pytest.approx(jobs.get_job(job_id)["updated_at"])
 
 
@@ -137,7 +132,7 @@ def test_each_key_reads_its_own_secret(on):
     assert mine.status_code == 200 and mine.headers["Cache-Control"] == "no-store"
     conforms(mine.get_json(), "WebhookSecret")
     secret = mine.get_json()["secret"]
-    assert secret == webhooks.signing_secret(ON["WEBHOOK_SIGNING_SECRET"], _identity(KEY))
+    assert secret == signing.signing_secret(ON["WEBHOOK_SIGNING_SECRET"], _identity(KEY))
     other = on.get("/v1/webhook-secret", headers={"Authorization": f"Bearer {OTHER_KEY}"}).get_json()["secret"]
     assert other != secret and ON["WEBHOOK_SIGNING_SECRET"] not in secret
     problem(on.get("/v1/webhook-secret"), 401, "api-key-required")
@@ -177,28 +172,28 @@ def _public(host, port, type=0):
 
 def _attempt(job_id, receiver, **overrides):
     s = settings_with(**ON, WEBHOOK_BACKOFF_S="1", WEBHOOK_MAX_ATTEMPTS="3", **overrides)
-    return webhooks.attempt_delivery(job_id, s, resolve=_public, send=receiver)
+    return delivery.attempt_delivery(job_id, s, resolve=_public, send=receiver)
 
 
 def test_a_delivery_is_the_signed_job_body_and_is_recorded(redis_server):
     job_id, receiver = _ended_job(), FakeReceiver(204)
-    assert _attempt(job_id, receiver) == webhooks.Attempt("delivered")
+    assert _attempt(job_id, receiver) == delivery.Attempt("delivered")
     destination, body, headers = receiver.received[0]
     assert (destination.address, destination.host, destination.target) == ("93.184.216.34", "hooks.example.com", "/brigade?team=7")
     record = jobs.get_job(job_id)
     assert json.loads(body) == job_body.render(record)  # updated_at too: the delivery state does not touch it
-    secret = webhooks.signing_secret(ON["WEBHOOK_SIGNING_SECRET"], _identity(KEY))
-    assert webhooks.verify(secret, headers["X-Brigade-Timestamp"], body, headers["X-Brigade-Signature"])
+    secret = signing.signing_secret(ON["WEBHOOK_SIGNING_SECRET"], _identity(KEY))
+    assert signing.verify(secret, headers["X-Brigade-Timestamp"], body, headers["X-Brigade-Signature"])
     assert headers["X-Brigade-Event"] == "job.succeeded" and headers["X-Brigade-Job"] == job_id
     assert record["webhook"]["status"] == "delivered" and record["webhook"]["attempts"] == 1
-    assert _attempt(job_id, FakeReceiver(200)) == webhooks.Attempt("skipped")  # a duplicate task
+    assert _attempt(job_id, FakeReceiver(200)) == delivery.Attempt("skipped")  # a duplicate task
 
 
 def test_5xx_is_retried_with_backoff_until_the_attempts_run_out(redis_server):
     job_id, receiver = _ended_job(jobs.FAILED), FakeReceiver(500, 503, 502)
-    assert _attempt(job_id, receiver) == webhooks.Attempt("retrying", 1.0)
-    assert _attempt(job_id, receiver) == webhooks.Attempt("retrying", 2.0)
-    assert _attempt(job_id, receiver) == webhooks.Attempt("failed")
+    assert _attempt(job_id, receiver) == delivery.Attempt("retrying", 1.0)
+    assert _attempt(job_id, receiver) == delivery.Attempt("retrying", 2.0)
+    assert _attempt(job_id, receiver) == delivery.Attempt("failed")
     state = jobs.get_job(job_id)["webhook"]
     assert (state["status"], state["attempts"], state["last_status_code"]) == ("failed", 3, 502)
     assert "502" in state["last_error"]
@@ -221,9 +216,9 @@ def test_a_network_error_is_retried_and_an_inside_address_given_up(redis_server)
 
     job_id = _ended_job()
     s = settings_with(WEBHOOK_ALLOWED_HOSTS="*.example.com", WEBHOOK_SIGNING_SECRET="m")
-    outcome = webhooks.attempt_delivery(job_id, s, resolve=lambda *a, **k: [(2, 1, 6, "", ("10.0.0.7", 443))],
+    outcome = delivery.attempt_delivery(job_id, s, resolve=lambda *a, **k: [(2, 1, 6, "", ("10.0.0.7", 443))],
                                         send=FakeReceiver(200))
-    assert outcome == webhooks.Attempt("failed")
+    assert outcome == delivery.Attempt("failed")
     assert "10.0.0.7" in jobs.get_job(job_id)["webhook"]["last_error"]
 
 
@@ -234,9 +229,9 @@ def test_the_outbox_keeps_what_could_not_be_sent(redis_server):
         raise ConnectionError("broker away")
 
     due = _outbox_score(job_id)  # when the job ended: the outbox's clock, not this machine's
-    assert webhooks.drain_outbox(broker_down, now=due + 1) == []
+    assert outbox.drain_outbox(broker_down, now=due + 1) == []
     assert _outbox_score(job_id) is not None
-    assert job_id in webhooks.drain_outbox(lambda _: None, now=due + 1)
+    assert job_id in outbox.drain_outbox(lambda _: None, now=due + 1)
 
 
 def test_a_late_result_neither_overwrites_an_ended_job_nor_sends_a_second_webhook(redis_server):

@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 
 import requests
 
-from tests.stack import assert_problem
+from tests.appkit import problem
 
 
 def test_too_large_upload_streamed_without_length(api, no_job_created):
@@ -20,7 +20,7 @@ def test_too_large_upload_streamed_without_length(api, no_job_created):
     limit = int(os.environ["MAX_UPLOAD_BYTES"])
     chunks = (b"\0" * 65536 for _ in range(limit // 65536 + 4))
     response = requests.post(f"{api}/v1/videos", data=chunks, headers={"Content-Type": "video/mp4"}, timeout=30)
-    assert_problem(response, 413, "upload-too-large")
+    problem(response, 413, "upload-too-large")
     leftovers = list((tmp_path_of_uploads() / ".incoming").glob("*"))
     assert leftovers == []
 

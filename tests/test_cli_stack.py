@@ -16,7 +16,7 @@ import requests
 from brigade.settings import ROOT
 from devtools import procs
 from models.build.synth import Scene
-from tests.stack import hotel_stay, submit
+from tests.stack import EVENTS, PREDICT, Workers, hotel_stay, submit
 
 JOB_LINE = re.compile(r"^job ([0-9a-f]{32}): (\w+)", re.M)
 
@@ -37,26 +37,24 @@ def first_column(stdout: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def replica(stack):
-    worker = stack.start_worker("predict")
-    yield worker
-    procs.stop(worker.proc)  # other modules count their own replicas
+    with Workers(stack) as ws:  # stopped after the module: other modules count their own replicas
+        yield ws.one(PREDICT)
 
 
 @pytest.fixture(scope="module")
 def events_worker(stack):
-    worker = stack.start_worker("events")
-    yield worker
-    procs.stop(worker.proc)  # test_events_pool measures queue depth with no other consumer
+    with Workers(stack) as ws:  # stopped after the module: test_events_pool measures queue depth with no other consumer
+        yield ws.one(EVENTS)
 
 
 @pytest.fixture(scope="module")
-def clip(clips):
+def park_clip(clips):
     scene = Scene(setting="park", lighting="day", objects=("ball", "person"), moving=True, duration_s=4.0, look=1)
     return clips.clip("cli-park-ball-person", seed=21, scenes=[scene])
 
 
-def test_tag_prints_the_tags_of_the_job(api, replica, clip):
-    path, truth = clip
+def test_tag_prints_the_tags_of_the_job(api, replica, park_clip):
+    path, truth = park_clip
     done = brigade(api, "tag", str(path))
     assert done.returncode == 0, done.stderr
     job_id, status = JOB_LINE.search(done.stdout).groups()
@@ -71,16 +69,16 @@ def test_tag_prints_the_tags_of_the_job(api, replica, clip):
     assert f"job {job_id[:8]}" in done.stderr and "\r" not in done.stderr
 
 
-def test_tag_json_is_the_job_body(api, replica, clip):
-    done = brigade(api, "tag", str(clip[0]), "--json", "--mode", "single", "--fast")
+def test_tag_json_is_the_job_body(api, replica, park_clip):
+    done = brigade(api, "tag", str(park_clip[0]), "--json", "--mode", "single", "--fast")
     assert done.returncode == 0, done.stderr
     body = json.loads(done.stdout)
     assert body["status"] == "succeeded" and body["mode"] == "single"
     assert body == requests.get(f"{api}/v1/jobs/{body['job_id']}", timeout=30).json()
 
 
-def test_tag_no_wait_then_job_wait(api, replica, clip):
-    path, _ = clip
+def test_tag_no_wait_then_job_wait(api, replica, park_clip):
+    path, _ = park_clip
     queued = brigade(api, "tag", str(path), "--no-wait", "--json")
     assert queued.returncode == 0, queued.stderr
     job_id = json.loads(queued.stdout)["job_id"]
@@ -100,8 +98,8 @@ def test_a_text_file_exits_1_with_the_api_detail(api, tmp_path, no_job_created):
     assert done.stdout == ""
 
 
-def test_a_bad_api_key_exits_1_naming_401(api, clip, no_job_created):
-    done = brigade(api, "tag", str(clip[0]), key="no-such-key")
+def test_a_bad_api_key_exits_1_naming_401(api, park_clip, no_job_created):
+    done = brigade(api, "tag", str(park_clip[0]), key="no-such-key")
     assert done.returncode == 1
     assert "401 Invalid API key (invalid-api-key)" in done.stderr
 

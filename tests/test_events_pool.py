@@ -8,7 +8,6 @@ supplier lookup would, so that a burst outruns one process (the model alone answ
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -19,10 +18,9 @@ import requests
 
 from brigade import heartbeats, jobs
 from devtools import procs
-from devtools.localstack import Worker
 from tasks import queues
 from tasks.autoscale import BrokerDepth, read_samples
-from tests.stack import backlog_then_premium, finished, hotel_stay, post_hotel_prices, premium_overtook
+from tests.stack import Workers, backlog_then_premium, finished, hotel_stay, post_hotel_prices, premium_overtook
 
 MAX, MIN, COOLDOWN_S = 4, 0, 3.0
 POOL_ENV = {"AUTOSCALE_COOLDOWN_S": str(COOLDOWN_S), "AUTOSCALE_INTERVAL_S": "0.25", "EVENTS_SIMULATED_IO_MS": "50"}
@@ -38,20 +36,16 @@ def _depth() -> int:
 @pytest.fixture(scope="module")
 def events_pool(stack):
     """The autoscaled pool; started lazily, so a test can queue work before it exists."""
-    name = f"events-test@{os.uname().nodename}"
-    log = stack.logs / f"{name}.log"
-    proc = procs.spawn(procs.events_worker_command(name, MAX, MIN), POOL_ENV, log)
-    stack.procs.append(proc)
-    worker = Worker(name, proc, log)
+    with Workers(stack) as ws:
+        worker = ws.events_pool("events-test", MAX, MIN, POOL_ENV)
 
-    def _sampling():
-        if proc.poll() is not None:
-            raise RuntimeError(f"events worker exited:\n{worker.log_text()[-3000:]}")
-        return read_samples(name)
+        def _sampling():
+            if worker.proc.poll() is not None:
+                raise RuntimeError(f"events worker exited:\n{worker.log_text()[-3000:]}")
+            return read_samples(worker.name)
 
-    procs.wait_until(_sampling, 60, what="the events autoscaler's first sample")
-    yield worker
-    procs.stop(proc)
+        procs.wait_until(_sampling, 60, what="the events autoscaler's first sample")
+        yield worker
 
 
 def test_a_premium_request_overtakes_a_backlog_of_anonymous_ones(api, request):
@@ -114,6 +108,12 @@ def test_a_message_the_api_would_refuse_fails_its_job_in_the_apis_words(events_p
     assert record["error"] == {"type": "invalid-request", "detail": refused.value.detail}
 
 
+def _after(samples: list[dict], marker: dict) -> list[dict]:
+    """The samples written after `marker`, one read earlier: by their order in the autoscaler's
+    append-only log, not by their clocks."""
+    return samples[samples.index(marker) + 1:]
+
+
 def _wait_for_processes(name: str, predicate, timeout: float, what: str) -> dict:
     return procs.wait_until(lambda: next((s for s in reversed(read_samples(name)[-3:]) if predicate(s["processes"])), None),
                             timeout, interval=0.1, what=what)
@@ -133,7 +133,7 @@ def test_a_burst_grows_the_pool_to_max_and_it_shrinks_back_after_the_cooldown(ap
 
     watcher = threading.Thread(target=_watch_heartbeats, daemon=True)
     watcher.start()
-    started = time.time()
+    before = read_samples(events_pool.name)[-1]  # the last sample before the burst: the log only grows after it
     with ThreadPoolExecutor(32) as pool:
         responses = list(pool.map(lambda i: post_hotel_prices(api, hotel_stay(days_ahead=10 + i % 200), PREMIUM_KEYS[i % 4]), range(100)))
     assert {r.status_code for r in responses} <= {200, 202}, [r.text for r in responses if r.status_code not in (200, 202)]
@@ -144,7 +144,7 @@ def test_a_burst_grows_the_pool_to_max_and_it_shrinks_back_after_the_cooldown(ap
     stop.set()
     watcher.join()
 
-    samples = [s for s in read_samples(events_pool.name) if s["t"] >= started]
+    samples = _after(read_samples(events_pool.name), before)
     peak = max(s["processes"] for s in samples)
     assert peak == MAX, samples
     first_at_max = next(s for s in samples if s["processes"] == MAX)
@@ -152,7 +152,8 @@ def test_a_burst_grows_the_pool_to_max_and_it_shrinks_back_after_the_cooldown(ap
     assert ready_seen[0] >= 2, "pool children started by the autoscaler heartbeat as ready"
 
     down = _wait_for_processes(events_pool.name, lambda n: n == MIN, COOLDOWN_S + 60, "the pool back at its minimum")
-    samples = [s for s in read_samples(events_pool.name) if started <= s["t"] <= down["t"]]
+    samples = _after(read_samples(events_pool.name), before)
+    samples = samples[: samples.index(down) + 1]  # up to the one that saw it back at its minimum
     # Without a cool-down the first idle look would shrink the pool; with it, the pool is seen idle
     # at its maximum before it shrinks.
     assert any(s["processes"] == MAX and s["depth"] + s["in_worker"] == 0 for s in samples), samples

@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from devtools import procs
+from tests.stack import Workers, WorkerSpec
 from tests.test_make_run import command_lines
 
 USER = "flower-test"
@@ -32,9 +33,8 @@ def flower(stack):
 @pytest.fixture(scope="module")
 def predict_worker(stack):
     # The echo task needs no model, so the worker serves it whether or not its warm-up succeeds.
-    worker = stack.start_worker("predict", wait_ready=False, prefix="flower")
-    yield worker
-    procs.stop(worker.proc)
+    with Workers(stack) as ws:
+        yield ws.one(WorkerSpec("predict", prefix="flower"), ready=False)
 
 
 def _poll(fetch, what: str, timeout: float = 30.0):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from brigade import jobs
+from brigade import attempts, deadlines, jobs
 from brigade.redis_client import key, redis_client
 from brigade.settings import get_settings
 
@@ -14,7 +14,7 @@ from brigade.settings import get_settings
 def job_id(redis_server):
     job_id = jobs.create_job("echo", "single")
     yield job_id
-    jobs.clear_deadline(job_id)
+    deadlines.clear_deadline(job_id)
 
 
 def _deadline(job_id: str) -> float | None:
@@ -28,9 +28,9 @@ def test_every_new_job_has_a_deadline_of_job_timeout_s(job_id):
 
 def test_the_watchdog_fails_a_job_still_queued_past_its_deadline_and_only_then(job_id):
     deadline = _deadline(job_id)
-    assert job_id not in jobs.fail_overdue_jobs(now=deadline - 1)
+    assert job_id not in deadlines.fail_overdue_jobs(now=deadline - 1)
     assert jobs.get_job(job_id)["status"] == jobs.QUEUED
-    assert job_id in jobs.fail_overdue_jobs(now=deadline + 1)
+    assert job_id in deadlines.fail_overdue_jobs(now=deadline + 1)
     record = jobs.get_job(job_id)
     assert record["status"] == jobs.FAILED and record["error"]["type"] == "timed-out"
     assert "still queued" in record["error"]["detail"]
@@ -41,7 +41,7 @@ def test_a_job_that_ends_leaves_the_watchdog_alone(job_id):
     jobs.succeed(job_id, {"echo": 1})
     assert _deadline(job_id) is None
     long_after = jobs.get_job(job_id)["created_at"] + 10 * get_settings().JOB_TIMEOUT_S
-    assert job_id not in jobs.fail_overdue_jobs(now=long_after)
+    assert job_id not in deadlines.fail_overdue_jobs(now=long_after)
     assert jobs.get_job(job_id)["status"] == jobs.SUCCEEDED
 
 
@@ -68,7 +68,7 @@ def test_a_message_started_more_than_max_task_attempts_times_fails_its_job_as_po
     task_id = "poison-" + job_id
     limit = get_settings().MAX_TASK_ATTEMPTS
     for run in range(1, limit + 1):  # what `limit` starts that each ended their worker leave behind
-        assert jobs.begin_attempt(job_id, f"{task_id}:0") == (False, run)
+        assert attempts.begin_attempt(job_id, f"{task_id}:0") == (False, run)
     assert echo.apply(kwargs={"job_id": job_id, "payload": 1}, task_id=task_id).get() == {"job_id": job_id, "skipped": "poison"}
     record = jobs.get_job(job_id)
     assert record["status"] == jobs.FAILED and record["error"]["type"] == "poison"
@@ -79,6 +79,6 @@ def test_a_message_started_more_than_max_task_attempts_times_fails_its_job_as_po
 def test_a_message_within_its_attempts_runs(job_id):
     from tasks.ops import echo
 
-    jobs.begin_attempt(job_id, f"once-{job_id}:0")  # one earlier start that died
+    attempts.begin_attempt(job_id, f"once-{job_id}:0")  # one earlier start that died
     assert echo.apply(kwargs={"job_id": job_id, "payload": 7}, task_id=f"once-{job_id}").get() == 7  # it ran
     assert jobs.get_job(job_id)["status"] == jobs.SUCCEEDED

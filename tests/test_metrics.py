@@ -13,7 +13,7 @@ from brigade import heartbeats
 from brigade.redis_client import redis_client
 from devtools import procs
 from tasks import queues
-from tests.stack import submit, wait_job
+from tests.stack import PREDICT, submit, wait_job
 
 VIDEOS = {"method": "POST", "endpoint": "/v1/videos", "status": "202"}
 
@@ -30,18 +30,16 @@ def value(samples: dict, name: str, **labels) -> float:
     return samples.get((name, frozenset(labels.items())), 0.0)
 
 
-def test_metrics_after_a_real_job(api, stack, clips):
+def test_metrics_after_a_real_job(api, workers, clips):
     before = scrape(api)
-    worker = stack.start_worker("predict")
-    try:
-        path, _ = clips.clip("metrics-job", seed=21, duration_s=3.0, width=160, height=120)
-        response = submit(api, path)
-        assert response.status_code == 202, response.text
-        body = wait_job(api, response.json()["job_id"])
-        assert body["status"] == "succeeded", body
-        after = scrape(api)
-    finally:
-        procs.stop(worker.proc)
+    worker = workers.one(PREDICT)
+    path, _ = clips.clip("metrics-job", seed=21, duration_s=3.0, width=160, height=120)
+    response = submit(api, path)
+    assert response.status_code == 202, response.text
+    body = wait_job(api, response.json()["job_id"])
+    assert body["status"] == "succeeded", body
+    after = scrape(api)
+    workers.stop(worker)
 
     # Requests: counted by endpoint rule and status, with a latency histogram beside.
     assert value(after, "brigade_http_requests_total", **VIDEOS) == value(before, "brigade_http_requests_total", **VIDEOS) + 1

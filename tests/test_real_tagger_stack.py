@@ -11,9 +11,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from devtools import procs
 from models.build.photos import PHOTOS, make_concat_clip
-from tests.stack import submit, tag_labels, wait_job
+from tests.stack import CONTROL, GPU, PREDICT, Workers, submit, tag_labels, wait_job
 
 SHOTS = ("cat", "motorcycle", "coffee", "grace_hopper", "rocket")
 SHOT_S = 5.0
@@ -23,15 +22,8 @@ REAL = {"TAGGER_MODEL": "video-tagger", "SEGMENT_MIN_S": "5"}
 
 @pytest.fixture(scope="module")
 def real_pool(stack):
-    workers = [stack.start_worker("merge", pool="threads", wait_ready=False, prefix="control", env=REAL),
-               stack.start_worker("segments", pool="solo", wait_ready=False, prefix="gpu", env=REAL),
-               stack.start_worker("segments", pool="solo", wait_ready=False, prefix="gpu", env=REAL),
-               stack.start_worker("predict", wait_ready=False, env=REAL)]
-    for worker in workers:
-        stack.wait_ready(worker)
-    yield workers
-    for worker in workers:
-        procs.stop(worker.proc)
+    with Workers(stack) as ws:
+        yield ws.start(CONTROL, GPU, GPU, PREDICT, env=REAL)
 
 
 @pytest.fixture(scope="module")

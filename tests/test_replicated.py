@@ -11,17 +11,13 @@ import requests
 from brigade import jobs
 from devtools import procs
 from models.build.synth import Scene
-from tests.stack import submit, tag_labels, wait_job
+from tests.stack import PREDICT, Workers, submit, tag_labels, wait_job
 
 
 @pytest.fixture(scope="module")
 def replicas(stack):
-    workers = [stack.start_worker("predict", wait_ready=False) for _ in range(2)]
-    for worker in workers:
-        stack.wait_ready(worker)
-    yield workers
-    for worker in workers:
-        procs.stop(worker.proc)
+    with Workers(stack) as ws:
+        yield ws.start(PREDICT, PREDICT)
 
 
 def test_generated_clip_comes_back_with_the_tags_of_its_scene(api, replicas, clips):

@@ -12,10 +12,11 @@ import sys
 import pytest
 
 from brigade import jobs, settings
-from brigade.storage import HashingUpload, StorageError, local_path
+from brigade.storage import StorageError, local_path
+from brigade.uploads import HashingUpload
 from devtools import procs
 from models.build.synth import Scene
-from tests.stack import submit, tag_labels, wait_job
+from tests.stack import PREDICT, submit, tag_labels, wait_job
 
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 BUCKET, PREFIX = "brigade-test", "uploads/"
@@ -165,9 +166,9 @@ def test_file_uris_still_resolve_in_upload_dir_only(s3):
         local_path("file:///etc/passwd")
 
 
-def test_an_upload_reaches_a_worker_that_shares_no_disk_with_the_api(stack, s3_endpoint, clips, tmp_path):
+def test_an_upload_reaches_a_worker_that_shares_no_disk_with_the_api(stack, workers, s3_endpoint, clips, tmp_path):
     api_uploads, worker_uploads, worker_cache = tmp_path / "api-uploads", tmp_path / "worker-uploads", tmp_path / "worker-cache"
-    worker = stack.start_worker("predict", wait_ready=False, env={
+    worker = workers.one(PREDICT, ready=False, env={
         **s3_env(s3_endpoint), "UPLOAD_DIR": str(worker_uploads), "WORKER_CACHE_DIR": str(worker_cache)})
     api = stack.start_api(env={**s3_env(s3_endpoint), "UPLOAD_DIR": str(api_uploads)}, workers=1)
     api_proc = stack.procs[-1]
@@ -191,4 +192,3 @@ def test_an_upload_reaches_a_worker_that_shares_no_disk_with_the_api(stack, s3_e
         assert _files(worker_cache) == [f"{sha}.mp4"] and _files(worker_uploads) == []
     finally:
         procs.stop(api_proc)
-        procs.stop(worker.proc)

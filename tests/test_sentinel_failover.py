@@ -18,6 +18,7 @@ from brigade import heartbeats, jobs
 from devtools import procs
 from devtools.localstack import wait_for_job
 from devtools.run_stack import write_private
+from tests.stack import PREDICT
 
 PASSWORD, SENTINEL_PASSWORD, MASTER = "store-pw", "sentinel-pw", "brigade"
 
@@ -99,10 +100,10 @@ def _post_echo(api: str, payload: str) -> requests.Response:
     return requests.post(f"{api}/v1/echo", json={"payload": payload}, timeout=30)
 
 
-def test_a_lost_primary_costs_503s_then_the_new_one_serves_and_nothing_accepted_is_lost(redis_ha, stack):
+def test_a_lost_primary_costs_503s_then_the_new_one_serves_and_nothing_accepted_is_lost(redis_ha, stack, workers):
     env = redis_ha.app_env()
     api = stack.start_api(env=env, workers=1)
-    worker = stack.start_worker("predict", env=env, wait_ready=False)
+    worker = workers.one(PREDICT, env=env, ready=False)  # its heartbeats: in the Sentinel-watched Redis
     store = redis_ha.store()
     procs.wait_until(lambda: any(r["hostname"] == worker.name for r in heartbeats.list_replicas(ready_only=True, client=store)),
                      120, what="the worker ready, through Sentinel")

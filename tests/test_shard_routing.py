@@ -11,7 +11,7 @@ import pytest
 from brigade import heartbeats
 from brigade.sharding import shard_for
 from devtools import procs
-from tests.stack import submit, wait_job
+from tests.stack import CONTROL, Workers, WorkerSpec, submit, wait_job
 
 HASH_ENV = {"SHARD_ROUTING": "hash", "NUM_SHARDS": "2"}
 
@@ -29,12 +29,11 @@ def test_the_same_segment_always_maps_to_the_same_shard():
 
 @pytest.fixture(scope="module")
 def hash_pool(stack):
-    control = stack.start_worker("merge", pool="threads", env=HASH_ENV, prefix="control")
-    shard0 = stack.start_worker("shard.0", pool="solo", env=HASH_ENV, prefix="shard0-")
-    standby = stack.start_worker("segments", pool="solo", env={**HASH_ENV, "SHARD_STANDBY": "true"}, prefix="standby")
-    yield control, shard0, standby
-    for worker in (control, shard0, standby):
-        procs.stop(worker.proc)
+    with Workers(stack) as ws:  # one after the other: the standby starts once shard.0 has its primary
+        control = ws.one(CONTROL, env=HASH_ENV)
+        shard0 = ws.one(WorkerSpec("shard.0", pool="solo", prefix="shard0-"), env=HASH_ENV)
+        standby = ws.one(WorkerSpec("segments", pool="solo", prefix="standby", env={"SHARD_STANDBY": "true"}), env=HASH_ENV)
+        yield control, shard0, standby
 
 
 def test_the_standby_serves_the_queue_of_a_missing_shard(api, hash_pool, clips):

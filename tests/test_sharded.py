@@ -9,22 +9,21 @@ import pytest
 from brigade import jobs
 from devtools import procs
 from models.build.synth import Scene
-from tests.stack import submit, tag_labels, wait_job
+from tests.stack import CONTROL, GPU, PREDICT, Workers, submit, tag_labels, wait_job
 
 BOUNDARY_TOLERANCE_S = 1.0
 
 
 @pytest.fixture(scope="module")
-def shard_pool(stack):
-    workers = [stack.start_worker("merge", pool="threads", wait_ready=False, prefix="control"),
-               stack.start_worker("segments", pool="solo", wait_ready=False, prefix="gpu"),
-               stack.start_worker("segments", pool="solo", wait_ready=False, prefix="gpu"),
-               stack.start_worker("predict", wait_ready=False)]
-    for worker in workers:
-        stack.wait_ready(worker)
-    yield workers
-    for worker in workers:
-        procs.stop(worker.proc)
+def pool_workers(stack):
+    """The module's workers: the pool below, and a replacement of one a test killed."""
+    with Workers(stack) as ws:
+        yield ws
+
+
+@pytest.fixture(scope="module")
+def shard_pool(pool_workers):
+    return pool_workers.start(CONTROL, GPU, GPU, PREDICT)
 
 
 def _multi_scene_scenes() -> list[Scene]:
@@ -97,7 +96,7 @@ def test_an_mpeg_ts_upload_whose_clock_starts_late_gets_the_same_timeline(api, s
     _assert_timeline_matches(body["result"], truth)
 
 
-def test_a_shard_worker_killed_mid_job_loses_no_segment(api, shard_pool, stack, clips):
+def test_a_shard_worker_killed_mid_job_loses_no_segment(api, shard_pool, pool_workers, clips):
     path, truth = clips.clip("multi-scene-kill", seed=22, scenes=_multi_scene_scenes()[::-1], width=320, height=240, fps=10)
     job_id = submit(api, path, mode="sharded").json()["job_id"]
 
@@ -118,7 +117,7 @@ def test_a_shard_worker_killed_mid_job_loses_no_segment(api, shard_pool, stack, 
     objects = {"ball", "box", "vehicle", "person", "animal"}
     assert tag_labels(body) <= set(truth.tags)
     assert tag_labels(body) & objects == set(truth.tags) & objects
-    shard_pool[1] = stack.start_worker("segments", pool="solo", prefix="gpu")
+    shard_pool[1] = pool_workers.one(GPU)
 
 
 def test_a_corrupted_middle_fails_the_job_naming_the_bad_range(api, shard_pool, tmp_root):

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from brigade.settings import ROOT, Settings, describe
-from brigade.storage import HashingUpload, UploadTooLarge
+from brigade.uploads import HashingUpload, UploadTooLarge
 
 
 def test_settings_parse_types_from_the_environment():

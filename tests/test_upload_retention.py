@@ -7,8 +7,8 @@ import time
 
 import pytest
 
+from brigade.retention import STALE_PART_S, sweep_uploads
 from brigade.settings import Settings
-from brigade.storage import STALE_PART_S, sweep_uploads
 
 DAY = 24 * 3600.0
 

@@ -20,11 +20,12 @@ import requests
 
 from brigade.features import FEATURES
 from brigade.settings import ROOT
-from devtools import apt, procs
+from devtools import apt
 from models.analysis.summary import with_features
 from models.build.synth import Scene
 from tests import media_samples as samples
-from tests.stack import assert_problem
+from tests.appkit import problem
+from tests.stack import CONTROL, EVENTS, GPU, PREDICT, Workers
 
 CHROMIUM = Path("/usr/bin/chromium")
 APT_PACKAGES = ["chromium", "fonts-liberation"]  # a font, or the screenshots show boxes for text
@@ -68,16 +69,14 @@ def console(page) -> list[str]:
 
 @pytest.fixture(scope="module")
 def predict_replica(stack):
-    worker = stack.start_worker("predict")
-    yield worker
-    procs.stop(worker.proc)
+    with Workers(stack) as ws:
+        yield ws.one(PREDICT)
 
 
 @pytest.fixture(scope="module")
 def events_worker(stack):
-    worker = stack.start_worker("events")
-    yield worker
-    procs.stop(worker.proc)
+    with Workers(stack) as ws:
+        yield ws.one(EVENTS)
 
 
 def screenshot(page, name: str, tmp_path: Path) -> Path:
@@ -231,13 +230,8 @@ def test_the_feature_boxes_send_features_and_the_result_shows_people_faces_and_t
 
 @pytest.fixture(scope="module")
 def shard_workers(stack):
-    workers = [stack.start_worker("merge", pool="threads", wait_ready=False, prefix="control"),
-               stack.start_worker("segments", pool="solo", wait_ready=False, prefix="gpu")]
-    for worker in workers:
-        stack.wait_ready(worker)
-    yield workers
-    for worker in workers:
-        procs.stop(worker.proc)
+    with Workers(stack) as ws:
+        yield ws.start(CONTROL, GPU)
 
 
 def test_a_sharded_job_shows_its_segments_on_the_timeline(api, shard_workers, clips, page, console, tmp_path):
@@ -280,7 +274,7 @@ def test_a_file_that_is_not_a_video_shows_the_apis_problem(api, page, tmp_path):
         response = requests.post(f"{api}/v1/videos", files={"video": (notes.name, fh, "text/plain")}, timeout=30)
     expected = response.json()
     code = expected["type"].rsplit("/", 1)[-1]
-    assert_problem(response, expected["status"], code)
+    problem(response, expected["status"], code)
 
     open_page(page)
     page.set_input_files("#video-file", str(notes))

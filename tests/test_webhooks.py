@@ -17,10 +17,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from brigade import webhooks
+from brigade.webhooks import signing
 from devtools import procs
 from models.build.synth import Scene
-from tests.stack import wait_job
+from tests.stack import CONTROL, PREDICT, Workers, wait_job
 
 pytestmark = pytest.mark.integration  # its layer (tests/conftest.py): gunicorn, celery workers, ffmpeg
 
@@ -86,25 +86,24 @@ def hooked_api(stack, receiver):
         "WEBHOOK_BACKOFF_S": "0.2",
         "WEBHOOK_BACKOFF_MAX_S": "1",
     }
-    workers = [stack.start_worker("predict", wait_ready=False, env=env),
-               stack.start_worker("merge", pool="threads", wait_ready=False, env=env, prefix="control")]
-    api = stack.start_api(env=env, workers=1)
+    with Workers(stack) as ws:  # their heartbeats are in another Redis database: ready is the API's /readyz
+        workers = ws.start(PREDICT, CONTROL, env=env, ready=False)
+        api = stack.start_api(env=env, workers=1)
 
-    def ready():
-        for worker in workers:
-            if worker.proc.poll() is not None:
-                raise RuntimeError(f"worker {worker.name} exited:\n{worker.log_text()[-3000:]}")
-        return requests.get(f"{api}/readyz", timeout=5).status_code == 200
+        def ready():
+            for worker in workers:
+                if worker.proc.poll() is not None:
+                    raise RuntimeError(f"worker {worker.name} exited:\n{worker.log_text()[-3000:]}")
+            return requests.get(f"{api}/readyz", timeout=5).status_code == 200
 
-    procs.wait_until(ready, 90, interval=0.5, what="the webhook stack ready")
-    yield api
-    for worker in workers:
-        procs.stop(worker.proc)
-    procs.stop(stack.procs[-1])
+        procs.wait_until(ready, 90, interval=0.5, what="the webhook stack ready")
+        yield api
+        ws.stop_all()
+        procs.stop(stack.procs[-1])
 
 
 @pytest.fixture(scope="module")
-def clip(clips):
+def box_clip(clips):
     path, _ = clips.clip("webhook-box", seed=31, scenes=[Scene(setting="indoor", objects=("box",), duration_s=2.0)])
     return path
 
@@ -128,12 +127,12 @@ def _delivered(api: str, job_id: str) -> dict:
 
 def _verified(api: str, headers: dict, body: bytes) -> dict:
     secret = requests.get(f"{api}/v1/webhook-secret", headers=HEADERS, timeout=30).json()["secret"]
-    assert webhooks.verify(secret, headers["X-Brigade-Timestamp"], body, headers["X-Brigade-Signature"]), headers
+    assert signing.verify(secret, headers["X-Brigade-Timestamp"], body, headers["X-Brigade-Signature"]), headers
     return json.loads(body)
 
 
-def test_a_finished_job_is_posted_to_its_callback_signed_with_the_keys_secret(hooked_api, receiver, clip):
-    job_id = _submit(hooked_api, clip, receiver.url("/done"))
+def test_a_finished_job_is_posted_to_its_callback_signed_with_the_keys_secret(hooked_api, receiver, box_clip):
+    job_id = _submit(hooked_api, box_clip, receiver.url("/done"))
     assert wait_job(hooked_api, job_id, api_key=KEY)["status"] == "succeeded"
     job = _delivered(hooked_api, job_id)
     assert job["webhook"]["status"] == "delivered" and job["webhook"]["attempts"] == 1, job["webhook"]
@@ -145,9 +144,9 @@ def test_a_finished_job_is_posted_to_its_callback_signed_with_the_keys_secret(ho
     assert headers["X-Brigade-Event"] == "job.succeeded" and headers["X-Brigade-Job"] == job_id
 
 
-def test_a_receiver_that_fails_twice_gets_it_on_the_third_attempt(hooked_api, receiver, clip):
+def test_a_receiver_that_fails_twice_gets_it_on_the_third_attempt(hooked_api, receiver, box_clip):
     receiver.fail_first("/flaky", 2)
-    job_id = _submit(hooked_api, clip, receiver.url("/flaky"))
+    job_id = _submit(hooked_api, box_clip, receiver.url("/flaky"))
     job = _delivered(hooked_api, job_id)
     assert job["webhook"]["status"] == "delivered" and job["webhook"]["attempts"] == 3, job["webhook"]
 

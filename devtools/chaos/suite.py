@@ -143,10 +143,9 @@ class Chaos:
         procs.wait_until(lambda: requests.get(f"{self.api}/readyz", timeout=10).status_code == 200, 120, what="readyz")
 
     def _start_redis(self) -> None:
-        cmd = procs.redis_command(self.port, self.root, persist=True)
-        self.redis_proc = procs.spawn(cmd, log_path=self.stack.logs / "redis.log")
-        self.stack.procs.append(self.redis_proc)
-        procs.wait_for_port(self.port)
+        """The run's Redis, with its AOF (the restart phase starts it again on the same port)."""
+        self.stack.start_redis(self.port, persist=True)
+        self.redis_proc = self.stack.redis_proc
 
     def add_worker(self, kind: str, *, wait_ready: bool = True, env: dict | None = None, prefix: str | None = None):
         pool = {"segments": "solo", "merge": "threads"}.get(kind, "prefork")
@@ -156,13 +155,8 @@ class Chaos:
         return worker
 
     def add_events(self):
-        from devtools.localstack import Worker
-
         name = f"events{len(self.workers.get('events', []))}@{os.uname().nodename}"
-        log = self.stack.logs / f"{name}.log"
-        proc = procs.spawn(procs.events_worker_command(name, max_procs=3, min_procs=1), self.env, log)
-        self.stack.procs.append(proc)
-        worker = Worker(name, proc, log)
+        worker = self.stack.start_events_worker(name, max_procs=3, min_procs=1, env=self.env)
         self.workers.setdefault("events", []).append(worker)
         return worker
 
@@ -188,16 +182,6 @@ class Chaos:
         from brigade import jobs
 
         return jobs.get_job(job_id)
-
-    def wait_status(self, job_id: str, statuses: set[str], timeout: float) -> dict | None:
-        def _there():
-            record = self.job(job_id)
-            return record if record and record.get("status") in statuses else None
-
-        try:
-            return procs.wait_until(_there, timeout, interval=0.01, what=f"job {job_id} {statuses}")
-        except TimeoutError:
-            return None
 
     def live_jobs(self) -> int:
         from brigade import jobs
@@ -318,6 +302,8 @@ class Chaos:
         """The predict replicas go; a worker with a 2 s soft / 5 s hard limit takes two jobs: one whose
         ffmpeg hangs (SIGSTOP: the soft limit must fail it with a reason) and one whose pool process
         hangs (SIGSTOP: the hard limit kills it; the job must still end)."""
+        from brigade import jobs
+
         rec = self.phase("3 time limits")
         for worker in self.workers.pop("predict", []):
             procs.stop(worker.proc)
@@ -338,7 +324,7 @@ class Chaos:
             if target:
                 os.kill(target, signal.SIGSTOP)
                 self.ledger.fault("SIGSTOP", f"{'pool process' if 'hard' in variant else 'ffmpeg'} pid {target}", job=job_id)
-            record = self.wait_status(job_id, {"succeeded", "failed"}, 30) or self.job(job_id) or {}
+            record = jobs.wait_for_terminal(job_id, 30) or {}  # as it is then, ended or not
             outcomes[variant] = {"job_id": job_id, "stopped": bool(target), "status_30s_after": record.get("status"),
                                  "error": record.get("error")}
             if target and "hard" in variant:
@@ -414,13 +400,10 @@ class Chaos:
         self.phase("drain")
         self.ensure_predict()
         ids = job_ids()
-        deadline = time.time() + self.scale.drain_s
-        records = {}
-        while time.time() < deadline:
-            records = {i: jobs.get_job(i) or {} for i in ids}
-            if all(r.get("status") in jobs.TERMINAL for r in records.values()):
-                break
-            time.sleep(1)
+        deadline = time.monotonic() + self.scale.drain_s
+        for i in ids:  # one bound for them all
+            jobs.wait_for_terminal(i, deadline - time.monotonic())
+        records = {i: jobs.get_job(i) or {} for i in ids}
         by_status: dict[str, int] = {}
         reasons: dict[str, int] = {}
         samples: dict[str, list] = {}
