@@ -46,7 +46,9 @@ WORKDIR /app
 # The code stays root-owned (read-only for the service user); only the data directories are its own.
 # A new named volume mounted on them starts as a copy of them, ownership included.
 COPY . /app
-RUN mkdir -p /data/uploads /data/video-cache /app/models/store \
+# The text reader's model files come out of the installed rapidocr wheel (not committed).
+RUN /opt/venv/bin/python -m models.build.text --restore \
+    && mkdir -p /data/uploads /data/video-cache /app/models/store \
     && chown -R brigade:brigade /data /app/models/store
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \

@@ -15,10 +15,18 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $(STAMP)
 
-run: $(STAMP)
+# The text reader's model files are not committed: they come out of the rapidocr wheel that pip
+# installed, checked against the committed manifest (models/build/text.py --restore).
+TEXT_READER := models/store/text-reader/1.0.0
+TEXT_READER_FILES := $(TEXT_READER)/PP-OCRv6_det_small.onnx $(TEXT_READER)/PP-OCRv6_rec_small.onnx
+
+$(TEXT_READER_FILES): $(STAMP)
+	$(PY) -m models.build.text --restore
+
+run: $(STAMP) $(TEXT_READER_FILES)
 	$(PY) -m devtools.run_stack
 
-test: $(STAMP) lint
+test: $(STAMP) lint $(TEXT_READER_FILES)
 	$(PY) -m pytest -q --durations=15 tests
 
 # The unit and app layers only (tests/README.md): no gunicorn, no workers, no ffmpeg stack.

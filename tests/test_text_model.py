@@ -129,3 +129,26 @@ def test_tampered_artifact_is_refused(tmp_path, victim):
     flip_byte(tmp_path / NAME / "1.0.0" / victim, offset=100)
     with pytest.raises(IntegrityError, match=f"{victim} has sha256"):
         load_model(NAME, store=tmp_path)
+
+
+def test_the_model_files_are_restored_from_the_wheel_only_as_the_manifest_lists_them(tmp_path):
+    """The ONNX files are not committed: `make run`/`make test` copy them out of the installed
+    rapidocr wheel, and only bytes whose sha256 the committed manifest lists."""
+    import json
+
+    from models.build.text import FROM_WHEEL, restore
+
+    shutil.copytree(SHIPPED_STORE / NAME, tmp_path / NAME)
+    version = tmp_path / NAME / "1.0.0"
+    for name in FROM_WHEEL:
+        (version / name).unlink()
+    assert restore(tmp_path, "1.0.0") == list(FROM_WHEEL)
+    assert restore(tmp_path, "1.0.0") == []  # complete: nothing to do
+    assert load_model(NAME, store=tmp_path).ref == f"{NAME}@1.0.0"  # the registry's own sha256 check passes
+    (version / FROM_WHEEL[0]).unlink()
+    manifest = json.loads((version / "manifest.json").read_text())
+    manifest["files"][FROM_WHEEL[0]] = "0" * 64
+    (version / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(SystemExit, match="sha256"):
+        restore(tmp_path, "1.0.0")
+    assert not (version / FROM_WHEEL[0]).exists()

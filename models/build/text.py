@@ -1,6 +1,7 @@
 """Build `text-reader@1.0.0` from the ONNX models the rapidocr wheel ships (what `make model` runs).
 
     python -m models.build.text [--store DIR] [--version 1.0.0]
+    python -m models.build.text --restore     # make run / make test / the image: the model files from the wheel
 
 No conversion and no download: PP-OCRv6 small detection and recognition, as ONNX, are copied byte
 for byte out of the installed `rapidocr` wheel (the recogniser carries its character table in its
@@ -9,6 +10,9 @@ upright). The wheel's `MODEL_LICENSES.md` states them Apache-2.0 and lists their
 refuses files whose hash differs from that list, so the statement quoted in the manifest covers
 exactly the bytes we serve. Apache-2.0 section 4 asks redistributors to pass the licence on: the
 wheel's `LICENSE` and `MODEL_LICENSES.md` go into the artifact beside the models.
+
+The manifest and the licence files are committed; the two model files are not (31 MB that the
+installed wheel already holds): `--restore` copies them in, checked against the manifest.
 """
 
 from __future__ import annotations
@@ -75,11 +79,45 @@ def parse_args(argv=None):
     parser.add_argument("--store", default=get_settings().MODEL_STORE)
     parser.add_argument("--version", default="1.0.0")
     parser.add_argument("--no-default", action="store_true", help="do not point DEFAULT at the new version")
+    parser.add_argument("--restore", action="store_true",
+                        help="only copy the model files the committed artifact lacks out of the installed wheel")
     return parser.parse_args(argv)
+
+
+#: The model files that are not committed: the wheel pip installs already holds them, byte for byte
+#: (21 MB for the recogniser alone); `restore` copies them into the committed artifact.
+FROM_WHEEL = (DETECTOR_FILE, RECOGNIZER_FILE)
+
+
+def restore(store: str | Path, version: str) -> list[str]:
+    """Copy the model files the committed artifact lists but lacks out of the installed wheel,
+    checked against the manifest's sha256 (what `make run`, `make test` and the image build run:
+    the registry checks them again at every load). Returns the names copied."""
+    import json
+    import shutil
+
+    target = Path(store) / NAME / version
+    manifest = json.loads((target / "manifest.json").read_text())
+    source = wheel_files()
+    copied = []
+    for name in FROM_WHEEL:
+        if (target / name).is_file():
+            continue
+        actual = sha256_file(source[name][1])
+        if actual != manifest["files"][name]:
+            raise SystemExit(f"{source[name][1]} has sha256 {actual[:12]}…, {NAME}@{version} lists "
+                             f"{manifest['files'][name][:12]}…: another {PACKAGE} release? rebuild with `make model`")
+        shutil.copyfile(source[name][1], target / name)
+        copied.append(name)
+    return copied
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.restore:
+        copied = restore(args.store, args.version)
+        print(f"{NAME}@{args.version}: " + (f"copied {', '.join(copied)} from the {PACKAGE} wheel" if copied else "complete"))
+        return 0
     source = wheel_files()
     files = {name: path for name, (_, path) in source.items()}
     licence = licence_statement(files["MODEL_LICENSES.md"].read_text())
