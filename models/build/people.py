@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from brigade.digest import sha256_file
-from brigade.settings import get_settings
+from models.build import artifact_args
 from models.build.photos import PHOTOS
 from models.frame_model import FrameSpec
 from models.people.artifact import INPUT, OUTPUTS, PERSON_CLASS, PersonDetector
@@ -175,12 +175,9 @@ def check_detections(model_path: Path, inputs: dict, tf_out: dict) -> dict[str, 
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m models.build.people", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--store", default=get_settings().MODEL_STORE)
-    parser.add_argument("--version", default="1.0.0")
+    parser = artifact_args(argparse.ArgumentParser(prog="python -m models.build.people", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter), "1.0.0")
     parser.add_argument("--venv", type=Path, help="conversion venv to make or reuse (default: a temporary one)")
-    parser.add_argument("--no-default", action="store_true", help="do not point DEFAULT at the new version")
     return parser.parse_args(argv)
 
 

@@ -26,8 +26,8 @@ import torch
 from torch import nn
 
 from brigade.digest import sha256_file
-from brigade.settings import get_settings
-from models.registry import write_artifact
+from models.build import artifact_args
+from models.registry import point_default, write_artifact
 from models.tagger.vocabulary import VOCABULARY_FILE, build_labels
 
 NAME = "video-tagger"
@@ -95,12 +95,9 @@ def traced_backbone(variant: str, weights: Path, size: int) -> torch.jit.ScriptM
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m models.build.tagger", description=__doc__)
-    parser.add_argument("--store", default=get_settings().MODEL_STORE)
+    parser = artifact_args(argparse.ArgumentParser(prog="python -m models.build.tagger", description=__doc__), "2.0.0")
     parser.add_argument("--variant", choices=sorted(VARIANTS), default="lite0")
-    parser.add_argument("--version", default="2.0.0")
     parser.add_argument("--no-eval", action="store_true", help="skip the photo evaluation (not for publishing)")
-    parser.add_argument("--no-default", action="store_true", help="do not point DEFAULT at the new version")
     return parser.parse_args(argv)
 
 
@@ -135,7 +132,7 @@ def main(argv=None) -> int:
 
         record_in_manifest(target)
     if not args.no_default:
-        (target.parent / "DEFAULT").write_text(args.version + "\n")
+        point_default(target)
     print(f"wrote {target} in {time.perf_counter() - started:.1f}s")
     return 0
 

@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 from brigade.digest import sha256_file
-from brigade.settings import get_settings
+from models.build import artifact_args
 from models.registry import write_artifact
 from models.text.artifact import DETECTOR, FRAME_SPEC, RECOGNIZER, THRESHOLD
 
@@ -75,10 +75,7 @@ def check_listed_hashes(files: dict[str, Path], rows: dict[str, str]) -> None:
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m models.build.text", description=__doc__)
-    parser.add_argument("--store", default=get_settings().MODEL_STORE)
-    parser.add_argument("--version", default="1.0.0")
-    parser.add_argument("--no-default", action="store_true", help="do not point DEFAULT at the new version")
+    parser = artifact_args(argparse.ArgumentParser(prog="python -m models.build.text", description=__doc__), "1.0.0")
     parser.add_argument("--restore", action="store_true",
                         help="only copy the model files the committed artifact lacks out of the installed wheel")
     return parser.parse_args(argv)
