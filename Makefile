@@ -97,6 +97,7 @@ lint: $(STAMP)
 # docs/SETTINGS.md, the README's settings table and .env.example, from brigade/settings.py.
 docs: $(STAMP)
 	$(PY) -m devtools.settings_doc --write
+	$(PY) -m devtools.floors --write
 capacity: $(STAMP) ; $(PY) -m devtools.capacity $(ARGS)
 
 clean:

@@ -17,7 +17,7 @@ MULTIPART_OVERHEAD = 64 * 1024
 
 def create_app(settings: Settings | None = None, *, celery=None) -> Flask:
     """The API, serving with `settings` (default: `get_settings()`, the environment's) and sending
-    tasks with `celery` (default: `tasks.celery_app.app`). Both ride on the app (`app.context`):
+    tasks with `celery` (default: `worker.celery_app.app`). Both ride on the app (`app.context`):
     every view, hook and helper of a request reads them there, so a test can build an app with
     its own settings and a Celery stand-in that records what would have been sent."""
     from flask import Flask
@@ -30,7 +30,7 @@ def create_app(settings: Settings | None = None, *, celery=None) -> Flask:
 
     s = settings or get_settings()
     if celery is None:
-        from tasks.celery_app import app as celery  # the Celery app only, never the task modules (torch)
+        from worker.celery_app import app as celery  # the Celery app only, never the task modules (torch)
     app = Flask(__name__)
     context.install(app, s, celery)
     app.request_class = StreamingRequest

@@ -2,12 +2,12 @@
 
 `create_app(settings, celery=...)` stores both with `install()` in `app.extensions["brigade"]`;
 code that runs inside a request (views, hooks, error handlers, the /metrics scrape) reads them
-with `settings()` and `celery()`, never `get_settings()` or `tasks.celery_app.app`. So an app
+with `settings()` and `celery()`, never `get_settings()` or `worker.celery_app.app`. So an app
 built with its own Settings and a stand-in Celery (the tests' recorder) serves with exactly those.
 
 Outside a request there is no current app, and these raise RuntimeError (Flask's "working outside
 of application context"). Code that runs there reads what it is given instead: `create_app`
-defaults to `get_settings()` and `tasks.celery_app.app`, `register_limits` takes the settings
+defaults to `get_settings()` and `worker.celery_app.app`, `register_limits` takes the settings
 `create_app` chose, and `app/gunicorn_conf.py` reads its own environment variables before any
 app exists. The modules of `brigade/` (job records, the Redis client, upload storage) still
 read the process-wide `get_settings()`: the API and the workers must agree on those.

@@ -14,7 +14,7 @@ from kombu.exceptions import OperationalError
 from app import context
 from app.errors import ApiError
 from brigade import arrivals, jobs
-from tasks import work
+from worker import work
 
 log = logging.getLogger(__name__)
 _warned = {"at": -1e9}
@@ -22,7 +22,7 @@ _warned = {"at": -1e9}
 
 def submit(kind: str, mode: str, task_name: str, kwargs: dict, *, job_id: str, priority: int | None = None,
            **record) -> str:
-    """Create the job `job_id` (its record keeps the message, for tasks/reconcile.py), send its
+    """Create the job `job_id` (its record keeps the message, for worker/reconcile.py), send its
     message and confirm it (`enqueue`); `record`: what else `jobs.create_job` takes."""
     message = {"task": task_name, "kwargs": kwargs, "priority": priority}
     jobs.create_job(kind, mode, job_id=job_id, message=message, **record)

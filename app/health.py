@@ -7,7 +7,7 @@ from flask import Blueprint
 from app.dispatch import broker_answers
 from app.operator import is_operator
 from brigade.heartbeats import list_replicas
-from tasks import work
+from worker import work
 
 bp = Blueprint("health", __name__)
 
@@ -21,7 +21,7 @@ def healthz():
 @bp.get("/readyz")
 def readyz():
     """Ready when the broker answers and each queue the table of work marks for readiness
-    (`tasks.work.readiness_queues()`: predict) has a ready replica; the operator (app/operator.py)
+    (`worker.work.readiness_queues()`: predict) has a ready replica; the operator (app/operator.py)
     also gets the broker's state and those replicas' heartbeats."""
     broker = broker_answers()
     wanted = work.readiness_queues()

@@ -15,13 +15,13 @@ from app import context, waits
 from app.dispatch import submit
 from app.errors import ApiError
 from app.hotel_validation import read_json_body, validate
+from app.renderers import job_result
 from app.tiers import identify, job_owner, priority_for
-from app.views import job_result
 from app.webhooks import requested_callback
 from brigade import jobs
 from models import registry
 from models.hotel import catalog
-from tasks import work
+from worker import work
 
 bp = Blueprint("hotels", __name__)
 
@@ -38,7 +38,7 @@ def submit_hotel_prices():
     submit("hotel-prices", "event", work.task_for(request.endpoint),
            {"job_id": job_id, "request": message}, job_id=job_id,
            priority=priority, input={**message, "tier": caller.tier}, owner=job_owner(), **callback)
-    record = waits.wait_for_terminal(job_id, s.HOTEL_SYNC_WAIT_S, just_created=True)
+    record = waits.wait_if_slot_free(job_id, s.HOTEL_SYNC_WAIT_S, just_created=True)
     status_url = url_for("jobs.get_job", job_id=job_id)
     if record and record["status"] == jobs.SUCCEEDED:
         return {"job_id": job_id, "status": record["status"], "tier": caller.tier, **job_result(record)}, 200

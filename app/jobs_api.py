@@ -11,10 +11,10 @@ from app import context, waits
 from app.dispatch import submit
 from app.errors import ApiError
 from app.json_body import read_json_body
+from app.renderers import render_job
 from app.tiers import job_owner, may_read
-from app.views import render_job
 from brigade import jobs
-from tasks import work
+from worker import work
 
 bp = Blueprint("jobs", __name__)
 #: The echo body's limit: a probe of the whole path needs no more.
@@ -32,7 +32,7 @@ def get_job(job_id: str):
         raise ApiError(404, "job-not-found", f"no job {job_id!r} (unknown, expired after RESULT_EXPIRES_S, "
                        "or submitted with another API key)")
     if wait > 0 and record["status"] not in jobs.TERMINAL:
-        record = waits.wait_for_terminal(job_id, wait, current=record) or record
+        record = waits.wait_if_slot_free(job_id, wait, current=record) or record
     return render_job(record)
 
 
@@ -44,7 +44,7 @@ def echo():
     job_id = jobs.new_job_id()
     submit("echo", "single", work.task_for(request.endpoint), {"job_id": job_id, "payload": payload}, job_id=job_id,
            owner=job_owner())
-    record = waits.wait_for_terminal(job_id, max_wait(), just_created=True)
+    record = waits.wait_if_slot_free(job_id, max_wait(), just_created=True)
     return render_job(record), (200 if record["status"] in jobs.TERMINAL else 202)
 
 

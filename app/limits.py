@@ -28,7 +28,7 @@ from app import context
 from app.errors import problem
 from app.tiers import identify, limits_for
 from brigade.settings import Settings
-from tasks import work
+from worker import work
 
 #: Endpoints (blueprint.view) that put work on a queue: one shared budget per caller (the table of work says which).
 WORK_ENDPOINTS = work.rate_limited_endpoints()

@@ -9,9 +9,9 @@ What is exposed (docs/DEPLOY.md has the list with their meaning):
   `<unmatched>`, and methods outside the standard ones as `OTHER`.
 - Read from the broker and Redis at scrape time (nothing the API counts itself, so every API
   replica reports the same values): `brigade_queue_depth{queue}` (messages waiting in the broker
-  for each queue of `tasks.queues.ALL`, plus the `shard.<n>` queues under SHARD_ROUTING=hash),
-  `brigade_broker_up`, `brigade_jobs_finished_total{status}` (the `<prefix>:stats:jobs` hash that
-  `brigade.jobs.update_job` increments on each terminal status) and `brigade_ready_replicas{queue}`
+  for each queue of `worker.queues.ALL`, plus the `shard.<n>` queues under SHARD_ROUTING=hash),
+  `brigade_broker_up`, `brigade_jobs_finished_total{status}` (the hash `brigade.job_keys.job_stats()`
+  that `brigade.jobs.update_job` increments on each terminal status) and `brigade_ready_replicas{queue}`
   (live replica heartbeats); from the events autoscaler's last forecast (`<prefix>:forecast:<queue>`,
   written with AUTOSCALE_PREDICTIVE, docs/EVENTS.md): `brigade_forecast_arrivals_per_second{queue}`,
   `brigade_forecast_error_ratio{queue}` and `brigade_forecast_processes{queue}`.
@@ -36,11 +36,11 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from app import context
 from app.operator import require_operator
-from brigade import arrivals, jobs
+from brigade import arrivals, job_keys, jobs
 from brigade.broker_queues import amqp_queue_depth, is_redis_url, redis_layout, redis_queue_depths
 from brigade.heartbeats import list_replicas
-from brigade.redis_client import connect, key
-from tasks import queues
+from brigade.redis_client import connect
+from worker import queues
 
 REQUESTS = Counter("brigade_http_requests", "HTTP requests the API answered.", ["method", "endpoint", "status"])
 LATENCY = Histogram(
@@ -102,7 +102,7 @@ def _scrape_client(url: str) -> redis.Redis:
 
 
 def queue_names() -> tuple[str, ...]:
-    """tasks.queues.ALL, plus the `shard.<n>` queues when SHARD_ROUTING=hash uses them."""
+    """worker.queues.ALL, plus the `shard.<n>` queues when SHARD_ROUTING=hash uses them."""
     s = context.settings()
     return queues.declared(s.NUM_SHARDS) if s.SHARD_ROUTING == "hash" else queues.ALL
 
@@ -160,7 +160,7 @@ class RedisStatsCollector:
                                   labels=["queue"])
         try:
             client = _scrape_client(s.store_url)
-            counts = client.hgetall(key("stats", "jobs"))
+            counts = client.hgetall(job_keys.job_stats())
             replicas = list_replicas(ready_only=True, client=client)
         except Exception:
             return  # Redis is away: report no job or replica series rather than made-up zeros

@@ -6,7 +6,7 @@ from flask import Blueprint
 
 from brigade.features import DEFAULT as DEFAULT_FEATURES
 from brigade.features import FEATURES
-from tasks import work
+from worker import work
 
 bp = Blueprint("openapi", __name__)
 
@@ -50,7 +50,7 @@ _CALLBACKS = {"jobFinished": {"{$request.query.callback_url}": {"post": {
 }}}}
 
 
-# --- the work endpoints' operations: each named by its rows in the table of work (tasks/work.py) --------
+# --- the work endpoints' operations: each named by its rows in the table of work (worker/work.py) --------
 
 
 def _submit_video() -> dict:
@@ -119,7 +119,7 @@ def _echo() -> dict:
     }
 
 
-#: "METHOD /path" -> its operation: the value of `tasks.work.Work.openapi` (tests/test_work_table.py
+#: "METHOD /path" -> its operation: the value of `worker.work.Work.openapi` (tests/test_work_table.py
 #: checks that each row with an endpoint names one, and that no other operation sends work).
 WORK_OPERATIONS = {
     "POST /v1/videos": _submit_video,
@@ -301,7 +301,7 @@ SPEC = {
 }
 
 
-#: The paths of the endpoints whose work spends the caller's rate limit (`tasks.work`).
+#: The paths of the endpoints whose work spends the caller's rate limit (`worker.work`).
 RATE_LIMITED_PATHS = frozenset(_method_path(operation)[1] for operation in work.rate_limited_operations())
 
 

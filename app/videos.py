@@ -15,7 +15,7 @@ from brigade.features import DEFAULT as DEFAULT_FEATURES
 from brigade.features import FeatureError, parse_features
 from brigade.storage import StorageError
 from media.probe import ProbeError, probe
-from tasks import work
+from worker import work
 
 bp = Blueprint("videos", __name__)
 #: Probe refusals that say what the upload is (415); the others say what is wrong with it (422).

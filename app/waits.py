@@ -21,13 +21,14 @@ def _semaphore(size: int) -> threading.BoundedSemaphore:
         return _slots[size]
 
 
-def wait_for_terminal(job_id: str, seconds: float, *, just_created: bool = False,
+def wait_if_slot_free(job_id: str, seconds: float, *, just_created: bool = False,
                       current: dict | None = None) -> dict | None:
-    """`jobs.wait_for_terminal` in a held slot; without a free slot, the record as it is now.
+    """`jobs.subscribe_until_terminal` if one of this process's MAX_HELD_WAITS slots is free;
+    without a free slot, no wait: the record as it is now.
     `current`: the record the caller has just read (not terminal), so it is not read again."""
     if seconds <= 0 or not (slots := _semaphore(context.settings().MAX_HELD_WAITS)).acquire(blocking=False):
         return current if current is not None else jobs.get_job(job_id)
     try:
-        return jobs.wait_for_terminal(job_id, seconds, just_created=just_created or current is not None)
+        return jobs.subscribe_until_terminal(job_id, seconds, just_created=just_created or current is not None)
     finally:
         slots.release()

@@ -1,7 +1,7 @@
 """Event-driven benchmark (`python -m bench.bench_events`): the autoscaled events pool under a
 steady load, a 20x burst and idle time, all measured in one run (about two minutes).
 
-* **Autoscaled run**: `celery worker -Q events --autoscale=4,0` (tasks.autoscale.QueueDepthAutoscaler,
+* **Autoscaled run**: `celery worker -Q events --autoscale=4,0` (worker.autoscale.QueueDepthAutoscaler,
   cool-down COOLDOWN_S) behind the real API. Cold request (first after scale-from-zero), warm
   requests, STEADY_S of open-loop load at STEADY_RPS, BURST_S at 20x that rate, idle until the
   pool is back at zero, and a second cold request. Client-side latency of every
@@ -99,7 +99,7 @@ def open_loop(api: str, rate: float, duration: float, phase: str, offset: int = 
 
 
 def samples_of(name: str) -> list[dict]:
-    from tasks.autoscale import read_samples
+    from worker.autoscale import read_samples
 
     return read_samples(name)
 

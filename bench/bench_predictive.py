@@ -7,7 +7,7 @@ arrivals are a Poisson process drawn once from a fixed seed and sent open-loop (
 time whatever the answers do), the same arrivals in every arm:
 
 * **fixed at peak**: `--autoscale=PEAK,PEAK` (EVENTS_MIN = EVENTS_MAX = PEAK) all day;
-* **reactive**: `--autoscale=PEAK,0`, today's autoscaler (tasks.autoscale, broker depth + tasks in
+* **reactive**: `--autoscale=PEAK,0`, today's autoscaler (worker.autoscale, broker depth + tasks in
   hand, cool-down COOLDOWN_S);
 * **predictive + reactive**: the same with AUTOSCALE_PREDICTIVE=true: processes = forecast rate x
   measured service time / target utilisation, never below the reactive rule's.
@@ -49,7 +49,7 @@ from bench.report import RESULTS, bench_stack, percentile, write
 from brigade import jobs
 from devtools import procs
 from devtools.localstack import LocalStack, wait_for_job
-from tasks.queues import EVENTS
+from worker.queues import EVENTS
 
 DAY_S = 120.0
 HOUR_S = DAY_S / 24
@@ -206,9 +206,9 @@ class Watch(threading.Thread):
 
 
 def offline_forecast(arrivals: list[float], history: list[list[int]], step_s: float = 0.5) -> list[tuple[float, float]]:
-    """(t, rate): what tasks/forecast.py says at each step of the day from the same history and the
+    """(t, rate): what worker/forecast.py says at each step of the day from the same history and the
     day's arrivals so far (times from the day's start): the forecast the arms without it would see."""
-    from tasks import forecast
+    from worker import forecast
 
     past = [(-(len(history) - d) * DAY_S + b * BUCKET_S, n) for d, counts in enumerate(history) for b, n in enumerate(counts) if n]
     out = []
@@ -222,9 +222,9 @@ def offline_forecast(arrivals: list[float], history: list[list[int]], step_s: fl
 
 
 def forecast_error(points: list[tuple[float, float]], arrivals: list[float]) -> float:
-    """Mean relative error (tasks/forecast.py's) of forecasts (t from the day's start, rate) against
+    """Mean relative error (worker/forecast.py's) of forecasts (t from the day's start, rate) against
     the day's arrivals over their horizon, for those whose horizon ends within the day."""
-    from tasks import forecast
+    from worker import forecast
 
     errors = [forecast.relative_error(rate, sum(1 for a in arrivals if t <= a < t + HORIZON_S) / HORIZON_S, HORIZON_S)
               for t, rate in points if 0 <= t <= DAY_S - HORIZON_S]
@@ -474,7 +474,7 @@ def rows(s: dict, arrivals: int, offline_error: float) -> list[tuple[str, str, s
                     f"{100 * live['seasonal_share']:.0f} % seasonal+trend; service time measured "
                     f"{1000 * (live['service_time_s_last'] or float('nan')):.0f} ms"))
     out.append(("forecast error offline", f"{100 * offline_error:.0f} %",
-                "tasks/forecast.py on the same history and arrivals every 0.5 s"))
+                "worker/forecast.py on the same history and arrivals every 0.5 s"))
     if "reactive" in s and "predictive" in s:
         r, p = s["reactive"], s["predictive"]
         cold = p["cold_share"] / r["cold_share"] if r["cold_share"] else float("nan")

@@ -41,15 +41,15 @@ def make_clips(folder: Path) -> list[Path]:
 def in_process(paths: list[Path]) -> dict:
     from brigade.settings import get_settings
     from models.registry import load_model
-    from models.tagger.inference import tag_video
+    from models.tagger.inference import tag_file
 
     model = load_model(get_settings().TAGGER_MODEL)
-    tag_video(model, str(paths[0]))  # warm-up
+    tag_file(model, str(paths[0]))  # warm-up
     cpu_before = _cpu_seconds()
     started = time.perf_counter()
     decode = infer = 0.0
     for path in paths:
-        result = tag_video(model, str(path))
+        result = tag_file(model, str(path))
         decode += result["timings"]["decode_s"]
         infer += result["timings"]["infer_s"]
     wall = time.perf_counter() - started

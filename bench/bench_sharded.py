@@ -131,13 +131,13 @@ def main() -> None:
         root = stack.root
         long_video = render(root / "long.mp4", 41, LONG_S, SIZE, FPS)
         api = stack.start_api()
-        control = stack.start_worker("merge", pool="threads", prefix="control")
+        control = stack.start_worker("control", pool="threads", prefix="control")
         single = single_vs_sharded_run(stack, api, long_video, "single", pin=False)
         sharded = single_vs_sharded_run(stack, api, long_video, "sharded", pin=False)
         single_pinned = single_vs_sharded_run(stack, api, long_video, "single", pin=True)
         sharded_pinned = single_vs_sharded_run(stack, api, long_video, "sharded", pin=True)
         stack.stop(control)
-        control = stack.start_worker("merge", pool="threads", prefix="control", env={"SEGMENT_BALANCE": "duration"})
+        control = stack.start_worker("control", pool="threads", prefix="control", env={"SEGMENT_BALANCE": "duration"})
         by_duration = single_vs_sharded_run(stack, api, long_video, "sharded", pin=False)
 
         rss = {}

@@ -3,7 +3,7 @@
 Everything below comes from one run, so every ratio compares numbers measured side by side:
 
 1. served vs bare: frames/s of `Tagger.infer` inside the served path (`tag_request` on a generated
-   720p clip: its `infer_s` timing into its frame count) against the bare TorchScript model on an
+   720p clip: its `infer_s` timing into its frame count) against the bare model (its runtime's) on an
    already-decoded, already-normalized float batch of the same size (one served batch,
    `Tagger.batch_windows` windows; same torch threads), alternating served and bare repetitions
    (ABBA) and taking medians; plus bare frames/s at batch 1, 4, 8, 16 and 32 (why the CPU serves at
@@ -419,7 +419,7 @@ def markdown(r: dict) -> str:
     rows = [
         ("served path: `Tagger.infer` frames/s", f"{sb['served_fps_median']}",
          f"median of {sb['reps']}: `tag_request` on the 720p clip, {sb['frames_per_run']} frames / infer_s"),
-        ("bare TorchScript model frames/s", f"{sb['bare_fps_median']}",
+        (f"bare model frames/s ({r.get('runtime', 'torchscript')})", f"{sb['bare_fps_median']}",
          f"same batch ({sb['batch_windows']} windows), {r['torch_threads']} torch thread; decoded, normalized float input, served layout"),
         ("**served / bare**, worker and decoders on any core", f"**{sb['ratio']}**",
          f">= 0.9; paired ratios {sb['paired_ratio_range'][0]}-{sb['paired_ratio_range'][1]} (median {sb['paired_ratio_median']})"),
@@ -524,6 +524,7 @@ def main(argv=None) -> None:
         "load_average": load_average,
         "model": tagger.ref,
         "architecture": manifest.get("architecture"),
+        "runtime": tagger.runtime,
         "frozen_torchscript": bool(getattr(tagger.model, "_c", None) is not None and not list(tagger.model.parameters())),
         "device": tagger.device,
         "dtype": str(tagger.dtype).removeprefix("torch."),

@@ -1,5 +1,5 @@
 """Arrival history: how many jobs each queue was given per interval, kept in Redis for the
-predictive autoscaler (tasks/autoscale.py, tasks/forecast.py), and the forecasts it writes back.
+predictive autoscaler (worker/autoscale.py, worker/forecast.py), and the forecasts it writes back.
 
 * `<prefix>:arrivals:<queue>:<bucket>:<index>`: a counter per ARRIVAL_BUCKET_S seconds (`index` =
   floor(time / bucket), the bucket size in the key so that changing it never mixes two series),

@@ -24,8 +24,8 @@ class FrameModelRow:
     loader: str
 
 
-#: One row per frame model. The feature list, the models a video replica warms up (`tasks.work`,
-#: `tasks.warmup`) and the registry's loaders derive from it.
+#: One row per frame model. The feature list, the models a video replica warms up (`worker.work`,
+#: `worker.warmup`) and the registry's loaders derive from it.
 FRAME_MODEL_ROWS = (
     FrameModelRow(PEOPLE, "person-detector", "models.people.artifact:load"),
     FrameModelRow(FACES, "face-detector", "models.faces.artifact:load"),

@@ -38,7 +38,7 @@ def host_key(hostname: str) -> str:
 def publish_host(hostname: str, incarnation: str = "1") -> None:
     """The worker's main process (the one holding broker messages) is alive, whatever its pool has.
     The value names its incarnation: a worker restarted under the same name (a container's restart)
-    is another one (tasks/lifecycle.py)."""
+    is another one (worker/heartbeat.py)."""
     redis_client().set(host_key(hostname), incarnation, px=_ttl_ms())
 
 
@@ -55,7 +55,7 @@ def host_alive(hostname: str, incarnation: str | None = None) -> bool:
 
 def host_heartbeat_left_ms(hostname: str, client=None) -> int:
     """Milliseconds before the host heartbeat of the worker `hostname` lapses (negative: it has);
-    `client` lets a caller (a liveness probe, tasks/alive.py) bound the read with its own timeouts."""
+    `client` lets a caller (a liveness probe, worker/alive.py) bound the read with its own timeouts."""
     return (redis_client() if client is None else client).pttl(host_key(hostname))
 
 

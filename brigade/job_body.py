@@ -1,5 +1,5 @@
 """A job record as clients see it: the body of GET /v1/jobs/<id>, and of the job-completion
-webhook, which a worker renders with the same function (no Flask here: `app.views` passes the
+webhook, which a worker renders with the same function (no Flask here: `app.renderers` passes the
 status URL that `url_for` builds, a worker the plain path)."""
 
 from __future__ import annotations

@@ -14,6 +14,12 @@ def record(job_id: str) -> str:
     return key("job", job_id)
 
 
+def records_prefix() -> str:
+    """What every job's record key starts with: `record(id)` is this plus the id, and the keys
+    beside a record (`segments_done`) add `:<name>` after it. For scans over all jobs."""
+    return record("")
+
+
 def events_channel(job_id: str) -> str:
     """Where the terminal update is published, for `?wait=` waiters."""
     return key("job-events", job_id)

@@ -39,7 +39,7 @@ def create_job(kind: str, mode: str, *, job_id: str | None = None, input: dict |
     `callback_url` (validated by the caller): POSTed the job's body, signed with the secret of
     `callback_key` (the caller's key identity), when the job ends. `message`: the task message that
     starts the job ({"task", "kwargs", "priority"}), kept so that a message the broker lost can be
-    sent again (tasks/reconcile.py)."""
+    sent again (worker/reconcile.py)."""
     job_id = job_id or new_job_id()
     now = time.time()
     record = {
@@ -187,8 +187,10 @@ def confirm_replicated(job_id: str, replicas: int, timeout_ms: int) -> int:
     return int(pipe.execute()[-1])
 
 
-def wait_for_terminal(job_id: str, timeout_s: float, *, just_created: bool = False) -> dict | None:
-    """The record once it is terminal or `timeout_s` has passed, whichever comes first.
+def subscribe_until_terminal(job_id: str, timeout_s: float, *, just_created: bool = False) -> dict | None:
+    """The record once it is terminal or `timeout_s` has passed, whichever comes first: blocks this
+    thread on the job's events channel (pub/sub, re-reading the record on each event and each quiet
+    second). Unbounded: any number of callers may wait at once (`app.waits` bounds the API's).
     `just_created` skips the first read, which cannot find a job that was enqueued a moment ago done."""
     if timeout_s <= 0:  # nothing to wait for: no subscription
         return get_job(job_id)

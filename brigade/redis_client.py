@@ -5,7 +5,7 @@ that stalls or restarts is retried with backoff for about REDIS_RETRY_S, so a tr
 delays a job instead of failing it (an accepted job is never lost to one). The API is *prompt*:
 one try within REDIS_SOCKET_TIMEOUT_S, then the request answers 503 with Retry-After
 (app/errors.py), since a client can retry and a held request thread cannot serve anyone else.
-Workers switch with `be_patient()` at start (tasks/worker.py); everything else is prompt.
+Workers switch with `be_patient()` at start (worker/entry.py); everything else is prompt.
 
 With REDIS_SENTINELS every client here asks the Sentinels where the primary is (redis-py's
 `Sentinel.master_for`) and asks again after any connection fault, so a failover is one more

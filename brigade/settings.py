@@ -84,9 +84,13 @@ class Settings:
                                        "model keeps a core no decoder shares (docs/MODEL_TAGGER.md).")
     FFMPEG_NICE: int = _env_field(0, "How much lower a worker's decoders run than the worker (the model first when "
                                      "both want a core); 0: the same priority. 10 on 2 cores: the model's frames/s up, jobs 2-5 % slower.")
+    TAGGER_RUNTIME: str = _env_field("auto", "What runs the tagger's network: `onnx` (its ONNX export on ONNX Runtime: on "
+                                             "one CPU thread 3-4x the frames/s of TorchScript, same tags), `torchscript`, or "
+                                             "`auto`: onnx on CPU when the artifact ships an export, torchscript on CUDA.")
     DECODE_MODE: str = _env_field("sampled", "`sampled`: the decoder skips the frames no sampled frame needs (H.264/HEVC: "
                                              "non-reference frames; intra-only codecs: all but the sampled ones): at 720p H.264 "
-                                             "ffmpeg's CPU 1.6x lower, a job's 1.3x, same tags (bench/results/decode.md). "
+                                             "ffmpeg's CPU 1.5-1.7x lower, a job's 1.4-1.5x on ONNX Runtime, same tags "
+                                             "(bench/results/decode.md). "
                                              "`full`: every frame decoded.")
     TASK_SOFT_TIME_LIMIT_S: int = _env_field(540, "Soft time limit of a task (SoftTimeLimitExceeded is raised).")
     TASK_TIME_LIMIT_S: int = _env_field(600, "Hard time limit of a task (the child is killed).")
@@ -232,6 +236,8 @@ class Settings:
             (self.RECONCILE_INTERVAL_S >= 0, "RECONCILE_INTERVAL_S must be 0 (off) or more"),
             (self.TRUSTED_PROXY_HOPS >= 0, "TRUSTED_PROXY_HOPS must be 0 or more"),
             (self.SEGMENT_BALANCE in ("cost", "duration"), f"SEGMENT_BALANCE={self.SEGMENT_BALANCE!r}: use cost or duration"),
+            (self.TAGGER_RUNTIME in ("auto", "onnx", "torchscript"),
+             f"TAGGER_RUNTIME={self.TAGGER_RUNTIME!r}: use auto, onnx or torchscript"),
             (self.DECODE_MODE in ("sampled", "full"), f"DECODE_MODE={self.DECODE_MODE!r}: use sampled or full"),
             (self.WEBHOOK_MAX_ATTEMPTS >= 1, "WEBHOOK_MAX_ATTEMPTS must be 1 or more"),
             (_parses(cpu_list, self.DECODER_CPUS), f"DECODER_CPUS={self.DECODER_CPUS!r}: CPU numbers and ranges, e.g. 0,2-3"),

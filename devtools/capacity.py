@@ -358,7 +358,7 @@ def profile(shape: str) -> list[float]:
 class Fleet:
     """A pool's fleet over one day, in (core-hours, GPU-hours): `fixed` sized for the day's peak all
     day; `reactive` sized each step for that step's arrivals; `predictive` the larger of that and
-    Brigade's forecast rule (tasks.autoscale.forecast_processes) on the arrivals FORECAST_HORIZON_S
+    Brigade's forecast rule (worker.autoscale.forecast_processes) on the arrivals FORECAST_HORIZON_S
     ahead, the forecast taken as right. The elastic fleets hold a level for the pool's cool-down
     after it drops."""
 
@@ -369,7 +369,7 @@ class Fleet:
 
 
 def fleet(pool: Pool, shape: list[float]) -> Fleet:
-    from tasks.autoscale import forecast_processes
+    from worker.autoscale import forecast_processes
 
     utilization, quantile = setting("AUTOSCALE_TARGET_UTILIZATION"), setting("AUTOSCALE_FORECAST_QUANTILE")
     lead = setting("FORECAST_HORIZON_S") / STEP_S  # in steps

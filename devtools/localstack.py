@@ -49,7 +49,7 @@ class LocalStack:
     def start_worker(self, queues: str = "predict", *, pool: str | None = None, wait_ready: bool = True,
                      env: dict | None = None, prefix: str = "w", cpus: set[int] | None = None) -> Worker:
         """A one-slot worker (a test counts on one task at a time) of the pool kind its queue
-        declares (`tasks.work.POOLS`) unless `pool` says another. `cpus`: pin the worker (and every
+        declares (`worker.work.POOLS`) unless `pool` says another. `cpus`: pin the worker (and every
         process it forks: pool children, ffmpeg) to these cores, as `docker run --cpuset-cpus` or
         Kubernetes' static CPU manager would."""
         name = f"{prefix}{next(_names)}@{os.uname().nodename}"

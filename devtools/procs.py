@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 from brigade.settings import ROOT
-from tasks import work
-from tasks.queues import EVENTS
+from worker import work
+from worker.queues import EVENTS
 
 
 def free_port() -> int:
@@ -102,12 +102,12 @@ def sentinel_command(config: Path) -> list[str]:
 
 def _celery_worker(queues: str, name: str, pool: str, *options: str) -> list[str]:
     """The argv every worker shares; `options` go right after the pool."""
-    return [sys.executable, "-m", "celery", "-A", "tasks.celery_app", "worker", "-Q", queues, "-n", name,
+    return [sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker", "-Q", queues, "-n", name,
             f"--pool={pool}", *options, "-E", "--without-mingle", "--without-gossip", "--loglevel=INFO"]
 
 
 def worker_command(queues: str, name: str, *, pool: str | None = None, concurrency: int | None = None) -> list[str]:
-    """A worker of `queues` running the pool the table of work declares for them (`tasks.work.POOLS`),
+    """A worker of `queues` running the pool the table of work declares for them (`worker.work.POOLS`),
     so `make run`, the tests and the benchmarks run what the deploy files run. `pool`, `concurrency`:
     a caller's own (a test's one-slot worker, a benchmark's fixed pool); an autoscaled queue given
     neither gets `events_worker_command`'s bounds."""
@@ -123,7 +123,7 @@ def worker_command(queues: str, name: str, *, pool: str | None = None, concurren
 
 def events_worker_command(name: str = "events@%h", max_procs: int | None = None, min_procs: int | None = None) -> list[str]:
     """The autoscaled events pool: `--autoscale=MAX,MIN` (EVENTS_MAX, EVENTS_MIN by default), scaled by
-    `tasks.autoscale.QueueDepthAutoscaler` on the broker's backlog; the model is loaded before forking."""
+    `worker.autoscale.QueueDepthAutoscaler` on the broker's backlog; the model is loaded before forking."""
     return _autoscaled_worker(EVENTS, name, max_procs, min_procs)
 
 
@@ -144,7 +144,7 @@ def api_command(port: int, workers: int = 2, host: str = "127.0.0.1") -> list[st
 
 def flower_command(port: int) -> list[str]:
     """Flower without its credentials: they come from `flower_env()` in its environment, never argv."""
-    return [sys.executable, "-m", "celery", "-A", "tasks.celery_app", "flower", f"--port={port}",
+    return [sys.executable, "-m", "celery", "-A", "worker.celery_app", "flower", f"--port={port}",
             "--address=127.0.0.1"]
 
 

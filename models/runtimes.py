@@ -57,3 +57,19 @@ def onnx_session(path: str | Path):
 
 def onnx_device(session) -> str:
     return "cuda:0" if session.get_providers()[0] == "CUDAExecutionProvider" else "cpu"
+
+
+class OnnxModule:
+    """An ONNX Runtime session called like a one-input torch module: a float CPU tensor in, the
+    first output as a tensor out (no copy either way: both sides share the numpy buffers). The
+    tagger serves its ONNX export through this where it would call its TorchScript module."""
+
+    def __init__(self, session):
+        self.session = session
+        self.input_name = session.get_inputs()[0].name
+        self.device = onnx_device(session)
+
+    def __call__(self, x):
+        import torch
+
+        return torch.from_numpy(self.session.run(None, {self.input_name: x.numpy()})[0])

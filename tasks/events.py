@@ -19,11 +19,11 @@ from datetime import date, timedelta
 
 from brigade import jobs
 from brigade.settings import get_settings
-from tasks import queues
 from tasks.base import JobTask
-from tasks.celery_app import app
-from tasks.lifecycle import process_id
-from tasks.warmup import hotel_pricer
+from worker import queues
+from worker.celery_app import app
+from worker.identity import process_id
+from worker.warmup import hotel_pricer
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def freeze_heap() -> None:
 
 
 def preload_in_parent(sender=None, **_):
-    """worker_init (connected by tasks/worker.py): an events worker loads the pricer before forking."""
+    """worker_init (a `worker.work.TASK_HOOKS` row, connected by worker/hooks.py): an events worker loads the pricer before forking."""
     consumed = {q.name for q in sender.app.amqp.queues.consume_from.values()} if sender is not None else set()
     if queues.EVENTS in consumed:
         try:
@@ -94,7 +94,7 @@ def preload_in_parent(sender=None, **_):
 
 
 def report_preload() -> None:
-    """At worker_ready (tasks/worker.py)."""
+    """At worker_ready (a `worker.work.TASK_HOOKS` row)."""
     # worker_init runs before Celery sets up logging: say what the preload did once it has.
     if PRELOAD["preloaded"]:
         freeze_heap()  # again, now that the consumer and the pool exist
@@ -104,7 +104,7 @@ def report_preload() -> None:
 
 
 def on_pool_process_start(**_):
-    """worker_process_init (tasks/worker.py): count this child's tasks from here."""
+    """worker_process_init (a `worker.work.TASK_HOOKS` row): count this child's tasks from here."""
     _PROCESS.update(pid=os.getpid(), tasks=0, started=time.time())
     if PRELOAD["preloaded"] and "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(get_settings().TORCH_THREADS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from brigade import jobs
 from tasks.base import JobTask
-from tasks.celery_app import app
+from worker.celery_app import app
 
 
 @app.task(name="tasks.ops.noop")

@@ -24,7 +24,7 @@ from media.probe import ProbeError, VideoInfo, info_of, probe
 from media.scenes import SceneDetectionError, detect_cuts
 from models.registry import read_manifest
 from models.service import pinned_ref
-from tasks import queues
+from worker import queues
 
 
 def video_info(probed: dict | None, path) -> VideoInfo:

@@ -14,11 +14,11 @@ from brigade.result_cache import get_cached, put_cached
 from brigade.settings import get_settings
 from brigade.storage import StorageError, check_named_by, local_path
 from tasks.base import JobTask, public_error
-from tasks.celery_app import app
-from tasks.lifecycle import process_id
-from tasks.warmup import described, feature_key
-from tasks.warmup import frame_models as load_frame_models
-from tasks.warmup import tagger as load_tagger
+from worker.celery_app import app
+from worker.identity import process_id
+from worker.warmup import described, feature_key
+from worker.warmup import frame_models as load_frame_models
+from worker.warmup import tagger as load_tagger
 
 log = get_task_logger(__name__)
 

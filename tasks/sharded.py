@@ -1,10 +1,10 @@
 """Sharded pattern: plan segments, tag each on the shard pool, merge in a chord callback.
 
-plan_video (merge queue) -> chord(tag_segment x k on `segments` or `shard.<n>`) -> merge_tags
-(merge queue, which long segment tasks cannot block). With the Redis result backend a failed
+plan_video (control queue) -> chord(tag_segment x k on `segments` or `shard.<n>`) -> merge_tags
+(control queue, which long segment tasks cannot block). With the Redis result backend a failed
 header task means the callback never runs, so tag_segment never raises: a segment that fails for
 good returns an error marker that merge_tags turns into a job error naming the segment and its
-time range; a watchdog (brigade.deadlines.fail_overdue_jobs, run by tasks.chores) fails any job still unfinished at its deadline.
+time range; a watchdog (brigade.deadlines.fail_overdue_jobs, run by worker.chores) fails any job still unfinished at its deadline.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from brigade.result_cache import get_cached, put_cached
 from brigade.settings import get_settings
 from brigade.sharding import PlanError, max_segment_seconds
 from brigade.storage import check_named_by, local_path
-from tasks import queues
 from tasks.base import JobTask, admission, public_error
-from tasks.celery_app import app
-from tasks.lifecycle import process_id
 from tasks.planner import live_shard_workers, plan_for, segment_facts, segment_queue, video_info
-from tasks.warmup import described, feature_key
+from worker import queues
+from worker.celery_app import app
+from worker.identity import process_id
+from worker.warmup import described, feature_key
 
 log = get_task_logger(__name__)
 
@@ -58,7 +58,7 @@ def plan_video(job_id: str, video_uri: str, sha256: str, fast: bool = False, pro
         for seg in segments
     ]
     callback = merge_tags.s(job_id=job_id, cuts=plan["cuts"], plan_s=time.perf_counter() - started,
-                            planned_at=time.time(), features=list(wanted)).set(queue=queues.MERGE)
+                            planned_at=time.time(), features=list(wanted)).set(queue=queues.CONTROL)
     chord(header)(callback)
     return {"job_id": job_id, "segments": len(segments)}
 
@@ -76,8 +76,8 @@ def tag_segment(self, job_id: str, video_uri: str, sha256: str, start: float, en
     from media.decode_modes import decode_label
     from media.probe import VideoFacts
     from models.tagger.inference import TagRequest
-    from tasks.warmup import frame_models as load_frame_models
-    from tasks.warmup import tagger as load_tagger
+    from worker.warmup import frame_models as load_frame_models
+    from worker.warmup import tagger as load_tagger
 
     segment = {"segment_id": segment_id, "start": start, "end": end}
     try:  # admission too: a Redis fault there must retry, never escape a chord header task

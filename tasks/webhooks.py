@@ -1,12 +1,12 @@
-"""Deliver a job's completion webhook (brigade/webhooks/delivery.py), on the merge queue: one attempt per
+"""Deliver a job's completion webhook (brigade/webhooks/delivery.py), on the control queue: one attempt per
 run, then Celery's retry with the backoff of the settings until delivered, refused or out of
-attempts. Sent by the outbox chore (tasks/chores.py), never by the API. Not a JobTask: the job
+attempts. Sent by the outbox chore (worker/chores.py), never by the API. Not a JobTask: the job
 has ended by definition."""
 
 from __future__ import annotations
 
 from brigade.webhooks import delivery
-from tasks.celery_app import app
+from worker.celery_app import app
 
 
 @app.task(name="tasks.webhooks.deliver", bind=True, max_retries=None)  # bounded by WEBHOOK_MAX_ATTEMPTS
@@ -15,7 +15,3 @@ def deliver(self, job_id: str) -> dict:
     if attempt.retry_in_s is not None:
         raise self.retry(countdown=attempt.retry_in_s)
     return {"job_id": job_id, "webhook": attempt.status}
-
-
-def send_delivery(job_id: str) -> None:
-    deliver.apply_async(kwargs={"job_id": job_id})

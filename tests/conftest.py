@@ -102,10 +102,11 @@ def clip(clips) -> Path:
 @pytest.fixture
 def no_job_created(redis_server):
     """The test's request must be refused without creating a job record."""
-    from brigade.redis_client import key, redis_client
+    from brigade import job_keys
+    from brigade.redis_client import redis_client
 
     def _count() -> int:
-        return sum(1 for _ in redis_client().scan_iter(match=key("job", "*"), count=1000))
+        return sum(1 for _ in redis_client().scan_iter(match=job_keys.records_prefix() + "*", count=1000))
 
     before = _count()
     yield
@@ -174,6 +175,8 @@ MODULE_LAYERS = {
     "test_bad_input.py": "integration",
     "test_cli_stack.py": "integration",
     "test_decode_modes.py": "integration",  # its option table check is @pytest.mark.unit
+    "test_tagger_runtime.py": "integration",  # loads the shipped tagger twice; its choice table is @pytest.mark.unit
+    "test_floors.py": "unit",
     "test_cluster_net.py": "integration",  # its in-process checks are @pytest.mark.unit
     "test_cluster_smoke.py": "integration",  # its in-process checks are @pytest.mark.unit
     "test_chaos_smoke.py": "integration",

@@ -34,7 +34,7 @@ class WorkerSpec:
 
 PREDICT = WorkerSpec("predict")
 EVENTS = WorkerSpec("events")
-CONTROL = WorkerSpec("merge", pool="threads", prefix="control")  # planning, merges, webhooks
+CONTROL = WorkerSpec("control", pool="threads", prefix="control")  # planning, merges, webhooks
 GPU = WorkerSpec("segments", pool="solo", prefix="gpu")  # one shard worker of the sharded path
 
 
@@ -127,7 +127,7 @@ def wait_job(api: str, job_id: str, timeout: float = 120.0, api_key: str | None 
 
 def finished(job_id: str, timeout: float = 60) -> dict:
     """The job's record once terminal, read from Redis; it must have succeeded."""
-    record = jobs.wait_for_terminal(job_id, timeout)
+    record = jobs.subscribe_until_terminal(job_id, timeout)
     assert record and record["status"] == jobs.SUCCEEDED, record
     return record
 

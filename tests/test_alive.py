@@ -1,4 +1,4 @@
-"""`python -m tasks.alive <node>`, the liveness check of every worker pool (docker-compose.yml,
+"""`python -m worker.alive <node>`, the liveness check of every worker pool (docker-compose.yml,
 deploy/k8s/worker-*.yaml), against the session's test Redis: a live host heartbeat is alive, a
 lapsed one is dead, a task running far past its hard time limit is a wedged worker, and a Redis
 that does not answer is no reason to restart anyone. Also through a Sentinel (REDIS_SENTINELS)."""
@@ -17,8 +17,8 @@ from brigade import heartbeats
 from brigade.redis_client import redis_client
 from brigade.settings import ROOT, Settings, get_settings
 from devtools import procs
-from tasks import alive
-from tasks.lifecycle import running_key
+from worker import alive
+from worker.tracking import running_key
 
 pytestmark = pytest.mark.app  # its layer (tests/conftest.py): the test Redis (and a Sentinel of it), no worker
 
@@ -38,7 +38,7 @@ def _check(name: str, settings: Settings | None = None) -> alive.Verdict:
 
 
 def _running(name: str, task_id: str, started: float, process: str | None = "proc") -> None:
-    """A record of tasks/lifecycle.py's `running` hash: `process` None is received, not started."""
+    """A record of worker/tracking.py's `running` hash: `process` None is received, not started."""
     entry = {"hostname": name, "process": process and f"{name}:{process}", "task": "tasks.sharded.segment",
              "job_id": None, "started": started}
     redis_client().hset(running_key(), task_id, json.dumps(entry))
@@ -105,7 +105,7 @@ def test_the_command_names_this_host_as_celery_does_and_exits_by_its_verdict(nam
     assert alive.worker_name("gpu@elsewhere") == "gpu@elsewhere"
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "tasks.alive", *args], capture_output=True, text=True, timeout=60,
+        return subprocess.run([sys.executable, "-m", "worker.alive", *args], capture_output=True, text=True, timeout=60,
                               cwd=ROOT, env={**os.environ, "REDIS_URL": get_settings().REDIS_URL})
 
     dead = run(name)

@@ -55,8 +55,8 @@ def test_wait_must_be_a_number_of_seconds_not_below_zero(client, wait):
 def test_wait_is_capped_by_the_apps_max_wait(make_app, monkeypatch, asked, max_wait_s, waited):
     job_id = jobs.create_job("echo", "single")
     asked_for = []
-    real = jobs.wait_for_terminal
-    monkeypatch.setattr(jobs, "wait_for_terminal", lambda jid, timeout_s, **kw: asked_for.append(timeout_s) or real(jid, 0, **kw))
+    real = jobs.subscribe_until_terminal
+    monkeypatch.setattr(jobs, "subscribe_until_terminal", lambda jid, timeout_s, **kw: asked_for.append(timeout_s) or real(jid, 0, **kw))
     response = make_app(MAX_WAIT_S=max_wait_s).test_client().get(f"/v1/jobs/{job_id}?wait={asked}")
     assert response.status_code == 200 and response.get_json()["status"] == "queued"
     assert asked_for == ([waited] if waited else [])  # no wait asked: the record is read, nothing is held
@@ -96,7 +96,7 @@ def test_a_wait_finding_every_held_slot_taken_is_answered_at_once(make_app, monk
 
     job_id = jobs.create_job("echo", "single")
     asked_for = []
-    monkeypatch.setattr(jobs, "wait_for_terminal", lambda jid, timeout_s, **kw: asked_for.append(timeout_s) or jobs.get_job(jid))
+    monkeypatch.setattr(jobs, "subscribe_until_terminal", lambda jid, timeout_s, **kw: asked_for.append(timeout_s) or jobs.get_job(jid))
     client = make_app(MAX_HELD_WAITS="1").test_client()
     slot = waits._semaphore(1)
     assert slot.acquire(blocking=False)  # another request holds the only slot

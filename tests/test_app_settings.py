@@ -18,7 +18,7 @@ from tests.stack import hotel_stay
 pytestmark = pytest.mark.app
 
 #: The packages whose code serves a request and must read the app's settings.
-API_SIDE = ("app", "media", "models", "tasks")
+API_SIDE = ("app", "media", "models", "tasks", "worker")
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ from brigade import arrivals, jobs
 from brigade.redis_client import redis_client
 from brigade.settings import get_settings, overridden
 from devtools import procs
-from tasks import queues
-from tasks.autoscale import Predictor
 from tests.stack import hotel_stay
+from worker import queues
+from worker.autoscale import Predictor
 
 pytestmark = pytest.mark.app
 

@@ -8,7 +8,7 @@ import types
 import pytest
 
 from brigade.broker_queues import DEFAULT_PRIORITY_STEPS, redis_queue_keys
-from tasks.autoscale import (
+from worker.autoscale import (
     BrokerDepth,
     History,
     QueueDepthAutoscaler,
@@ -204,7 +204,7 @@ def test_depth_counts_messages_of_every_priority_in_a_real_redis(redis_server):
     """Publish through kombu with priorities 0..9 to a private queue; the depth sees all of them."""
     from kombu import Connection, Exchange, Queue
 
-    from tasks.celery_app import app
+    from worker.celery_app import app
 
     queue = Queue("depth-probe", Exchange("depth-probe", type="direct"), routing_key="depth-probe")
     with Connection(redis_server) as conn:

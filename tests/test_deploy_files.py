@@ -33,7 +33,7 @@ import yaml
 from brigade import settings as settings_module
 from brigade.settings import ROOT, secret_names
 from devtools.settings_doc import COMPOSE_FIXED, DEPLOY_VARS, compose_defaults, compose_settings, compose_settings_in_file, env_example
-from tasks import queues, work
+from worker import queues, work
 
 COMPOSE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
@@ -50,13 +50,13 @@ FAILOVER_WINDOW_S = 15
 
 # The process model (issue 6). `{EVENTS_MAX}` is `${EVENTS_MAX:-8}` in compose, `$(EVENTS_MAX)` in k8s.
 POOLS = {
-    "predict": "celery -A tasks.celery_app worker -Q predict -n predict@%h --pool=prefork --concurrency=1 -E",
-    "gpu": "celery -A tasks.celery_app worker -Q segments -n gpu@%h --pool=solo -E",
-    "control": "celery -A tasks.celery_app worker -Q merge -n control@%h --pool=threads --concurrency=4 -E",
-    "events": "celery -A tasks.celery_app worker -Q events -n events@%h --autoscale={EVENTS_MAX},0 -E",
+    "predict": "celery -A worker.celery_app worker -Q predict -n predict@%h --pool=prefork --concurrency=1 -E",
+    "gpu": "celery -A worker.celery_app worker -Q segments -n gpu@%h --pool=solo -E",
+    "control": "celery -A worker.celery_app worker -Q control -n control@%h --pool=threads --concurrency=4 -E",
+    "events": "celery -A worker.celery_app worker -Q events -n events@%h --autoscale={EVENTS_MAX},0 -E",
 }
 API_COMMAND = "gunicorn -c app/gunicorn_conf.py app.wsgi:app"
-FLOWER_COMMAND = "celery -A tasks.celery_app flower --port=5555"  # its basic auth: FLOWER_BASIC_AUTH in its env
+FLOWER_COMMAND = "celery -A worker.celery_app flower --port=5555"  # its basic auth: FLOWER_BASIC_AUTH in its env
 #: The Secrets the pods reference: created by the operator (docs/DEPLOY.md), never shipped in git.
 OPERATOR_SECRETS = {
     "brigade-redis": {"REDIS_PASSWORD"},
@@ -512,7 +512,7 @@ def test_every_celery_command_parses_and_names_real_queues():
     assert len(commands) >= 11
     for where, argv in commands:
         app_path, sub, params = parse_celery(argv)
-        assert app_path == "tasks.celery_app", where
+        assert app_path == "worker.celery_app", where
         if sub == "worker":
             assert params["queues"] and set(params["queues"]) <= set(queues.ALL), (where, params["queues"])
             assert params["task_events"], f"{where}: -E, or Flower sees no task"
@@ -520,12 +520,12 @@ def test_every_celery_command_parses_and_names_real_queues():
             assert sub == "flower", where
     # The parser is strict: a misspelt option fails.
     with pytest.raises(Exception, match="No such option"):
-        parse_celery(["celery", "-A", "tasks.celery_app", "worker", "-Q", "predict", "--concurency=1"])
+        parse_celery(["celery", "-A", "worker.celery_app", "worker", "-Q", "predict", "--concurency=1"])
 
 
 def _pool_drift(argv: list[str]) -> list[str]:
     """How a worker's command departs from the pool the table of work declares for its queue
-    (`tasks.work.POOLS`): its pool kind, and its fixed size or autoscaling. Empty: none."""
+    (`worker.work.POOLS`): its pool kind, and its fixed size or autoscaling. Empty: none."""
     from celery.concurrency import get_implementation
 
     _, _, params = parse_celery(argv)
@@ -570,9 +570,9 @@ def test_every_worker_command_runs_the_pool_the_table_of_work_declares():
 
 
 def _liveness(worker: list[str]) -> list[str]:
-    """The liveness check of a worker started with `worker`: its host heartbeat (tasks/alive.py),
+    """The liveness check of a worker started with `worker`: its host heartbeat (worker/alive.py),
     by the node name of its `-n`."""
-    return ["python", "-m", "tasks.alive", _node_name(worker)]
+    return ["python", "-m", "worker.alive", _node_name(worker)]
 
 
 def _worker_checks() -> list[tuple[str, list[str], list[str]]]:
@@ -599,10 +599,10 @@ def test_worker_liveness_is_the_heartbeat_never_a_ping():
     for where, argv in _all_commands():
         assert "inspect" not in argv, where
     # The module the checks run, in the image's WORKDIR (python -m), parses the node as Celery's %h does.
-    from tasks import alive
+    from worker import alive
 
-    assert (ROOT / "tasks" / "alive.py").is_file() and alive.worker_name("gpu", "h1") == "gpu@h1"
-    assert _dockerfile_workdir() == "/app" and not _dockerignored("tasks/alive.py")
+    assert (ROOT / "worker" / "alive.py").is_file() and alive.worker_name("gpu", "h1") == "gpu@h1"
+    assert _dockerfile_workdir() == "/app" and not _dockerignored("worker/alive.py")
 
 
 def test_k8s_worker_liveness_leaves_time_for_a_restart_to_matter():
@@ -646,7 +646,7 @@ def test_gunicorn_commands_parse_and_their_config_and_app_exist():
 
 
 def test_the_celery_app_imports_with_every_queue():
-    code = ("from celery import Celery; import tasks.celery_app as m; assert isinstance(m.app, Celery)\n"
+    code = ("from celery import Celery; import worker.celery_app as m; assert isinstance(m.app, Celery)\n"
             "print(' '.join(q.name for q in m.app.conf.task_queues))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert out.returncode == 0, out.stderr
@@ -760,7 +760,7 @@ def _dockerignored(path: str) -> bool:
 def test_dockerignore_keeps_secrets_and_local_state_out_and_the_code_in():
     for path in (".env", ".env.production", ".venv/bin/python", ".git/config", "var/uploads/x.mp4", "tests/conftest.py"):
         assert _dockerignored(path), path
-    for path in ("requirements.txt", "app/wsgi.py", "app/gunicorn_conf.py", "brigade/settings.py", "tasks/celery_app.py",
+    for path in ("requirements.txt", "app/wsgi.py", "app/gunicorn_conf.py", "brigade/settings.py", "worker/celery_app.py",
                  "media/probe.py", "models/registry.py", ".env.example"):
         assert not _dockerignored(path), path
     for op, arg in dockerfile_instructions():

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.unit  # its layer (tests/conftest.py): source and gener
 #: The repo's own top-level packages.
 PACKAGES = {path.parent.name for path in ROOT.glob("*/__init__.py")}
 #: What the API and the workers run; none of it may import the harness (devtools/, bench/, tests/).
-RUNTIME = ("app", "tasks", "models", "media", "brigade")
+RUNTIME = ("app", "tasks", "worker", "models", "media", "brigade")
 HARNESS = {"devtools", "bench", "tests"}
 
 

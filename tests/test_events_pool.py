@@ -1,5 +1,5 @@
 """The event-driven pattern end to end: real API, real Redis, a real `celery worker -Q events
---autoscale=4,0` scaled by tasks.autoscale.QueueDepthAutoscaler, prefetch 1 and acks_late.
+--autoscale=4,0` scaled by worker.autoscale.QueueDepthAutoscaler, prefetch 1 and acks_late.
 
 The worker runs with a 3 s cool-down and EVENTS_SIMULATED_IO_MS=50: each task sleeps 50 ms, as a
 supplier lookup would, so that a burst outruns one process (the model alone answers in ~1 ms, and
@@ -18,9 +18,9 @@ import requests
 
 from brigade import heartbeats, jobs
 from devtools import procs
-from tasks import queues
-from tasks.autoscale import BrokerDepth, read_samples
 from tests.stack import Workers, backlog_then_premium, finished, hotel_stay, post_hotel_prices, premium_overtook
+from worker import queues
+from worker.autoscale import BrokerDepth, read_samples
 
 MAX, MIN, COOLDOWN_S = 4, 0, 3.0
 POOL_ENV = {"AUTOSCALE_COOLDOWN_S": str(COOLDOWN_S), "AUTOSCALE_INTERVAL_S": "0.25", "EVENTS_SIMULATED_IO_MS": "50"}
@@ -28,7 +28,7 @@ PREMIUM_KEYS = [f"test-premium-{i}" for i in range(1, 5)]
 
 
 def _depth() -> int:
-    from tasks.celery_app import app
+    from worker.celery_app import app
 
     return BrokerDepth(app, "events").read()
 
@@ -95,13 +95,13 @@ def test_a_message_the_api_would_refuse_fails_its_job_in_the_apis_words(events_p
     from elsewhere fails its job as invalid-request, with the detail the API's 422 would give."""
     from app.errors import ApiError
     from app.hotel_validation import validate
-    from tasks.celery_app import app
+    from worker.celery_app import app
 
     stay = {"destination": "paris", "check_in": "2026-07-03", "check_out": "2026-07-01", "guests": 9, "budget": None}
     job_id = jobs.create_job("hotel-prices", "event")
     app.send_task("tasks.events.predict_prices", kwargs={"job_id": job_id, "request": {**stay, "today": "2026-06-01"}},
                   task_id=job_id, queue=queues.EVENTS)
-    record = jobs.wait_for_terminal(job_id, 60)
+    record = jobs.subscribe_until_terminal(job_id, 60)
     with pytest.raises(ApiError) as refused:
         validate(stay, today=date(2026, 6, 1))
     assert record["status"] == jobs.FAILED

@@ -1,4 +1,4 @@
-"""The arrival forecast (tasks/forecast.py) on synthetic days: it anticipates a ramp that came at
+"""The arrival forecast (worker/forecast.py) on synthetic days: it anticipates a ramp that came at
 the same time in past seasons, scales the seasonal profile by today's level, falls back to the
 recent rate without a season of history, and measures the error of its past forecasts."""
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from brigade.arrivals import BucketRead
-from tasks.forecast import MAX_TREND, RECENT, SEASONAL, forecast, rate_between, relative_error, windows
+from worker.forecast import MAX_TREND, RECENT, SEASONAL, forecast, rate_between, relative_error, windows
 
 pytestmark = pytest.mark.unit
 

@@ -16,7 +16,7 @@ import pytest
 
 from brigade.settings import ROOT
 from models import registry
-from models.build import hotel_market
+from models.build import hotel_eval, hotel_market
 from models.hotel import catalog
 from tests.fixtures_media import SHIPPED_STORE
 
@@ -86,7 +86,7 @@ def test_generator_is_deterministic_and_matches_reference():
 
 
 def test_heldout_accuracy_and_coverage(pricer, fresh):
-    metrics = pricer.evaluate(fresh)
+    metrics = hotel_eval.evaluate(pricer, fresh)
     assert metrics["mape_median_vs_true"] <= 0.10, metrics
     assert 0.70 <= metrics["coverage_q10_q90"] <= 0.90, metrics
     assert 0.40 <= metrics["share_below_q50"] <= 0.60, metrics

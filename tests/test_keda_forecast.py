@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 from brigade.settings import describe
-from tasks import queues
 from tests.test_deploy_files import K8S, K8S_SENTINEL, KEDA_SCHEMA, _strict, kustomize_build
+from worker import queues
 
 pytestmark = pytest.mark.unit
 

@@ -12,8 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from brigade import heartbeats
 from brigade.redis_client import redis_client
 from devtools import procs
-from tasks import queues
 from tests.stack import PREDICT, submit, wait_job
+from worker import queues
 
 VIDEOS = {"method": "POST", "endpoint": "/v1/videos", "status": "202"}
 
@@ -64,7 +64,7 @@ def test_metrics_after_a_real_job(api, workers, clips):
 def test_queue_depth_counts_waiting_messages_on_priority_lists_too(api, stack):
     """With no predict replica alive, a message sent with priority 9 waits on `predict\\x06\\x169`;
     the gauge adds that list to `predict`."""
-    from tasks.celery_app import app as celery
+    from worker.celery_app import app as celery
 
     procs.wait_until(lambda: not heartbeats.list_replicas(queues.PREDICT), 15, what="no predict replica left")
     client = redis_client(celery.conf.broker_url)

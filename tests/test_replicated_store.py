@@ -1,7 +1,7 @@
 """What the API acknowledges survives the loss of the primary: with REDIS_MIN_REPLICAS_ACK, a job
 is accepted (202) only once a replica holds its record and message (Redis WAIT), else it is
 withdrawn with a 503; and a queued job whose message the broker lost is sent again
-(tasks/reconcile.py). The app layer, against the session's test Redis and, here, a real replica
+(worker/reconcile.py). The app layer, against the session's test Redis and, here, a real replica
 of it."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import pytest
 from brigade import jobs
 from brigade.redis_client import redis_client
 from devtools import procs
-from tasks import reconcile
-from tasks.celery_app import app as celery_app
 from tests.appkit import problem
+from worker import reconcile
+from worker.celery_app import app as celery_app
 
 ECHO = "tasks.ops.echo"
 

@@ -15,7 +15,7 @@ from media.probe import probe
 from models import registry
 from models.build.photos import make_concat_clip
 from models.build.tagger import NAME
-from models.tagger.inference import TagRequest, tag_request, tag_video
+from models.tagger.inference import TagRequest, tag_file, tag_request
 from models.tagger.merge import merge_segments, summed_timings
 from tests.fixtures_media import SHIPPED_STORE
 
@@ -38,7 +38,7 @@ def tagger():
 @pytest.mark.parametrize("shot_s", [5.0, 5.2], ids=["cuts-on-boundaries", "cuts-just-after-boundaries"])
 def test_single_and_sharded_give_the_same_shots(tagger, tmp_path, shot_s):
     path, true_cuts = make_concat_clip(tmp_path / "reel.mp4", list(PHOTOS), seconds_each=shot_s)
-    single = tag_video(tagger, path)
+    single = tag_file(tagger, path)
     ends = (*BOUNDARIES[1:], single["duration_s"])
     segments = [{"start": a, "end": b, **tag_request(tagger, TagRequest(str(path), a, b, segment=True))}
                 for a, b in zip(BOUNDARIES, ends, strict=True)]

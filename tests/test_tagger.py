@@ -10,7 +10,7 @@ import pytest
 from models.build.synth import Scene
 from models.build.tagger_eval import evaluate, heldout_clips, window_labels
 from models.registry import load_model
-from models.tagger.inference import iter_windows, tag_video
+from models.tagger.inference import iter_windows, tag_file
 from models.tagger.timeline import summarize
 from tests.fixtures_media import SHIPPED_STORE, TAGGER, clip, scenes_clip
 
@@ -34,7 +34,7 @@ def test_shipped_model_reaches_its_metrics_on_fresh_heldout_clips(tagger, tmp_pa
 ], ids=["park-rain-moving", "indoor-night-still", "street-vehicle"])
 def test_clip_gets_its_ground_truth_tags(tagger, scene):
     path, gt = scenes_clip(scene, seed=77)
-    result = tag_video(tagger, path)
+    result = tag_file(tagger, path)
     assert {t["label"] for t in result["tags"]} == set(gt.tags)
     assert [t["score"] for t in result["tags"]] == sorted((t["score"] for t in result["tags"]), reverse=True)
     assert set(result["scores"]) == set(tagger.labels)
@@ -48,7 +48,7 @@ def test_random_clips_get_their_tags(tagger):
     exact = 0
     for seed in range(200, 208):
         path, gt = clip(seed=seed, duration_s=5.0)
-        got = {t["label"] for t in tag_video(tagger, path)["tags"]}
+        got = {t["label"] for t in tag_file(tagger, path)["tags"]}
         for group in ("setting", "motion", "lighting"):
             labels = set(tagger.groups[group]["labels"])
             assert got & labels == set(gt.tags) & labels, (seed, group)
@@ -62,7 +62,7 @@ def test_motion_is_decided_per_window(tagger):
         Scene("outdoor", "day", ("person", "ball"), moving=False, duration_s=5.0, look=4),
         seed=5,
     )
-    windows = tag_video(tagger, path)["windows"]
+    windows = tag_file(tagger, path)["windows"]
     starts = np.array([w["start"] for w in windows])
     y, inside = window_labels(gt, starts, 1.0, tagger.labels)
     moving = tagger.labels.index("moving")
@@ -72,8 +72,8 @@ def test_motion_is_decided_per_window(tagger):
 
 def test_segments_tag_like_the_whole_video_and_keep_absolute_times(tagger):
     path, _ = clip(seed=11, duration_s=40.0, cuts=True)
-    whole = tag_video(tagger, path, start=10.0, end=20.0)
-    parts = [tag_video(tagger, path, start=a, end=b) for a, b in ((10.0, 15.0), (15.0, 20.0))]
+    whole = tag_file(tagger, path, start=10.0, end=20.0)
+    parts = [tag_file(tagger, path, start=a, end=b) for a, b in ((10.0, 15.0), (15.0, 20.0))]
     merged = parts[0]["windows"] + parts[1]["windows"]
     assert [(w["start"], w["end"]) for w in merged] == [(w["start"], w["end"]) for w in whole["windows"]]
     assert merged[0]["start"] == 10.0 and merged[-1]["end"] == 20.0
@@ -87,7 +87,7 @@ def test_segments_tag_like_the_whole_video_and_keep_absolute_times(tagger):
 def test_progress_reports_up_to_the_total(tagger):
     path, _ = clip(seed=11, duration_s=40.0, cuts=True)
     calls = []
-    tag_video(tagger, path, start=30.0, progress=lambda done, total: calls.append((done, total)))
+    tag_file(tagger, path, start=30.0, progress=lambda done, total: calls.append((done, total)))
     assert calls and calls[-1] == pytest.approx((10.0, 10.0), abs=0.1)
     assert [c[0] for c in calls] == sorted(c[0] for c in calls)
 
@@ -95,7 +95,7 @@ def test_progress_reports_up_to_the_total(tagger):
 def _peak_tag_bytes(tagger, path) -> int:
     tracemalloc.start()
     try:
-        tag_video(tagger, path)
+        tag_file(tagger, path)
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

@@ -106,13 +106,13 @@ def test_only_segment_tasks_trim_the_heap():
 
 def test_an_ack_that_redis_refused_still_frees_the_prefetch_slot(monkeypatch):
     """kombu's Redis ack raised before it forgot the delivery: with a prefetch of one the worker never
-    took another message (after a failover, tasks/kombu_acks.py)."""
+    took another message (after a failover, worker/kombu_acks.py)."""
     from types import SimpleNamespace
 
     import redis
     from kombu.transport import redis as kombu_redis
 
-    from tasks import kombu_acks
+    from worker import kombu_acks
 
     monkeypatch.setattr(kombu_redis.QoS, "ack", kombu_redis.QoS.ack)  # undone after the test
     kombu_acks.install()

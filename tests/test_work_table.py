@@ -1,4 +1,4 @@
-"""The table of work (tasks/work.py) is the one place that says which tasks exist, where they go
+"""The table of work (worker/work.py) is the one place that says which tasks exist, where they go
 and who sends them: the Celery app, the worker's imports, the API's endpoints and its rate limits
 must agree with it."""
 
@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from brigade.settings import ROOT
-from tasks import queues, work
+from worker import queues, work
 
 
 def test_the_worker_registers_exactly_the_tasks_of_the_table():
-    from tasks.celery_app import TASK_MODULES, app
+    from worker.celery_app import TASK_MODULES, app
 
     for module in TASK_MODULES:
         importlib.import_module(module)
@@ -26,7 +26,7 @@ def test_the_worker_registers_exactly_the_tasks_of_the_table():
 
 
 def test_each_task_is_routed_to_its_declared_queue():
-    from tasks.celery_app import app
+    from worker.celery_app import app
 
     for entry in work.TABLE:
         assert entry.queue in queues.ALL
@@ -58,7 +58,7 @@ def test_replicas_load_the_model_their_queues_need():
     assert work.models_for(queues.PREDICT) == video_models
     assert work.models_for(queues.shard_queue(3)) == video_models
     assert work.models_for(queues.EVENTS) == [work.HOTEL_PRICER]
-    assert work.models_for(queues.MERGE) == []
+    assert work.models_for(queues.CONTROL) == []
 
 
 def test_the_openapi_spec_marks_the_rate_limited_paths_of_the_table(redis_server):
@@ -82,7 +82,7 @@ def test_every_queue_has_one_declared_pool():
     assert {entry.queue for entry in work.TABLE} <= {pool.queue for pool in work.POOLS}
     assert work.readiness_queues() == (queues.PREDICT,)
     assert work.pool_for(queues.shard_queue(3)) == work.pool_for(queues.SEGMENTS)
-    assert work.pool_for("predict,merge").queue == queues.PREDICT
+    assert work.pool_for("predict,control").queue == queues.PREDICT
     with pytest.raises(KeyError):
         work.pool_for("no-such-queue")
 
@@ -116,7 +116,7 @@ def test_worker_command_lines_run_the_declared_pools():
         queue, options = _pool_options(cmd)
         assert options == _declared_options(work.pool_for(queue)), cmd
     # A caller's own pool and size still win (a test's one-slot worker, a benchmark's fixed pool).
-    assert _pool_options(procs.worker_command(queues.MERGE, "w@h", pool="threads", concurrency=1))[1] == {
+    assert _pool_options(procs.worker_command(queues.CONTROL, "w@h", pool="threads", concurrency=1))[1] == {
         "--pool": "threads", "--concurrency": "1"}
     assert _pool_options(procs.worker_command(queues.EVENTS, "w@h", concurrency=3))[1] == {
         "--pool": "prefork", "--concurrency": "3"}
@@ -182,13 +182,13 @@ def test_a_row_whose_endpoint_names_no_operation_is_refused():
 # --- frame models: one row in brigade/features.py names each ---------------------------------------------
 
 #: The serving path: none of it may name a frame model but its row (brigade/features.py).
-SERVING_SOURCES = ("app", "brigade", "tasks", "models/registry.py", "models/service.py", "devtools/run_stack.py")
+SERVING_SOURCES = ("app", "brigade", "tasks", "worker", "models/registry.py", "models/service.py", "devtools/run_stack.py")
 
 
 def test_a_frame_model_is_named_by_its_row_alone():
     from brigade import features
     from models import registry
-    from tasks import warmup
+    from worker import warmup
 
     rows = features.FRAME_MODEL_ROWS
     assert features.FEATURES == (features.LABELS, *(row.feature for row in rows))

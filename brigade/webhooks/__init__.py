@@ -16,7 +16,7 @@ it creates the job; a worker delivers it, never the API request.
   `X-Brigade-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`.
 * **No notification lost.** A job created with a callback has a place in the outbox (a sorted set,
   `outbox`) that its terminal update (`brigade.jobs`) makes due in the same atomic step; a worker
-  chore (`tasks.chores`) sends a `tasks.webhooks.deliver` task per due job and only then removes it, and
+  chore (`worker.chores`) sends a `tasks.webhooks.deliver` task per due job and only then removes it, and
   that task is acked late, redelivered if its worker dies, and retried with exponential backoff
   (WEBHOOK_BACKOFF_S doubling up to WEBHOOK_BACKOFF_MAX_S, WEBHOOK_MAX_ATTEMPTS in all). Delivery is
   at least once: a receiver dedupes by job id and status.

@@ -13,7 +13,7 @@ import re
 
 import redis
 
-from brigade import jobs
+from brigade import job_keys, jobs
 from brigade.redis_client import key
 from devtools import procs
 from devtools.cluster import Cluster
@@ -33,7 +33,7 @@ def records(client: redis.Redis, ids: list[str]) -> dict[str, dict]:
     """FIELDS of each job's record ({} for one the store does not hold); `error` parsed."""
     pipe = client.pipeline(transaction=False)
     for job_id in ids:
-        pipe.hmget(key("job", job_id), *FIELDS)
+        pipe.hmget(job_keys.record(job_id), *FIELDS)
     out = {}
     for job_id, values in zip(ids, pipe.execute()):
         record = {k: v for k, v in zip(FIELDS, values) if v is not None}
@@ -45,7 +45,7 @@ def records(client: redis.Redis, ids: list[str]) -> dict[str, dict]:
 
 def result_digest(client: redis.Redis, job_id: str) -> str | None:
     """A short digest of the job's stored result: equal digests, the same answer."""
-    raw = client.hget(key("job", job_id), "result")
+    raw = client.hget(job_keys.record(job_id), "result")
     return None if raw is None else hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
@@ -100,7 +100,7 @@ def account(found: dict[str, dict]) -> dict:
             "lost_jobs": lost[:20]}
 
 
-#: The store's count of terminal updates applied (`<prefix>:stats:jobs`, written by the script
+#: The store's count of terminal updates applied (`job_keys.job_stats()`, written by the script
 #: that ends a record, so an update refused on an ended record is not counted) and its job records
 #: that have ended, read in one step: a job ending between two reads would skew the difference.
 _TERMINAL_COUNTS = """
@@ -124,7 +124,7 @@ return {updates, records}
 def terminal_counts(client: redis.Redis) -> dict[str, int]:
     """Terminal updates applied and job records ended, at one instant: `updates - records` is the
     number of jobs ended more than once (must be 0)."""
-    updates, ended = client.eval(_TERMINAL_COUNTS, 2, key("stats", "jobs"), key("job", ""), *sorted(jobs.TERMINAL))
+    updates, ended = client.eval(_TERMINAL_COUNTS, 2, job_keys.job_stats(), job_keys.records_prefix(), *sorted(jobs.TERMINAL))
     return {"updates": int(updates), "records": int(ended)}
 
 

@@ -80,10 +80,11 @@ def stack_env(root: Path, redis_url: str) -> dict[str, str]:
 
 def job_ids() -> list[str]:
     """Every job the run's Redis holds (`<prefix>:job:<id>`, not its side keys)."""
-    from brigade.redis_client import key, redis_client
+    from brigade import job_keys
+    from brigade.redis_client import redis_client
 
-    head = key("job", "")
-    return [k[len(head):] for k in redis_client().scan_iter(match=key("job", "*"), count=1000) if ":" not in k[len(head):]]
+    head = job_keys.records_prefix()
+    return [k[len(head):] for k in redis_client().scan_iter(match=head + "*", count=1000) if ":" not in k[len(head):]]
 
 
 def hotel_stay(i: int) -> dict:
@@ -134,10 +135,10 @@ class Chaos:
             self.add_worker(pool, wait_ready=False)
         for _ in range(2):
             self.add_worker("segments", wait_ready=False)
-        self.add_worker("merge", wait_ready=False)
+        self.add_worker("control", wait_ready=False)
         self.add_events()
         self.api = self.stack.start_api(env=self.env, workers=2)
-        for kind in ("predict", "segments", "merge"):
+        for kind in ("predict", "segments", "control"):
             for worker in self.workers[kind]:
                 self.stack.wait_ready(worker, timeout=180)
         procs.wait_until(lambda: requests.get(f"{self.api}/readyz", timeout=10).status_code == 200, 120, what="readyz")
@@ -148,7 +149,7 @@ class Chaos:
         self.redis_proc = self.stack.redis_proc
 
     def add_worker(self, kind: str, *, wait_ready: bool = True, env: dict | None = None, prefix: str | None = None):
-        pool = {"segments": "solo", "merge": "threads"}.get(kind, "prefork")
+        pool = {"segments": "solo", "control": "threads"}.get(kind, "prefork")
         worker = self.stack.start_worker(kind, pool=pool, wait_ready=wait_ready, env={**self.env, **(env or {})},
                                          prefix=prefix or kind[:4])
         self.workers.setdefault(kind, []).append(worker)
@@ -249,7 +250,7 @@ class Chaos:
             sharded = self.any_running(ids[len(clips):], 30)
             rec["sharded_job_running_when_killed"] = bool(sharded)
             self.kill_holder("segments", None)
-            self.kill_holder("merge", None)
+            self.kill_holder("control", None)
             events = self.replicas("events")
             if events:
                 pid = events[0]["pid"]
@@ -324,7 +325,7 @@ class Chaos:
             if target:
                 os.kill(target, signal.SIGSTOP)
                 self.ledger.fault("SIGSTOP", f"{'pool process' if 'hard' in variant else 'ffmpeg'} pid {target}", job=job_id)
-            record = jobs.wait_for_terminal(job_id, 30) or {}  # as it is then, ended or not
+            record = jobs.subscribe_until_terminal(job_id, 30) or {}  # as it is then, ended or not
             outcomes[variant] = {"job_id": job_id, "stopped": bool(target), "status_30s_after": record.get("status"),
                                  "error": record.get("error")}
             if target and "hard" in variant:
@@ -402,7 +403,7 @@ class Chaos:
         ids = job_ids()
         deadline = time.monotonic() + self.scale.drain_s
         for i in ids:  # one bound for them all
-            jobs.wait_for_terminal(i, deadline - time.monotonic())
+            jobs.subscribe_until_terminal(i, deadline - time.monotonic())
         records = {i: jobs.get_job(i) or {} for i in ids}
         by_status: dict[str, int] = {}
         reasons: dict[str, int] = {}

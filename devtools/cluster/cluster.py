@@ -164,7 +164,7 @@ class Cluster:
         cmd = {
             "predict": lambda: procs.worker_command("predict", worker),
             "shard": lambda: procs.worker_command("segments", worker, pool="solo"),
-            "control": lambda: procs.worker_command("merge", worker, pool="threads", concurrency=4),
+            "control": lambda: procs.worker_command("control", worker, pool="threads", concurrency=4),
             "events": lambda: procs.events_worker_command(worker),
         }[host.role]()
         return [self._proc(host, host.role, cmd, env, worker)]

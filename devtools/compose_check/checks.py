@@ -90,12 +90,12 @@ def _probes_while_busy(stack: Stack, container: str, worker: str) -> list[str]:
     worker, asked from the control worker's container (not to slow the held-back one further),
     and the health Docker has from the shard container's own check."""
     ask = ("exec", "-T", CONTROL_SERVICE)
-    alive = stack.compose(*ask, "python", "-m", "tasks.alive", worker, quiet=True, check=False)
-    ping = stack.compose(*ask, "celery", "-A", "tasks.celery_app", "inspect", "ping", "-d", worker, "--timeout", "10",
+    alive = stack.compose(*ask, "python", "-m", "worker.alive", worker, quiet=True, check=False)
+    ping = stack.compose(*ask, "celery", "-A", "worker.celery_app", "inspect", "ping", "-d", worker, "--timeout", "10",
                          quiet=True, check=False)
     health = stack.inspect(container)["State"].get("Health", {})
     last = (health.get("Log") or [{}])[-1]
-    return [f"while busy: `python -m tasks.alive {worker}` rc {alive.returncode} ({_last_line(alive.stdout)})",
+    return [f"while busy: `python -m worker.alive {worker}` rc {alive.returncode} ({_last_line(alive.stdout)})",
             f"while busy: `celery inspect ping -d {worker}` rc {ping.returncode} ({_last_line(ping.stdout + ping.stderr)})",
             f"while busy: Docker health {health.get('Status')} (its last check: rc {last.get('ExitCode')}, "
             f"{_last_line(last.get('Output', ''))})"]

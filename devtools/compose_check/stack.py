@@ -112,7 +112,7 @@ class Stack:
         return self.compose("exec", "-T", "redis", "redis-cli", "--no-auth-warning", *args, quiet=True).stdout
 
     def running_tasks(self) -> list[dict]:
-        """The `running` records of the workers (tasks/lifecycle.py), read in the Redis container."""
+        """The `running` records of the workers (worker/tracking.py), read in the Redis container."""
         lines = self.redis_cli("hgetall", "brigade:running").splitlines()
         return [json.loads(value) for value in lines[1::2]]
 

@@ -3,8 +3,9 @@
 The builds from wheels (`tagger`, `faces`, `people`, `text`), training (`train_tagger`,
 `train_hotel`, `tagger_data`, `tagger_net`), generated data and photographic media (`synth`,
 `hotel_market`, `photos`, `eval_media`) and the evaluations (`tagger_eval`, `photo_eval`,
-`agreement`, `frame_eval`). `make model` runs them as `python -m models.build.<name>`. The serving
-side (everything else under `models/`) never imports this package (`tests/test_models_layout.py`).
+`agreement`, `frame_eval`, `hotel_eval`). `make model` runs them as
+`python -m models.build.<name>`. The serving side (everything else under `models/`) never imports
+this package (`tests/test_models_layout.py`).
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ def cut_errors(reference: list[float], other: list[float]) -> list[float]:
 
 
 def compare(reference: dict, other: dict, threshold: float) -> dict:
-    """`other` against `reference` (two `tag_video` results of one video)."""
+    """`other` against `reference` (two `tag_file` results of one video)."""
     errors = cut_errors(reference.get("cuts", []), other.get("cuts", []))
     return {"window_agreement": window_agreement(reference["windows"], other["windows"], threshold),
             "same_video_tags": video_tags(reference) == video_tags(other),

@@ -17,17 +17,18 @@ is higher by exp(sigma^2 / 2), under 1%). All randomness comes from one numpy Ge
 the caller: the same seed gives the same data.
 
 The model never sees the multipliers, only the calendar facts (`models.hotel.data`, the serving
-side's features and the booking table this fills).
+side's features). The table of bookings it fills (`Bookings`, over a `Calendar`) is build side too.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
 
 from models.hotel import catalog
-from models.hotel.data import Bookings, Calendar
+from models.hotel.data import night_feature_row
 
 RATING_PREMIUM = 0.07  # log-price per rating point (out of 10)
 #: luxury hotels swing harder with demand: a night's multiplier is raised to 1 + this * (stars - 3.5)
@@ -89,6 +90,53 @@ def true_price(destination: str, hotel: catalog.Hotel, check_in: date, nights: i
         dest.base_price * hotel_factor(destination, hotel.stars, hotel.rating) * season
         * lead_factor(lead_days) * stay_factor(nights) * GUEST_FACTOR[guests - 1]
     )
+
+
+@dataclass
+class Calendar:
+    """Per (destination, day) calendar facts and true multipliers over a date range
+    (`build_calendar`)."""
+
+    destinations: list[str]
+    start: date
+    infos: list[list[catalog.NightInfo]]  # [destination][day offset]
+    multiplier: np.ndarray  # [D, T] true night multiplier
+    has_event: np.ndarray  # [D, T] bool
+
+    def feature_table(self, event_vocab: list[str]) -> np.ndarray:
+        """[D * T, F] float32 night features, row d * T + t."""
+        rows = [night_feature_row(i, event_vocab) for row in self.infos for i in row]
+        return np.asarray(rows, dtype=np.float32)
+
+
+@dataclass
+class Bookings:
+    """n generated bookings (`generate`), the table the hotel model trains and is evaluated on
+    (`models.build.hotel_eval`); arrays are per booking, night arrays [n, MAX_NIGHTS]."""
+
+    calendar: Calendar
+    dest: np.ndarray  # index into calendar.destinations
+    hotel_id: np.ndarray  # str
+    stars: np.ndarray
+    rating: np.ndarray
+    check_in: np.ndarray  # day offset from calendar.start
+    lead: np.ndarray  # days between booking and check-in
+    nights: np.ndarray
+    guests: np.ndarray
+    true_price: np.ndarray  # noise-free nightly price (conditional median)
+    sigma: np.ndarray  # log-noise std of this booking
+    price: np.ndarray  # observed nightly price
+
+    def __len__(self) -> int:
+        return len(self.dest)
+
+    def night_index(self) -> tuple[np.ndarray, np.ndarray]:
+        """([n, MAX_NIGHTS] row in the calendar's feature table, [n, MAX_NIGHTS] valid-night mask)."""
+        n_days = self.calendar.multiplier.shape[1]
+        offs = self.check_in[:, None] + np.arange(catalog.MAX_NIGHTS)[None, :]
+        mask = np.arange(catalog.MAX_NIGHTS)[None, :] < self.nights[:, None]
+        idx = self.dest[:, None] * n_days + np.minimum(offs, n_days - 1)
+        return idx.astype(np.int64), mask
 
 
 def build_calendar(destinations: list[str], start: date, n_days: int) -> Calendar:

@@ -58,17 +58,17 @@ def shot_report(result: dict, cuts: list[float], names: tuple[str, ...]) -> dict
 
 
 def evaluate(tagger, folder: Path) -> dict:
-    from models.tagger.inference import tag_video
+    from models.tagger.inference import tag_file
 
     started = time.perf_counter()
     rows = []
     for name, photo in PHOTOS.items():
         path = make_photo_clip(Path(folder) / f"{name}.mp4", name, seconds=CLIP_S)
-        result = tag_video(tagger, path)
+        result = tag_file(tagger, path)
         rows.append({"photo": name, **clip_score({t["label"] for t in result["tags"]}, set(photo.expected),
                                                  set(photo.allowed))})
     concat, cuts = make_concat_clip(Path(folder) / "concat.mp4", list(CONCAT), seconds_each=SHOT_S)
-    shots = shot_report(tag_video(tagger, concat), cuts, CONCAT)
+    shots = shot_report(tag_file(tagger, concat), cuts, CONCAT)
     return {
         "data": f"{len(rows)} real photographs shipped by scikit-image and matplotlib (models/build/photos.py), each a "
                 f"{CLIP_S:g}-s 640x360 H.264 clip with camera motion; shots: {len(CONCAT)} of them cut together "

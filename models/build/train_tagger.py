@@ -163,7 +163,7 @@ def main(argv=None) -> int:
                 },
                 "evaluation": {"seed": args.eval_seed, "clips": args.eval_clips, "clip_s": 30.0,
                                "data": "random_scenes clips (scenes 2-6 s), 320x240, 384x216 and 640x360 in turn, tagged "
-                                       "end to end with tag_video; windows straddling a cut left out"},
+                                       "end to end with tag_file; windows straddling a cut left out"},
                 "metrics": report,
             },
         )

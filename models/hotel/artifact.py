@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from models.hotel import catalog, data
-from models.hotel.model import QUANTILES, HotelPriceNet
+from models.hotel.model import HotelPriceNet
 from models.hotel.stay import StayRequest, check_stay, reference_date
 from models.service import ModelService
 
@@ -48,7 +48,8 @@ class HotelPricer(ModelService):
     """A trained HotelPriceNet plus its feature spec; thread-safe for inference.
 
     A `models.service.ModelService`: preprocess validates a stay and builds per-hotel tensors,
-    infer runs the network once for all hotels, postprocess turns quantiles into priced hotels."""
+    infer runs the network once for all hotels, postprocess turns quantiles into priced hotels.
+    What prices a table of generated bookings (training and evaluation) is `models.build.hotel_eval`."""
 
     device = "cpu"
 
@@ -62,8 +63,6 @@ class HotelPricer(ModelService):
         self.destinations: list[str] = list(config["destinations"])
         self.event_vocab: list[str] = list(config["event_vocab"])
         self._dest_index = {d: i for i, d in enumerate(self.destinations)}
-
-    # --- serving ---------------------------------------------------------------------------
 
     def predict(self, destination: str, check_in: date, check_out: date, guests: int,
                 budget: float | None = None, today: date | None = None) -> list[dict]:
@@ -129,71 +128,6 @@ class HotelPricer(ModelService):
             })
         out.sort(key=lambda r: (r["nightly_price"], r["hotel_id"]))
         return out
-
-    # --- batch evaluation (training and tests) --------------------------------------------------
-
-    def encode(self, bookings: data.Bookings) -> dict[str, np.ndarray]:
-        """Model inputs of generated bookings; night features stay in a table indexed per night."""
-        try:
-            dest_map = np.array([self._dest_index[d] for d in bookings.calendar.destinations])
-        except KeyError as exc:
-            raise ValueError(f"bookings name destination {exc} unknown to this model") from exc
-        idx, mask = bookings.night_index()
-        bases = np.log([catalog.get_destination(d).base_price for d in bookings.calendar.destinations])
-        return {
-            "table": bookings.calendar.feature_table(self.event_vocab),
-            "night_index": idx,
-            "mask": mask,
-            "dest": dest_map[bookings.dest],
-            "stay_x": data.stay_features(bookings.stars, bookings.rating, bookings.lead,
-                                         bookings.nights, bookings.guests),
-            "log_base": bases[bookings.dest].astype(np.float32),
-            "nights": bookings.nights,
-        }
-
-    @staticmethod
-    def batch_tensors(enc: dict[str, np.ndarray], rows: np.ndarray) -> tuple[torch.Tensor, ...]:
-        width = int(enc["nights"][rows].max())
-        idx = enc["night_index"][rows, :width]
-        return (
-            torch.from_numpy(enc["dest"][rows]),
-            torch.from_numpy(enc["table"][idx]),
-            torch.from_numpy(enc["mask"][rows, :width]),
-            torch.from_numpy(enc["stay_x"][rows]),
-            torch.from_numpy(enc["log_base"][rows]),
-        )
-
-    def quantiles(self, bookings: data.Bookings, batch_size: int = 4096) -> np.ndarray:
-        """[n, 3] predicted q10/q50/q90 nightly prices of generated bookings."""
-        enc = self.encode(bookings)
-        order = np.argsort(enc["nights"], kind="stable")  # similar lengths share a batch
-        out = np.empty((len(bookings), len(QUANTILES)))
-        with torch.inference_mode():
-            for s in range(0, len(order), batch_size):
-                rows = order[s:s + batch_size]
-                out[rows] = torch.exp(self.net(*self.batch_tensors(enc, rows))).double().numpy()
-        return out
-
-    def evaluate(self, bookings: data.Bookings) -> dict:
-        q = self.quantiles(bookings)
-        true, price = bookings.true_price, bookings.price
-        ape = np.abs(q[:, 1] - true) / true
-        by_dest = {
-            d: round(float(ape[bookings.dest == i].mean()), 5)
-            for i, d in enumerate(bookings.calendar.destinations) if (bookings.dest == i).any()
-        }
-        return {
-            "n": int(len(bookings)),
-            "mape_median_vs_true": round(float(ape.mean()), 5),
-            "p90_ape_median_vs_true": round(float(np.quantile(ape, 0.9)), 5),
-            "mape_median_vs_observed": round(float((np.abs(q[:, 1] - price) / price).mean()), 5),
-            "coverage_q10_q90": round(float(((price >= q[:, 0]) & (price <= q[:, 2])).mean()), 5),
-            "share_below_q10": round(float((price < q[:, 0]).mean()), 5),
-            "share_below_q50": round(float((price < q[:, 1]).mean()), 5),
-            "share_below_q90": round(float((price < q[:, 2]).mean()), 5),
-            "mean_confidence": round(float(confidence(q[:, 0], q[:, 1], q[:, 2]).mean()), 5),
-            "mape_by_destination": by_dest,
-        }
 
 
 def load(artifact_dir: Path, manifest: dict) -> HotelPricer:

@@ -11,7 +11,8 @@ Structure (mirrors how a stay is priced, which keeps it small and accurate):
 * log q50 = log(base price) + stay demand + adjustment; log q10 = log q50 - softplus(.), log q90 =
   log q50 + softplus(.), so q10 <= q50 <= q90 always holds.
 
-Training minimises the pinball loss of q10/q50/q90 on log prices (quantiles commute with log).
+Training (`models.build.train_hotel`) minimises the pinball loss of q10/q50/q90 on log prices
+(quantiles commute with log).
 """
 
 from __future__ import annotations
@@ -60,10 +61,3 @@ class HotelPriceNet(nn.Module):
         z = self.stay_net(torch.cat([e, stay_x, summary, demand], -1))
         mid = log_base + demand[:, 0] + z[:, 0]
         return torch.stack([mid - F.softplus(z[:, 1]), mid, mid + F.softplus(z[:, 2])], -1)
-
-
-def pinball_loss(log_q: torch.Tensor, log_y: torch.Tensor) -> torch.Tensor:
-    """Mean pinball (quantile) loss of log_q [B, 3] against log_y [B]."""
-    taus = torch.tensor(QUANTILES, dtype=log_q.dtype)
-    diff = log_y[:, None] - log_q
-    return torch.maximum(taus * diff, (taus - 1.0) * diff).mean()

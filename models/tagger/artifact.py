@@ -5,6 +5,8 @@ Anything that follows this contract serves without code changes (see docs/MODEL_
     `input_spec.mean`/`std` (RGB, 0..1 scale), output [B, len(labels)] logits (or probabilities
     when `input_spec.output == "probabilities"`), or, with a `class_map`, [B, classes] logits of a
     classifier whose softmax is summed into tags;
+  * optional `onnx` (manifest): the same network exported to ONNX (`models.build.tagger_onnx`), served
+    on ONNX Runtime where TAGGER_RUNTIME says so (`choose_runtime`);
   * `labels.json`: {"labels": [...], "groups": {group: {"exclusive": bool, "labels": [...]}},
     optional "parents": {label: [parent, ...]}, optional "class_map": {label: [class index, ...]}};
   * manifest `input_spec`: frame_size, frames_per_window, window_s, mean, std (+ `threshold`).
@@ -24,6 +26,8 @@ import torch
 
 from brigade.settings import get_settings
 from models.analysis.summary import with_features
+from models.registry import ModelError
+from models.runtimes import OnnxModule, onnx_session
 from models.service import ModelService
 from models.tagger.inference import frame_batches, tag_request
 from models.tagger.timeline import summarize
@@ -40,6 +44,26 @@ CPU_BATCH, CUDA_BATCH = 4, 64
 
 def default_batch(device: torch.device) -> int:
     return CUDA_BATCH if torch.device(device).type == "cuda" else CPU_BATCH
+
+
+#: `Tagger.runtime` values, as a result's `model.runtime` names them (a frame model's say the same).
+TORCHSCRIPT, ONNXRUNTIME = "torchscript", "onnxruntime"
+
+
+def choose_runtime(setting: str, manifest: dict, device: torch.device) -> str:
+    """TAGGER_RUNTIME against what the artifact ships: `auto` takes the ONNX export on CPU (on one
+    thread EfficientNet-Lite0 runs 3-4x the frames/s of frozen TorchScript there, logits within
+    1e-5: bench/results/decode.md) and TorchScript on CUDA (half precision, large batches);
+    `onnx` insists on the export."""
+    if setting == "torchscript":
+        return TORCHSCRIPT
+    has_onnx = bool(manifest.get("onnx"))
+    if setting == "onnx":
+        if not has_onnx:
+            raise ModelError(f"TAGGER_RUNTIME=onnx, but {manifest.get('name')}@{manifest.get('version')} ships no ONNX "
+                             "export (python -m models.build.tagger_onnx adds one)")
+        return ONNXRUNTIME
+    return ONNXRUNTIME if has_onnx and torch.device(device).type == "cpu" else TORCHSCRIPT
 
 
 def pick_device() -> tuple[torch.device, torch.dtype]:
@@ -95,16 +119,24 @@ class Tagger(ModelService):
         #: A partial batch: padded to a full one (CUDA: the extra rows are nearly free), else run
         #: window by window (CPU: padding would cost up to batch - 1 windows of compute).
         self.pad_partial_batches = self.torch_device.type == "cuda"
-        self.model = model.to(self.torch_device, self.dtype).eval()
-        if isinstance(self.model, torch.jit.ScriptModule):
-            # Inline the weights and fold BatchNorm into the convolutions, once the device and
-            # dtype are final: about 30 % more frames/s for EfficientNet-Lite0 on one CPU thread.
-            self.model = torch.jit.freeze(self.model)
+        if isinstance(model, torch.nn.Module):
+            self.runtime = TORCHSCRIPT
+            self.model = model.to(self.torch_device, self.dtype).eval()
+            if isinstance(self.model, torch.jit.ScriptModule):
+                # Inline the weights and fold BatchNorm into the convolutions, once the device and
+                # dtype are final: about 30 % more frames/s for EfficientNet-Lite0 on one CPU thread.
+                self.model = torch.jit.freeze(self.model)
+        else:  # `models.runtimes.OnnxModule`: float32 CPU tensors in and out; its session picks the device
+            self.runtime, self.model = ONNXRUNTIME, model
+            self.device = model.device
         self._offset, self._scale = normalizer(input_spec, self.torch_device)
         self._outputs_probabilities = input_spec.get("output", "logits") == "probabilities"
         self.parents = {label: list((parents or {}).get(label, [])) for label in self.labels}
         self._class_map, self._class_matrix = class_map or None, None
         self._buffers = threading.local()
+
+    def describe(self) -> dict:
+        return {**super().describe(), "runtime": self.runtime}
 
     @property
     def vocab(self) -> dict:
@@ -194,16 +226,22 @@ class Tagger(ModelService):
         return {**raw, **self.postprocess(raw, request)}
 
     def __repr__(self) -> str:
-        return f"Tagger({self.name}@{self.version}, {len(self.labels)} labels, device={self.device})"
+        return f"Tagger({self.name}@{self.version}, {len(self.labels)} labels, {self.runtime} on {self.device})"
 
 
-def load(artifact_dir, manifest: dict) -> Tagger:
-    """Registry loader for kind "video-tagger" (called after the sha256 check)."""
-    torch.set_num_threads(get_settings().TORCH_THREADS)
+def load(artifact_dir, manifest: dict, runtime: str | None = None) -> Tagger:
+    """Registry loader for kind "video-tagger" (called after the sha256 check). `runtime`: a
+    TAGGER_RUNTIME value to use instead of the setting (a benchmark or test holding both)."""
+    settings = get_settings()
+    torch.set_num_threads(settings.TORCH_THREADS)
     artifact_dir = Path(artifact_dir)
     labels_doc = json.loads((artifact_dir / manifest.get("labels", "labels.json")).read_text())
     device, dtype = pick_device()
-    model = torch.jit.load(str(artifact_dir / manifest.get("weights", "model.ts")), map_location=device)
+    if choose_runtime(runtime or settings.TAGGER_RUNTIME, manifest, device) == ONNXRUNTIME:
+        model = OnnxModule(onnx_session(artifact_dir / manifest["onnx"]))
+        device, dtype = torch.device("cpu"), torch.float32  # where the tensors around the session live
+    else:
+        model = torch.jit.load(str(artifact_dir / manifest.get("weights", "model.ts")), map_location=device)
     return Tagger(
         model,
         name=manifest["name"],

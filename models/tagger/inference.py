@@ -193,8 +193,8 @@ def tag_request(tagger: Tagger, request: TagRequest) -> dict:
     return result
 
 
-def tag_video(tagger: Tagger, path, *, start: float | None = None, end: float | None = None, fast: bool = False,
-              progress: Callable[[float, float], None] | None = None, shots: bool = True) -> dict:
+def tag_file(tagger: Tagger, path, *, start: float | None = None, end: float | None = None, fast: bool = False,
+             progress: Callable[[float, float], None] | None = None, shots: bool = True) -> dict:
     """Tag `path` (or its [start, end) range) in process: the per-window scores, the span and cuts,
     and the summary a client sees (tags, scores, timeline, shots), exactly as a worker does."""
     return tagger.handle(TagRequest(str(path), start, end, fast, shots, progress))

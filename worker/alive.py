@@ -1,4 +1,4 @@
-"""`python -m tasks.alive <node>`: the liveness check of a worker, run by its container's health
+"""`python -m worker.alive <node>`: the liveness check of a worker, run by its container's health
 check (docker-compose.yml) and its pod's liveness probe (deploy/k8s/worker-*.yaml). `<node>` is
 the name before the `@` of the worker's `-n` (`gpu` for `-n gpu@%h`); `%h` is this host's name,
 as Celery expands it. Prints one line saying why, and exits 0 (alive) or 1 (restart it).
@@ -8,12 +8,12 @@ consumer's own thread, so it answers no ping while a segment runs. A probe built
 killed busy shard workers mid-segment; the redelivered segment was killed again, until the job
 ended as poison. The worker's main process instead keeps a host heartbeat,
 `<KEY_PREFIX>:hb-host:<node>@<host>` (brigade/heartbeats.py), refreshed by a thread of its own
-every HEARTBEAT_INTERVAL_S with a TTL of HEARTBEAT_TTL_S (tasks/lifecycle.py), busy or idle. It
+every HEARTBEAT_INTERVAL_S with a TTL of HEARTBEAT_TTL_S (worker/heartbeat.py), busy or idle. It
 lapses when that process is gone or frozen: then the worker is dead (exit 1).
 
 A heartbeat thread outlives a consumer wedged in a task, which a ping would have caught; solo and
 threads pools cannot enforce TASK_TIME_LIMIT_S. So a task of this worker still running well past
-that hard limit (the `running` records of tasks/lifecycle.py) is a wedged worker too (exit 1):
+that hard limit (the `running` records of worker/tracking.py) is a wedged worker too (exit 1):
 its restart redelivers the task, and MAX_TASK_ATTEMPTS bounds how often.
 
 Redis not answering within a short timeout is not this worker's fault, and a restart would not
@@ -36,7 +36,7 @@ from redis.retry import Retry
 from brigade import heartbeats
 from brigade.redis_client import TRANSIENT, connect
 from brigade.settings import Settings, get_settings
-from tasks.lifecycle import running_key
+from worker.tracking import running_key
 
 #: Seconds one Redis command (or a Sentinel lookup) may take: the probe's own timeout is longer.
 TIMEOUT_S = 2.0
@@ -93,7 +93,7 @@ def probe_client(settings: Settings) -> redis.Redis:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m tasks.alive <node>   (e.g. gpu, for a worker started with -n gpu@%h)", file=sys.stderr)
+        print("usage: python -m worker.alive <node>   (e.g. gpu, for a worker started with -n gpu@%h)", file=sys.stderr)
         return 2
     settings = get_settings()
     verdict = check(worker_name(args[0]), probe_client(settings), settings)

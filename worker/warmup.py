@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from brigade import features
 from brigade.settings import get_settings
-from tasks import work
+from worker import work
 
 
 def tagger():
@@ -49,7 +49,7 @@ def _store_model(name: str):
     return lambda: service(name)
 
 
-#: `tasks.work.Work.models` -> its loader.
+#: `worker.work.Work.models` -> its loader.
 LOADERS = {work.TAGGER: tagger, work.HOTEL_PRICER: hotel_pricer, **{name: _store_model(name) for name in work.FRAME_MODELS}}
 
 

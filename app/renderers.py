@@ -1,5 +1,7 @@
-"""Rendering of job records for clients: `brigade.job_body` (which the webhook worker renders
-with too) with the status URL of this request's app, plus the delivery state of the job's webhook."""
+"""Job records rendered as response bodies (no views here: the blueprints call these). A record
+becomes `brigade.job_body`'s body (the one the webhook worker renders too) with the status URL
+of this request's app, plus the delivery state of the job's webhook; `job_result` is a succeeded
+job's result with its model and timings (the hotel endpoint's synchronous answer)."""
 
 from __future__ import annotations
 

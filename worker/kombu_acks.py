@@ -26,5 +26,5 @@ def ack(self, delivery_tag) -> None:
 
 
 def install() -> None:
-    """From the worker's entry (tasks/worker.py): the process that consumes."""
+    """From the worker's entry (worker/entry.py): the process that consumes."""
     kombu_redis.QoS.ack = ack

@@ -1,7 +1,8 @@
 """Standby shard worker (SHARD_ROUTING=hash): takes over the `shard.<n>` queue of a shard whose
 heartbeat has expired, and hands it back once a primary for that shard heartbeats again.
 
-Runs as a thread in a worker started with SHARD_STANDBY=true; it changes what its own worker
+Runs as a thread in a worker started with SHARD_STANDBY=true (started by the `StandbyWatcher`
+bootstep, worker/steps.py); it changes what its own worker
 consumes through Celery's remote control (`add_consumer` / `cancel_consumer`), which the worker's
 event loop applies, so no consumer state is touched from this thread.
 """
@@ -13,7 +14,8 @@ import threading
 
 from brigade.heartbeats import list_replicas
 from brigade.settings import get_settings
-from tasks import lifecycle, queues
+from worker import queues
+from worker.identity import set_extra_queues
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +41,7 @@ def watch_shards(app, hostname: str, stop: threading.Event) -> None:
                     app.control.cancel_consumer(queue, destination=[hostname], reply=True, timeout=5)
                     taken.discard(queue)
                     log.warning("standby %s handed %s back to its shard worker", hostname, queue)
-            lifecycle.set_extra_queues(sorted(taken))
+            set_extra_queues(sorted(taken))
         except Exception:
             log.warning("standby check failed", exc_info=True)
 
-
-def start_if_standby(worker) -> None:
-    """At worker_ready (tasks/worker.py): a worker started with SHARD_STANDBY=true starts watching."""
-    if get_settings().SHARD_STANDBY:
-        threading.Thread(target=watch_shards, args=(worker.app, worker.hostname, threading.Event()),
-                         name="brigade-standby", daemon=True).start()

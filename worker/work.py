@@ -3,14 +3,16 @@ replicas load, the API endpoint that sends it, the OpenAPI operation that docume
 that spends the caller's rate limit; and per queue, the pool its workers run (`POOLS`).
 
 Everything else derives from these tables: Celery's `include` and `task_routes`
-(`tasks.celery_app`), the models a replica warms up for the queues it consumes (`tasks.warmup`),
+(`worker.celery_app`), the models a replica warms up for the queues it consumes (`worker.warmup`),
 the endpoints that spend a caller's work budget (`app.limits`), the task name an API view sends
 (`task_for`), the work paths of /openapi.json (`app.openapi`), the worker command lines
 (`devtools.procs`, checked against the deploy files by tests/test_deploy_files.py) and which
 replicas /readyz waits for (`app.health`). Adding an endpoint is one entry here plus its view, its
 task and its OpenAPI operation.
 
-The API imports this module: it names task modules and never imports them (nor torch).
+The API imports this module: it names task modules and never imports them (nor torch); nor does
+the worker runtime (worker/), which reaches a task module only by the names written here (the
+task rows, `TASK_HOOKS`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from brigade import features
-from tasks import queues
+from worker import queues
 
 #: Values of `Work.models`: which models a queue's replicas load at warm-up.
 TAGGER = "tagger"  # the TAGGER_MODEL setting (video-tagger, or synth-tagger in the tests)
@@ -43,18 +45,21 @@ class Work:
         return self.task.rpartition(".")[0]
 
 
+#: The task that delivers a job's webhook: the outbox chore sends it by this name.
+WEBHOOK_DELIVERY = "tasks.webhooks.deliver"
+
 TABLE: tuple[Work, ...] = (
     Work("tasks.predict.tag_video", queues.PREDICT, VIDEO_MODELS, "videos.submit_video", "single", rate_limited=True,
          openapi="POST /v1/videos"),
-    Work("tasks.sharded.plan_video", queues.MERGE, (), "videos.submit_video", "sharded", rate_limited=True,
+    Work("tasks.sharded.plan_video", queues.CONTROL, (), "videos.submit_video", "sharded", rate_limited=True,
          openapi="POST /v1/videos"),
     Work("tasks.sharded.tag_segment", queues.SEGMENTS, VIDEO_MODELS),  # also the shard.<n> queues (SHARD_ROUTING=hash)
-    Work("tasks.sharded.merge_tags", queues.MERGE),
+    Work("tasks.sharded.merge_tags", queues.CONTROL),
     Work("tasks.events.predict_prices", queues.EVENTS, (HOTEL_PRICER,), "hotels.submit_hotel_prices", rate_limited=True,
          openapi="POST /v1/hotel-prices"),
     Work("tasks.ops.echo", queues.PREDICT, (), "jobs.echo", rate_limited=True, openapi="POST /v1/echo"),
     Work("tasks.ops.noop", queues.PREDICT),  # a bare Celery round trip (benchmarks, redelivery checks)
-    Work("tasks.webhooks.deliver", queues.MERGE),  # job-completion webhooks, sent by the outbox chore
+    Work(WEBHOOK_DELIVERY, queues.CONTROL),  # job-completion webhooks, sent by the outbox chore (worker/chores.py)
 )
 
 #: Celery's pool kinds (`--pool`) the workers run.
@@ -69,19 +74,27 @@ class Pool:
     queue: str
     kind: str  # Celery's --pool
     concurrency: int = 1  # processes (prefork) or threads; a solo pool runs one task at a time
-    autoscaled: bool = False  # --autoscale=EVENTS_MAX,EVENTS_MIN on the backlog (tasks.autoscale), not `concurrency`
+    autoscaled: bool = False  # --autoscale=EVENTS_MAX,EVENTS_MIN on the backlog (worker.autoscale), not `concurrency`
     readiness: bool = False  # /readyz answers 503 until a replica of this queue is ready
 
 
 POOLS: tuple[Pool, ...] = (
     Pool(queues.PREDICT, PREFORK, 1, readiness=True),  # replicated: one model per process, N replicas
     Pool(queues.SEGMENTS, SOLO),  # one device per worker; also the shard.<n> queues
-    Pool(queues.MERGE, THREADS, 4),  # light work that long segments must not block
+    Pool(queues.CONTROL, THREADS, 4),  # light work that long segments must not block
     Pool(queues.EVENTS, PREFORK, autoscaled=True),  # the model loaded before forking, scaled on the backlog
 )
 
-#: The worker's entry module: it wires the life-cycle signal handlers (see tasks/worker.py).
-WORKER_ENTRY = "tasks.worker"
+#: The worker's entry module: it registers the life cycle's bootsteps and signal hooks (worker/entry.py).
+WORKER_ENTRY = "worker.entry"
+
+#: What a task module does at a point of the worker's life cycle: (Celery signal, "module:function").
+#: The worker runtime connects them by name (worker/hooks.py) and imports no task module itself.
+TASK_HOOKS: tuple[tuple[str, str], ...] = (
+    ("worker_init", "tasks.events:preload_in_parent"),  # an events worker loads its model before forking
+    ("worker_process_init", "tasks.events:on_pool_process_start"),  # each child counts its tasks from here
+    ("worker_ready", "tasks.events:report_preload"),  # and says, once logging is set up, what the preload did
+)
 
 
 def task_modules() -> list[str]:

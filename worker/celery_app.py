@@ -1,6 +1,6 @@
 """The Celery app, configured from the one settings module.
 
-Workers start with `celery -A tasks.celery_app worker -Q <queue>`; the API imports this module to
+Workers start with `celery -A worker.celery_app worker -Q <queue>`; the API imports this module to
 send tasks by name and never imports the task modules (so it never imports torch).
 """
 
@@ -10,7 +10,7 @@ from celery import Celery
 from kombu import Queue
 
 from brigade.settings import Settings, get_settings
-from tasks import queues, work
+from worker import queues, work
 
 #: What a worker imports: the task modules of the table of work, then the worker entry module.
 TASK_MODULES = work.task_modules()
@@ -89,7 +89,7 @@ def _base_config(s: Settings) -> dict:
         "worker_proc_alive_timeout": 30,
         "worker_hijack_root_logger": False,
         # `--autoscale=MAX,MIN` workers (the events pool) scale on the broker's backlog, with a cool-down.
-        "worker_autoscaler": "tasks.autoscale:QueueDepthAutoscaler",
+        "worker_autoscaler": "worker.autoscale:QueueDepthAutoscaler",
         "timezone": "UTC",
     }
 

@@ -6,7 +6,7 @@ so does a failover to a replica that the message had not reached yet. The job's 
 (it was confirmed on a replica before the 202: app/dispatch.py), and it keeps the message that
 started it (`jobs.create_job(message=...)`).
 
-Every RECONCILE_INTERVAL_S one worker (a Redis lock picks it, tasks/chores.py) looks at the jobs
+Every RECONCILE_INTERVAL_S one worker (a Redis lock picks it, worker/chores.py) looks at the jobs
 still `queued`: one whose message is in no queue, not unacked and not held by a worker, in two
 passes in a row, is sent again with the same task id. Two passes, because a message moving
 between two of those places can be missed by one look. Sending a job twice is harmless: its
@@ -26,7 +26,8 @@ from brigade import deadlines, jobs
 from brigade.broker_queues import is_redis_url, redis_layout, redis_queue_keys
 from brigade.redis_client import key, redis_client
 from brigade.settings import get_settings
-from tasks import lifecycle, queues
+from worker import queues
+from worker.tracking import running_key
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ def reconcile(app) -> list[str]:
     if candidates is None or present is None:
         log.info("reconcile: over %d open jobs or messages; looked at again once there are fewer", SCAN_LIMIT)
         return []
-    missing = set(candidates) - present - set(client.hkeys(lifecycle.running_key()))
+    missing = set(candidates) - present - set(client.hkeys(running_key()))
     resend = missing & set(client.smembers(suspects_key()))
     pipe = client.pipeline()
     pipe.delete(suspects_key())

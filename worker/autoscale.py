@@ -20,13 +20,13 @@ prefork event loop it only runs every keep-alive seconds. This subclass:
   `<prefix>:autoscale:<hostname>` (capped at AUTOSCALE_SAMPLES) on each tick and each change,
   for the benchmark's plot;
 * with AUTOSCALE_PREDICTIVE (off by default), also scales **ahead** of the arrivals it forecasts
-  (`Predictor`, tasks/forecast.py): on each tick one round trip reads the arrival counts the
+  (`Predictor`, worker/forecast.py): on each tick one round trip reads the arrival counts the
   forecast needs and the run times of the tasks that ended since the last tick; the pool then
   wants at least `ceil(forecast rate x service time / AUTOSCALE_TARGET_UTILIZATION)` processes,
   never more than its maximum, and the forecast is written to `<prefix>:forecast:<queue>` for
   the API's /metrics.
 
-It is selected with `worker_autoscaler = "tasks.autoscale:QueueDepthAutoscaler"` and used by a
+It is selected with `worker_autoscaler = "worker.autoscale:QueueDepthAutoscaler"` and used by a
 worker started with `--autoscale=MAX,MIN`. Every worker sees the whole backlog, so several
 events workers on several hosts each scale towards it (together they drain it faster, at more
 cost); divide `EVENTS_MAX` among hosts accordingly.
@@ -49,7 +49,7 @@ from celery.worker.autoscale import Autoscaler
 from brigade import arrivals, jobs
 from brigade.broker_queues import amqp_queue_depth, is_redis_url, redis_layout, redis_queue_depths
 from brigade.settings import get_settings
-from tasks import forecast, queues
+from worker import forecast, queues
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +240,7 @@ def read_samples(hostname: str, client=None) -> list[dict]:
 class Predictor:
     """What the arrivals forecast asks of the pool (docs/EVENTS.md, "Predictive scaling").
 
-    On each tick, one round trip: the arrival buckets tasks/forecast.py needs (the last few
+    On each tick, one round trip: the arrival buckets worker/forecast.py needs (the last few
     horizons, and the level and horizon windows of up to SEASONS_BACK past seasons: a bounded
     read whatever the season) with the first-arrival mark, and the start and end of the jobs whose
     tasks left this worker since the last tick (the service time). Between ticks, `processes` is

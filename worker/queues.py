@@ -1,14 +1,21 @@
 """Queue names: one place, so a typo cannot create a queue nobody consumes (which task goes to
-which queue is the table of work, tasks/work.py)."""
+which queue is the table of work, worker/work.py)."""
 
 from __future__ import annotations
 
 PREDICT = "predict"    # replicated pattern: short videos, N identical replicas
 SEGMENTS = "segments"  # sharded pattern: one task per video segment (GPU pool)
-MERGE = "merge"        # light work (planning, chord callbacks) that long segments must not block
+CONTROL = "control"    # the control queue: light work (planning, chord callbacks, webhooks) that long segments must not block
 EVENTS = "events"      # event-driven pattern: hotel prices on the autoscaling pool
 
-ALL = (PREDICT, SEGMENTS, MERGE, EVENTS)
+ALL = (PREDICT, SEGMENTS, CONTROL, EVENTS)
+
+#: LEGACY, drained and removable after one release: the control queue was called `merge`. Messages
+#: already in a Redis `merge` list at the upgrade must not be stranded, so the queue stays declared
+#: and a worker that consumes CONTROL also consumes it (worker/hooks.py); nothing sends to it.
+LEGACY_MERGE = "merge"
+#: Each legacy queue -> the queue whose workers drain it.
+LEGACY_DRAINS = {LEGACY_MERGE: CONTROL}
 
 #: Queues whose messages carry a tier priority, and the highest priority RabbitMQ keeps for them
 #: (`x-max-priority`; without it RabbitMQ ignores message priorities). Redis emulates priorities
@@ -33,5 +40,10 @@ def is_shard_queue(name: str) -> bool:
     return name.startswith(SHARD_PREFIX)
 
 
+def legacy_drains(consumed) -> list[str]:
+    """The legacy queues a worker consuming `consumed` also drains (and does not consume yet)."""
+    return [old for old, new in LEGACY_DRAINS.items() if new in consumed and old not in consumed]
+
+
 def declared(num_shards: int) -> tuple[str, ...]:
-    return ALL + shard_queues(num_shards)
+    return ALL + tuple(LEGACY_DRAINS) + shard_queues(num_shards)

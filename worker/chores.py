@@ -1,7 +1,8 @@
-"""Chores a worker does besides its tasks, apart from its life cycle (tasks/lifecycle.py):
+"""Chores a worker does besides its tasks, run after each beat of each process heartbeat
+(worker/heartbeat.py) and after each task:
 
 * every heartbeat, one replica across the deployment (a Redis lock picks it) redelivers the work
-  of dead replicas (`lifecycle.recover_orphans`) and fails jobs past their deadline
+  of dead replicas (`reaper.recover_orphans`) and fails jobs past their deadline
   (`deadlines.fail_overdue_jobs`, the watchdog), then sends a delivery task for each job whose webhook
   is due (`outbox.drain_outbox`: the outbox written with the job's terminal status);
 * every RECONCILE_INTERVAL_S, one replica sends again the message of a queued job that the broker
@@ -22,20 +23,26 @@ from brigade.redis_client import key, redis_client
 from brigade.retention import apply_upload_retention
 from brigade.settings import get_settings
 from brigade.webhooks import outbox
-from tasks import lifecycle, reconcile
-from tasks.celery_app import app as celery_app
-from tasks.webhooks import send_delivery
+from worker import reaper, reconcile, work
+from worker.celery_app import app as celery_app
+from worker.heartbeat import settling
+from worker.identity import process_id
 
 log = logging.getLogger(__name__)
 
 
+def send_delivery(job_id: str) -> None:
+    """A job's webhook is due: its delivery task, sent by name (the table of work's row)."""
+    celery_app.send_task(work.WEBHOOK_DELIVERY, kwargs={"job_id": job_id})
+
+
 def on_heartbeat() -> None:
     """Run after each heartbeat of each pool process; cheap when another replica holds the lock."""
-    owner = lifecycle.process_id()
+    owner = process_id()
     lock_ms = int(get_settings().HEARTBEAT_INTERVAL_S * 1000)
     if redis_client().set(key("housekeeping-lock"), owner, nx=True, px=lock_ms):
-        if not lifecycle.settling():  # after a Redis stall, live replicas' heartbeats may have lapsed
-            lifecycle.recover_orphans()
+        if not settling():  # after a Redis stall, live replicas' heartbeats may have lapsed
+            reaper.recover_orphans()
         deadlines.fail_overdue_jobs()
         outbox.drain_outbox(send_delivery)
     if reconcile.due(owner):
