@@ -49,7 +49,7 @@ from models.build.agreement import window_agreement
 from models.build.synth import make_clip, random_scenes
 from models.registry import read_manifest
 from models.service import service
-from models.tagger.artifact import CPU_BATCH, CUDA_BATCH, normalizer, to_model_input
+from models.tagger.artifact import CPU_BATCH, CUDA_BATCH, ONNXRUNTIME, normalizer, to_model_input
 from models.tagger.inference import TagRequest, tag_request
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,6 +95,8 @@ def ready_batch(tagger, path: Path, windows: int) -> tuple[np.ndarray, torch.Ten
     offset, scale = normalizer(tagger.input_spec, tagger.torch_device)
     with torch.inference_mode():
         x = to_model_input(torch.from_numpy(np.ascontiguousarray(stack)).to(tagger.torch_device), offset, scale)
+        if tagger.runtime == ONNXRUNTIME:  # its served buffer is contiguous (Tagger._normalized)
+            x = x.contiguous()
         return stack, x.to(tagger.dtype).clone()
 
 
@@ -438,7 +440,8 @@ def markdown(r: dict) -> str:
          f"served at {served} (`CPU_BATCH`); batch {served} / batch 1: {batch[str(served)] / batch['1']:.2f}x; "
          f"fastest here: batch {best}"),
         (f"bare frames/s at batch {served}, contiguous NCHW input", f"{batch[nchw_key(served)]}",
-         f"{nchw:.2f}x the served layout (channels-last strides left by the normalizing permute)"),
+         f"{nchw:.2f}x the served layout" + (" (channels-last strides left by the normalizing permute)"
+                                              if r.get("runtime") != ONNXRUNTIME else " (contiguous on ONNX Runtime too)")),
     ]
     for name, c in r["clips"].items():
         clip = c["clip"]

@@ -200,13 +200,17 @@ class Tagger(ModelService):
     def _normalized(self, x: torch.Tensor) -> torch.Tensor:
         """uint8 [B, T, H, W, 3] -> the model's input, written into a buffer kept per batch shape
         (and thread): a fresh 2.4-MB tensor per batch cost ~5 % of the forward pass in page
-        faults and cache misses on CPU. Same values and layout as `to_model_input`."""
+        faults and cache misses on CPU. Same values as `to_model_input`; the layout is its
+        channels-last strides for TorchScript (whose convolutions run them faster) and contiguous
+        for ONNX Runtime (which would copy a strided input into a contiguous one first)."""
         buffers = self._buffers.__dict__
         buf = buffers.get(x.shape)
         if buf is None:
             if len(buffers) >= 4:  # two shapes in use (window_probs); never let others pile up
                 buffers.clear()
-            buf = buffers[x.shape] = torch.empty_like(x.permute(0, 1, 4, 2, 3), dtype=torch.float32)
+            layout = x.permute(0, 1, 4, 2, 3)
+            buf = buffers[x.shape] = (torch.empty(layout.shape, dtype=torch.float32, device=x.device)
+                                      if self.runtime == ONNXRUNTIME else torch.empty_like(layout, dtype=torch.float32))
         return to_model_input(x, self._offset, self._scale, out=buf).to(self.dtype)
 
     # The service stages (models.service.ModelService); `handle` streams them batch by batch.
