@@ -1,6 +1,6 @@
 """What `make compose-check` does to the running stack, each step returning the lines it prints:
 a hotel request and the destinations (read from the models volume), a short video on a predict
-replica, a long one sharded over the segments pool whose worker is killed in the middle of a
+replica, people, faces and text on clips made for them, a long one sharded over the segments pool whose worker is killed in the middle of a
 segment (after both liveness checks were asked while it worked), and Redis's stop.
 """
 
@@ -40,8 +40,29 @@ def hotel(stack: Stack) -> list[str]:
 def short_video(stack: Stack, clip: Path) -> list[str]:
     posted = stack.post_video(clip, "single")
     job = wait_for_job(stack.api, posted.json()["job_id"], JOB_TIMEOUT_S, api_key=stack.key)
+    model = (job.get("result") or {}).get("model", {})
     return [f"POST /v1/videos?mode=single: {posted.status_code}; job {job['status']} on {job.get('worker')}, "
-            f"tags {_labels(job)}"]
+            f"tags {_labels(job)}; {model.get('name')}@{model.get('version')} on {model.get('runtime')} ({model.get('device')})"]
+
+
+def features(stack: Stack, people_clip: Path, text_clip: Path) -> list[str]:
+    """People and faces on a clip of photographs with people in them, text on a clip of title
+    cards (`models.build.eval_media`): every frame model answers from the image, on one decode."""
+    lines, found = [], {}
+    for clip, wanted in ((people_clip, "people,faces"), (text_clip, "text")):
+        posted = stack.post_video(clip, "single", features=wanted)
+        job = wait_for_job(stack.api, posted.json()["job_id"], JOB_TIMEOUT_S, api_key=stack.key)
+        result = job.get("result") or {}
+        found.update({name: result.get(name) for name in wanted.split(",")})
+        models = {feature: f"{m.get('name')}@{m.get('version')} ({m.get('runtime')})"
+                  for feature, m in result.get("model", {}).get("frame_models", {}).items()}
+        lines.append(f"POST /v1/videos?features={wanted}: {posted.status_code}; job {job['status']}; models {models}")
+    people, faces, text = found["people"] or {}, found["faces"] or {}, found["text"] or []
+    lines.append(f"people: at most {people.get('max_count')} at once; faces: at most {faces.get('max_count')}; "
+                 f"text: {'; '.join(entry['text'] for entry in text[:4])}")
+    if not (people.get("max_count") and faces.get("max_count") and text):
+        raise AssertionError(f"a frame model found nothing: people {people}, faces {faces}, text {text}")
+    return lines
 
 
 def sharded_video_with_a_killed_worker(stack: Stack, clip: Path) -> list[str]:

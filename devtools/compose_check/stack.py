@@ -124,9 +124,10 @@ class Stack:
     def get(self, path: str, **params) -> requests.Response:
         return requests.get(f"{self.api}{path}", params=params, headers={"X-API-Key": self.key}, timeout=60)
 
-    def post_video(self, clip: Path, mode: str) -> requests.Response:
+    def post_video(self, clip: Path, mode: str, features: str | None = None) -> requests.Response:
+        params = {"mode": mode, **({"features": features} if features else {})}
         with open(clip, "rb") as fh:
-            return requests.post(f"{self.api}/v1/videos", params={"mode": mode}, headers={"X-API-Key": self.key},
+            return requests.post(f"{self.api}/v1/videos", params=params, headers={"X-API-Key": self.key},
                                  files={"video": (clip.name, fh, "video/mp4")}, timeout=300)
 
     def post_hotel(self, body: dict) -> requests.Response:
