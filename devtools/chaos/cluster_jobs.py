@@ -14,9 +14,9 @@ import re
 import redis
 
 from brigade import job_keys, jobs
-from brigade.redis_client import key
 from devtools import procs
 from devtools.cluster import Cluster
+from worker.tracking import running_key
 
 FIELDS = ("status", "kind", "mode", "worker", "finished_at", "error")
 
@@ -131,7 +131,7 @@ def terminal_counts(client: redis.Redis) -> dict[str, int]:
 def holder(client: redis.Redis, job_id: str, task: str) -> tuple[str, str] | None:
     """(host, task id) of the worker whose pool process is executing `task` for `job_id` now (the
     running hash names the process once the task body starts), else None."""
-    for task_id, raw in client.hgetall(key("running")).items():
+    for task_id, raw in client.hgetall(running_key()).items():
         entry = json.loads(raw)
         if entry.get("job_id") == job_id and entry.get("task") == task and entry.get("process"):
             return entry["hostname"].split("@", 1)[-1], task_id
