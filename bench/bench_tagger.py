@@ -49,7 +49,7 @@ from models.build.agreement import window_agreement
 from models.build.synth import make_clip, random_scenes
 from models.registry import read_manifest
 from models.service import service
-from models.tagger.artifact import CPU_BATCH, CUDA_BATCH, ONNXRUNTIME, normalizer, to_model_input
+from models.tagger.artifact import CPU_BATCH, CUDA_BATCH, ONNXRUNTIME
 from models.tagger.inference import TagRequest, tag_request
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,12 +92,9 @@ def ready_batch(tagger, path: Path, windows: int) -> tuple[np.ndarray, torch.Ten
         frames.append(batch)
     stack = np.concatenate(frames)[: windows * tagger.frames_per_window]
     stack = stack.reshape(windows, tagger.frames_per_window, *stack.shape[1:])
-    offset, scale = normalizer(tagger.input_spec, tagger.torch_device)
     with torch.inference_mode():
-        x = to_model_input(torch.from_numpy(np.ascontiguousarray(stack)).to(tagger.torch_device), offset, scale)
-        if tagger.runtime == ONNXRUNTIME:  # its served buffer is contiguous (Tagger._normalized)
-            x = x.contiguous()
-        return stack, x.to(tagger.dtype).clone()
+        x = tagger.model_input(torch.from_numpy(np.ascontiguousarray(stack)).to(tagger.torch_device))
+        return stack, x.clone()
 
 
 def apart_cpus() -> tuple[int, list[int]]:
@@ -193,11 +190,12 @@ def nchw_key(batch: int) -> str:
 
 def batch_effect(model, x: torch.Tensor) -> dict:
     """Bare frames/s at each batch size, the sizes interleaved over BATCH_ROUNDS rounds; `x` is one
-    served batch. Every input keeps the served layout (`to_model_input`'s permute leaves channels-last
-    strides), and "<served batch> NCHW" is `x` made contiguous, the layout a fresh tensor has."""
+    served batch. Every input keeps the served layout (`Tagger.model_input`'s: channels-last strides
+    for TorchScript, contiguous for ONNX Runtime), and "<served batch> NCHW" is `x` made contiguous,
+    the layout a fresh tensor has."""
     def tile(b: int) -> torch.Tensor:
-        nhwc = x.permute(0, 1, 3, 4, 2)  # contiguous: the served tensor is a permuted view of this
-        return torch.cat([nhwc] * -(-b // x.shape[0]))[:b].permute(0, 1, 4, 2, 3)
+        tiled = torch.cat([x] * -(-b // x.shape[0]))[:b]  # contiguous
+        return tiled if x.is_contiguous() else tiled.permute(0, 1, 3, 4, 2).contiguous().permute(0, 1, 4, 2, 3)
 
     inputs = {str(b): tile(b) for b in BATCH_SIZES}
     inputs[nchw_key(x.shape[0])] = x.contiguous()

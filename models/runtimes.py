@@ -65,11 +65,12 @@ class OnnxModule:
     tagger serves its ONNX export through this where it would call its TorchScript module."""
 
     def __init__(self, session):
+        import torch
+
         self.session = session
         self.input_name = session.get_inputs()[0].name
         self.device = onnx_device(session)
+        self._tensor = torch.from_numpy
 
     def __call__(self, x):
-        import torch
-
-        return torch.from_numpy(self.session.run(None, {self.input_name: x.numpy()})[0])
+        return self._tensor(self.session.run(None, {self.input_name: x.numpy()})[0])

@@ -47,21 +47,25 @@ class Run:
 SHORT_CLIP, FILM = run_stack.VAR / "sample-reel.mp4", WORK / "photo-film.mp4"
 #: The evaluation clips (`models.build.eval_media`) the features step sends: people and faces, text.
 FEATURE_CLIP_NAMES = ("people-faces", "text-zoom")
-FEATURE_CLIPS: list[Path] = []  # built by the clips step
+
+
+def feature_clips() -> list[Path]:
+    """The features step's clips, built once into WORK and found there after."""
+    from models.build.eval_media import CLIPS, build_clip
+
+    return [build_clip(CLIPS[name], WORK / "eval-media").path for name in FEATURE_CLIP_NAMES]
 
 
 def make_clips() -> list[str]:
     """`make run`'s 12-s reel of photographs (what the tagger should see in it is plain), a
     10-minute film of the same photographs, 20 s each, which the planner cuts into segments, and
     the evaluation clips of people and faces and of title cards (the features step)."""
-    from models.build.eval_media import CLIPS, build_clip
     from models.build.photos import make_concat_clip
 
     run_stack.sample_clip()
     if not FILM.exists():
         make_concat_clip(FILM, list(run_stack.SAMPLE_PHOTOS) * 10, seconds_each=20.0, fps=10)
-    FEATURE_CLIPS[:] = [build_clip(CLIPS[name], WORK / "eval-media").path for name in FEATURE_CLIP_NAMES]
-    return [f"{p.name}: {p.stat().st_size / 1e6:.1f} MB" for p in (SHORT_CLIP, FILM, *FEATURE_CLIPS)]
+    return [f"{p.name}: {p.stat().st_size / 1e6:.1f} MB" for p in (SHORT_CLIP, FILM, *feature_clips())]
 
 
 def machine() -> list[str]:
@@ -104,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         run.step("secrets per container", stack.secrets_by_container)
         run.step("hotel", lambda: checks.hotel(stack))
         run.step("short video", lambda: checks.short_video(stack, SHORT_CLIP))
-        run.step("features", lambda: checks.features(stack, *FEATURE_CLIPS))
+        run.step("features", lambda: checks.features(stack, *feature_clips()))
         run.step("sharded video, worker killed", lambda: checks.sharded_video_with_a_killed_worker(stack, FILM))
         run.step("redis stop", lambda: checks.stop_redis(stack))
         ok = True
